@@ -1,0 +1,253 @@
+"""The orchestrator: the only module that knows the order of the stages.
+
+    read -> metadata -> parse -> synthesize -> assemble audio -> write outputs
+
+Everything is gathered first and written last, into a temporary folder beside
+output/<slug>/ that is swapped in only when every file is complete: an
+interrupted or failed build never leaves a half-written book, and the clip
+cache (written as clips are made) keeps what was already synthesized.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from . import epub
+from .config import load_meta
+from .errors import OutputError, PublisherError
+from .model import Book
+from .parse import parse_book
+from .source import read_manuscript
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    """Settings for one build; None means 'from the front matter, else the default'."""
+
+    out_root: Path = Path("output")
+    audio: bool = True
+    overlays: bool = True
+    engine: str | None = None
+    voice: str | None = None
+    rate: float | None = None
+    audio_profile: str = "podcast"
+    epub_audio_profile: str = "compact"
+    cache_dir: Path | None = None
+    base_url: str | None = None
+    strict: bool = False
+    workers: int = 0
+    fallback: str | None = None
+    #: Extra engine keyword arguments (tests inject a fake engine's settings).
+    engine_options: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    slug: str
+    out_dir: Path
+    files: tuple[Path, ...]
+    warnings: tuple[str, ...]
+    record: dict[str, object]
+
+
+class Reporter:
+    """Where a build reports progress; the CLI gives a rich one, tests a silent one."""
+
+    def stage(self, name: str) -> None:
+        log.info("%s", name)
+
+    def warn(self, message: str) -> None:
+        log.warning("%s", message)
+
+    def start_sentences(self, total: int, label: str) -> None:
+        pass
+
+    def sentence_done(self, audio_ms: float, cached: bool) -> None:
+        pass
+
+    def end_sentences(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def source_date(meta_date: str = "") -> _dt.datetime:
+    """The build's timestamp: SOURCE_DATE_EPOCH, else the book's date, else a fixed one.
+
+    Never the clock: the same source must give the same bytes.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.timezone.utc)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise PublisherError(f"SOURCE_DATE_EPOCH is {epoch!r}; expected a whole number "
+                                 "of seconds since 1970-01-01 (e.g. 1700000000).") from exc
+    if meta_date:
+        parts = [int(p) for p in meta_date.split("-")] + [1, 1]
+        return _dt.datetime(parts[0], parts[1], parts[2], tzinfo=_dt.timezone.utc)
+    return _dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def load_book(source: Path, options: BuildOptions) -> Book:
+    """Read, validate and parse ``source`` (no files written)."""
+    manuscript = read_manuscript(source)
+    overrides: dict[str, object] = {"engine": options.engine, "voice": options.voice,
+                                    "rate": options.rate, "base_url": options.base_url}
+    meta, warnings = load_meta(manuscript, overrides)
+    book = parse_book(manuscript, meta)
+    if warnings:
+        import dataclasses
+
+        book = dataclasses.replace(book, warnings=tuple(warnings) + book.warnings)
+    return book
+
+
+def build(source: Path, options: BuildOptions, reporter: Reporter | None = None) -> BuildResult:
+    """Build every output for one source file into ``options.out_root / slug``."""
+    reporter = reporter or Reporter()
+    started = time.monotonic()
+    reporter.stage(f"Reading {source}")
+    book = load_book(source, options)
+    for warning in book.warnings:
+        reporter.warn(warning)
+    if options.strict and book.warnings:
+        raise PublisherError(f"{source}: {len(book.warnings)} warning(s) and --strict is set; "
+                             "fix them or build without --strict.")
+    slug = book.meta.slug
+    out_root = options.out_root
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out_root}: cannot create the output folder ({exc.strerror}).") \
+            from exc
+    lock = FileLock(str(out_root / f".{slug}.lock"))
+    try:
+        lock.acquire(timeout=0.5)
+    except Timeout as exc:
+        raise OutputError(f"another build of '{slug}' is writing to {out_root / slug}; "
+                          "wait for it to finish, then run this build again.") from exc
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{slug}.building-", dir=out_root))
+        try:
+            record = _write_outputs(book, staging, options, reporter)
+            record["build_seconds"] = round(time.monotonic() - started, 3)
+            final = out_root / slug
+            staging.chmod(0o755)  # mkdtemp makes it private; the book is for sharing
+            _swap_in(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    finally:
+        lock.release()
+        try:
+            (out_root / f".{slug}.lock").unlink(missing_ok=True)
+        except OSError:
+            pass
+    files = tuple(sorted(p for p in final.rglob("*") if p.is_file()))
+    return BuildResult(slug=slug, out_dir=final, files=files, warnings=book.warnings,
+                       record=record)
+
+
+def _write_outputs(book: Book, staging: Path, options: BuildOptions,
+                   reporter: Reporter) -> dict[str, object]:
+    meta = book.meta
+    modified = source_date(meta.date)
+    slug = meta.slug
+    narration = None
+    pls = None
+    audio_record: dict[str, object] = {}
+
+    if options.audio:
+        from . import narrate
+
+        result = narrate.narrate_book(book, staging, options, reporter)
+        narration = result.narration if options.overlays else None
+        pls = result.pls
+        audio_record = result.record
+    else:
+        from .lexicon import load_lexicon
+
+        lexicon = load_lexicon(meta.pronunciations, meta.lexicon)
+        pls = lexicon.to_pls(meta.language) if lexicon.entries else None
+
+    reporter.stage("Writing the EPUB")
+    epub_path = staging / f"{slug}.epub"
+    facts = epub.write_epub(book, epub_path, modified=modified, narration=narration, pls=pls)
+    if options.audio:
+        from .narrate import EPUB_AUDIO_DIR
+
+        shutil.rmtree(staging / EPUB_AUDIO_DIR, ignore_errors=True)
+
+    record: dict[str, object] = {
+        "slug": slug,
+        "title": meta.title,
+        "identifier": meta.identifier,
+        "language": meta.language,
+        "modified": modified.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "epub": {"file": epub_path.name, "bytes": epub_path.stat().st_size,
+                 "media_overlays": narration is not None,
+                 "accessibility": {"accessMode": list(facts.access_modes),
+                                   "accessModeSufficient": list(facts.access_mode_sufficient),
+                                   "accessibilityFeature": list(facts.features),
+                                   "accessibilityHazard": list(facts.hazards)}},
+        "sections": [
+            {"id": s.id, "number": s.number, "title": s.title, "role": s.role,
+             "document": epub.document_href(s), "sentences": len(s.sentences)}
+            for s in book.sections
+        ],
+        "warnings": list(book.warnings),
+    }
+    record.update(audio_record)
+    sections_audio = audio_record.get("audio_sections")
+    if isinstance(sections_audio, list):
+        by_id = {entry["id"]: entry for entry in sections_audio}
+        for entry in record["sections"]:  # type: ignore[union-attr]
+            entry.update(by_id.get(entry["id"], {}))
+        record.pop("audio_sections")
+    record["files"] = _file_list(staging)
+    (staging / "build.json").write_text(
+        json.dumps(record, indent=2, ensure_ascii=False, sort_keys=False) + "\n",
+        encoding="utf-8")
+    return record
+
+
+def _file_list(folder: Path) -> list[dict[str, object]]:
+    files = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        files.append({"path": path.relative_to(folder).as_posix(), "bytes": len(data),
+                      "sha256": hashlib.sha256(data).hexdigest()})
+    return files
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Replace ``final`` by ``staging`` with renames, so readers never see a mix."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final, old)
+    try:
+        os.replace(staging, final)
+    except OSError:
+        if old is not None:
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,217 @@
+"""Command line: arguments, logging, progress, and error -> exit code. Nothing else.
+
+Exit codes: 0 success, 1 a problem the user can fix (the message says how),
+2 wrong command-line usage, 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import PublisherError
+
+log = logging.getLogger("publisher")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="publisher",
+        description="Turn a Markdown book into an accessible EPUB 3 with read-along "
+                    "narration, one MP3 per section, and the records libraries ingest.",
+        epilog="Run 'publisher COMMAND --help' for a command's options. "
+               "Documentation: README.md.")
+    parser.add_argument("--version", action="version", version=f"publisher {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    b = commands.add_parser(
+        "build", help="build a book (EPUB, audio, build.json) from Markdown",
+        description="Build every output for each SOURCE (a .md file or a folder of them) "
+                    "into OUTDIR/<slug>/. Outputs are swapped in only when complete.")
+    b.add_argument("sources", nargs="+", type=Path, metavar="SOURCE",
+                   help="a Markdown file, or a folder whose *.md files are built")
+    b.add_argument("-o", "--out", type=Path, default=Path("output"), metavar="OUTDIR",
+                   help="output folder (default: output)")
+    b.add_argument("--no-audio", action="store_true",
+                   help="text-only build: the EPUB without narration, no audio files")
+    b.add_argument("--no-overlays", "--text-only", dest="no_overlays", action="store_true",
+                   help="make audio files but keep the EPUB text-only (no media overlays)")
+    b.add_argument("--engine", choices=("piper", "gtts", "fake"),
+                   help="speech engine (default: front matter 'engine', else piper, offline)")
+    b.add_argument("--voice", metavar="VOICE",
+                   help="Piper: path to a voice .onnx (its .onnx.json beside it); "
+                        "gTTS: a top-level domain accent such as com or co.uk")
+    b.add_argument("--rate", type=float, metavar="X",
+                   help="speaking rate, 0.5 to 2.0 (default 1.0)")
+    b.add_argument("--fallback", choices=("piper", "fake"),
+                   help="engine to finish the book with if the first is unreachable "
+                        "(e.g. --engine gtts --fallback piper)")
+    b.add_argument("--audio-profile", default="podcast", metavar="NAME",
+                   help="audio files: podcast (default, 64 kbps mono, -19 LUFS), "
+                        "acx (44.1 kHz 192 kbps CBR), or compact")
+    b.add_argument("--epub-audio-profile", default="compact", metavar="NAME",
+                   help="audio inside the EPUB (default: compact)")
+    b.add_argument("--cache-dir", type=Path, metavar="DIR",
+                   help="clip cache folder (default: OUTDIR/.cache)")
+    b.add_argument("--base-url", metavar="URL",
+                   help="where OUTDIR/<slug>/ will be published, for feed links")
+    b.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="synthesis processes (default: 0 = decide from the cores)")
+    b.add_argument("--strict", action="store_true",
+                   help="treat warnings (placeholder links, missing alt text ...) as errors")
+    _add_output_flags(b)
+
+    v = commands.add_parser("voices", help="list speech engines and voices",
+                            description="List the speech engines and their voices.")
+    _add_output_flags(v)
+
+    c = commands.add_parser("check", help="validate EPUBs with EPUBCheck (and DAISY Ace)",
+                            description="Validate EPUB files with EPUBCheck 5 and, when "
+                                        "installed, DAISY Ace. Exit 1 on any problem.")
+    c.add_argument("epubs", nargs="+", type=Path, metavar="EPUB")
+    c.add_argument("--ace", action="store_true", help="also run DAISY Ace (needs ace-cli)")
+    _add_output_flags(c)
+    return parser
+
+
+def _add_output_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print debug detail")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    _setup_logging(args.quiet, args.verbose)
+    try:
+        if args.command == "build":
+            return _build(args)
+        if args.command == "voices":
+            return _voices()
+        if args.command == "check":
+            return _check(args)
+    except PublisherError as exc:
+        log.error("%s", exc)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        log.error("Interrupted. Clips synthesized so far are kept in the cache; "
+                  "run the same command again to continue.")
+        return EXIT_INTERRUPTED
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
+    handler: logging.Handler
+    if sys.stderr.isatty():
+        handler = RichHandler(show_time=False, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        # errors read as sentences: "error: ...", "warning: ..."
+        handler.setFormatter(_PlainFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    log.setLevel(level)
+    logging.getLogger("publisher").propagate = True
+
+
+class _PlainFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = {logging.ERROR: "error: ", logging.WARNING: "warning: "}.get(record.levelno, "")
+        return prefix + record.getMessage()
+
+
+def _expand_sources(sources: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            found = sorted(source.glob("*.md"))
+            if not found:
+                raise PublisherError(f"{source}: the folder has no .md files to build.")
+            files.extend(found)
+        else:
+            files.append(source)
+    return files
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .build import BuildOptions, build
+    from .progress import make_reporter
+
+    if args.rate is not None and not 0.5 <= args.rate <= 2.0:
+        raise PublisherError(f"--rate {args.rate}: expected a number from 0.5 to 2.0.")
+    if args.workers < 0:
+        raise PublisherError(f"--workers {args.workers}: expected 0 (automatic) or more.")
+    options = BuildOptions(
+        out_root=args.out, audio=not args.no_audio, overlays=not args.no_overlays,
+        engine=args.engine, voice=args.voice, rate=args.rate,
+        audio_profile=args.audio_profile, epub_audio_profile=args.epub_audio_profile,
+        cache_dir=args.cache_dir, base_url=args.base_url, strict=args.strict,
+        workers=args.workers, fallback=args.fallback)
+    failures = 0
+    for source in _expand_sources(args.sources):
+        reporter = make_reporter(quiet=args.quiet)
+        try:
+            result = build(source, options, reporter)
+        except PublisherError as exc:
+            failures += 1
+            log.error("%s", exc)
+            continue
+        finally:
+            reporter.close()
+        log.info("Built %s -> %s (%d files)", source, result.out_dir, len(result.files))
+    return EXIT_ERROR if failures else EXIT_OK
+
+
+def _voices() -> int:
+    from .speech import list_voices
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Speech engines and voices")
+    for column in ("engine", "voice", "language", "available", "notes"):
+        table.add_column(column)
+    for voice in list_voices():
+        table.add_row(voice.engine, voice.name, voice.language,
+                      "yes" if voice.available else "no", voice.description)
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from . import check
+
+    problems = 0
+    for path in args.epubs:
+        if not path.is_file():
+            raise PublisherError(f"{path}: no such EPUB file. Build it first with "
+                                 "'publisher build' (or 'make book').")
+        report = check.run_epubcheck(path)
+        log.info("%s", report.summary())
+        problems += 0 if report.ok else 1
+        if args.ace or os.environ.get("PUBLISHER_ACE"):
+            ace = check.run_ace(path, path.parent / "ace-report")
+            log.info("%s", ace.summary())
+            problems += 0 if ace.ok else 1
+    return EXIT_ERROR if problems else EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

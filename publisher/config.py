@@ -1,0 +1,238 @@
+"""Book metadata from front matter: load, validate, collect every problem.
+
+Every problem is reported at once, each naming the key, the value found and
+what is expected, so an author fixes the whole front matter in one pass.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import langcodes
+
+from .errors import ConfigError
+from .model import BookMeta, Manuscript
+
+#: Scripts written right to left; a book in one of these gets dir="rtl".
+RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "ha", "he", "khw", "ks", "ku", "ps",
+                           "sd", "syr", "ug", "ur", "yi"})
+
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+_DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_KNOWN_ENGINES = ("piper", "gtts", "fake")
+
+KNOWN_KEYS = (
+    "title", "subtitle", "author", "creator", "publisher", "language", "identifier",
+    "date", "rights", "description", "subjects", "content_note", "cover", "cover_alt",
+    "split_level", "slug", "base_url", "engine", "voice", "rate", "pronunciations",
+    "lexicon", "fallback",
+)
+
+
+def slugify(text: str, max_length: int = 48) -> str:
+    """ASCII, lower-case, hyphenated; cut at a hyphen; never empty."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if len(slug) > max_length:
+        slug = slug[:max_length].rsplit("-", 1)[0] or slug[:max_length]
+    return slug or "section"
+
+
+def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None,
+              ) -> tuple[BookMeta, tuple[str, ...]]:
+    """Validate the front matter (plus command-line overrides) into BookMeta.
+
+    Returns the metadata and warnings (unknown keys). Raises ConfigError with
+    every problem found.
+    """
+    fm = dict(manuscript.front_matter)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            fm[key] = value
+    problems: list[str] = []
+    warnings: list[str] = []
+    path = manuscript.path
+
+    for key in sorted(fm):
+        if key not in KNOWN_KEYS:
+            close = [k for k in KNOWN_KEYS if _similar(k, key)]
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            warnings.append(f"{path}: unknown front matter key '{key}' is ignored.{hint}")
+
+    def text(key: str, required: bool = False, default: str = "") -> str:
+        value = fm.get(key)
+        if value is None:
+            if required:
+                problems.append(f"'{key}' is missing; expected a text, e.g. {key}: My Book.")
+            return default
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, _dt.date):
+            value = value.isoformat()
+        if not isinstance(value, str):
+            problems.append(f"'{key}' is {_show(value)}; expected a text.")
+            return default
+        value = value.strip()
+        if required and not value:
+            problems.append(f"'{key}' is empty; expected a text.")
+        return value
+
+    def texts(key: str) -> tuple[str, ...]:
+        value = fm.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value.strip(),) if value.strip() else ()
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(v.strip() for v in value if v.strip())
+        problems.append(f"'{key}' is {_show(value)}; expected a text or a list of texts.")
+        return ()
+
+    title = text("title", required=True)
+    subtitle = text("subtitle")
+    authors = texts("author") or texts("creator")
+    language = text("language", default="")
+    if not language:
+        problems.append("'language' is missing; expected a BCP 47 language tag such as "
+                        "en, en-GB, fr or ar.")
+    elif not _valid_language(language):
+        problems.append(f"'language' is {language!r}, which is not a BCP 47 language tag; "
+                        "expected e.g. en, en-US, fr, ar.")
+    identifier = text("identifier")
+    if not identifier:
+        # A stable default: the same title and language always give the same id.
+        identifier = "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                  f"publisher:{title}:{language}"))
+        warnings.append(f"{path}: no 'identifier' in the front matter; using {identifier}. "
+                        "Add it to the front matter so it never changes.")
+    date = text("date")
+    if date and not _DATE_RE.match(date):
+        problems.append(f"'date' is {date!r}; expected YYYY, YYYY-MM or YYYY-MM-DD.")
+
+    split_level = fm.get("split_level", 2)
+    if isinstance(split_level, bool) or not isinstance(split_level, int) or not 1 <= split_level <= 6:
+        problems.append(f"'split_level' is {_show(split_level)}; expected a whole number "
+                        "from 1 to 6 (the heading level that starts a new section).")
+        split_level = 2
+
+    slug = text("slug") or slugify(path.stem, 80)
+    if not _SLUG_RE.match(slug):
+        problems.append(f"'slug' is {slug!r}; expected lower-case letters, digits and "
+                        "hyphens only (it names the output folder).")
+        slug = slugify(slug)
+
+    base_url = text("base_url")
+    if base_url and not re.match(r"^https?://[^\s/]+", base_url):
+        problems.append(f"'base_url' is {base_url!r}; expected an http:// or https:// "
+                        "address where the output folder will be published.")
+
+    engine = text("engine")
+    if engine and engine not in _KNOWN_ENGINES:
+        problems.append(f"'engine' is {engine!r}; expected one of {', '.join(_KNOWN_ENGINES)}.")
+    fallback = text("fallback")
+    if fallback and fallback not in _KNOWN_ENGINES:
+        problems.append(f"'fallback' is {fallback!r}; expected one of "
+                        f"{', '.join(_KNOWN_ENGINES)}.")
+
+    rate = fm.get("rate", 1.0)
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.5 <= rate <= 2.0:
+        problems.append(f"'rate' is {_show(rate)}; expected a number from 0.5 to 2.0 "
+                        "(1.0 is the voice's normal speed).")
+        rate = 1.0
+
+    pronunciations: list[tuple[str, str]] = []
+    raw_pron = fm.get("pronunciations")
+    if raw_pron is not None:
+        if not isinstance(raw_pron, dict):
+            problems.append(f"'pronunciations' is {_show(raw_pron)}; expected 'word: how to "
+                            "say it' lines, e.g.\n    pronunciations:\n      NSSI: N S S I")
+        else:
+            for word, said in raw_pron.items():
+                if not isinstance(said, (str, int, float)) or not str(word).strip():
+                    problems.append(f"'pronunciations' entry {word!r} is {_show(said)}; "
+                                    "expected a text saying how the word is pronounced.")
+                    continue
+                pronunciations.append((str(word).strip(), str(said).strip()))
+
+    cover = _path_key(fm, "cover", path, problems)
+    lexicon = _path_key(fm, "lexicon", path, problems)
+    if lexicon is None and path.with_suffix(".pls").is_file():
+        lexicon = path.with_suffix(".pls")
+
+    if problems:
+        raise ConfigError(problems, where=str(path))
+
+    primary = language.split("-")[0].lower()
+    meta = BookMeta(
+        title=title, subtitle=subtitle, authors=authors, publisher=text("publisher"),
+        language=language, identifier=identifier, slug=slug, date=date,
+        rights=text("rights"), description=text("description"),
+        subjects=texts("subjects"), content_note=text("content_note"), cover=cover,
+        cover_alt=text("cover_alt"), split_level=split_level,
+        direction="rtl" if primary in RTL_LANGUAGES else "ltr", base_url=base_url.rstrip("/"),
+        engine=engine, voice=text("voice"), rate=float(rate),
+        pronunciations=tuple(pronunciations), lexicon=lexicon, fallback=fallback,
+    )
+    return meta, tuple(warnings)
+
+
+def resolve_inside(base: Path, relative: str) -> Path | None:
+    """``relative`` resolved against folder ``base``; None if it escapes it."""
+    if not relative or relative.startswith(("/", "\\")) or re.match(r"^[a-zA-Z]:", relative):
+        return None
+    root = base.resolve()
+    target = (root / relative).resolve()  # resolve() follows symlinks: links out are caught
+    if target != root and root not in target.parents:
+        return None
+    return target
+
+
+def _path_key(fm: dict[str, object], key: str, source: Path,
+              problems: list[str]) -> Path | None:
+    value = fm.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        problems.append(f"'{key}' is {_show(value)}; expected a file path relative to "
+                        f"{source.name}.")
+        return None
+    target = resolve_inside(source.parent, value)
+    if target is None:
+        problems.append(f"'{key}' is {value!r}, which is outside the book's folder; put the "
+                        f"file in {source.parent} (or below it) and give a relative path.")
+        return None
+    if not target.is_file():
+        problems.append(f"'{key}' is {value!r}, but there is no such file next to "
+                        f"{source.name}. Check the file name.")
+        return None
+    return target
+
+
+def _valid_language(tag: str) -> bool:
+    try:
+        if not langcodes.tag_is_valid(tag):
+            return False
+        return bool(langcodes.Language.get(tag).is_valid())
+    except (ValueError, LookupError):
+        return False
+
+
+def _show(value: object) -> str:
+    kind: dict[type, str] = {list: "a list", dict: "a mapping", bool: "true/false"}
+    for typ, name in kind.items():
+        if isinstance(value, typ):
+            return f"{name} ({value!r})" if typ is bool else name
+    return repr(value)
+
+
+def _similar(a: str, b: str) -> bool:
+    similar: Callable[[str, str], float]
+    from difflib import SequenceMatcher
+
+    similar = lambda x, y: SequenceMatcher(None, x, y).ratio()  # noqa: E731
+    return similar(a, b) > 0.75

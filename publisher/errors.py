@@ -1,0 +1,58 @@
+"""The exception tree. Every error a user can cause is a PublisherError.
+
+    PublisherError            a problem the user can fix; the CLI prints it, exit 1
+    +-- SourceError           the Markdown file or its front matter (file:line)
+    +-- ConfigError           front matter / options values (every problem at once)
+    +-- SpeechError           a speech engine failed (names section and sentence)
+    |   +-- EngineUnavailable the engine cannot run here (no network, no voice)
+    +-- AudioError            assembling or encoding audio
+    +-- OutputError           writing the outputs (permissions, locks, disk)
+
+Anything that is not a PublisherError is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+
+class PublisherError(Exception):
+    """Base class: a problem the user can fix. ``str()`` is the whole message."""
+
+    exit_code = 1
+
+
+class SourceError(PublisherError):
+    """The source file cannot be read or parsed."""
+
+
+class ConfigError(PublisherError):
+    """Front matter or options have invalid values.
+
+    ``problems`` holds every problem found, each a full sentence.
+    """
+
+    def __init__(self, problems: list[str] | tuple[str, ...], where: str = "") -> None:
+        self.problems = tuple(problems)
+        self.where = where
+        head = f"{where}: " if where else ""
+        if len(self.problems) == 1:
+            message = head + self.problems[0]
+        else:
+            lines = "\n".join(f"  - {p}" for p in self.problems)
+            message = f"{head}{len(self.problems)} problems in the front matter:\n{lines}"
+        super().__init__(message)
+
+
+class SpeechError(PublisherError):
+    """A speech engine failed on a sentence."""
+
+
+class EngineUnavailable(SpeechError):
+    """The engine cannot be used here (no network, voice not installed)."""
+
+
+class AudioError(PublisherError):
+    """Audio could not be assembled or encoded."""
+
+
+class OutputError(PublisherError):
+    """Outputs could not be written."""

@@ -1,0 +1,105 @@
+"""Sentence timings -> EPUB 3 Media Overlays (SMIL).
+
+One SMIL document per narrated content document: a ``<seq>`` for the section
+(epub:textref to the document), nested ``<seq>`` for escapable structures
+(lists, tables, figures, asides) and skippable ones (notes), and one ``<par>``
+per sentence whose clip times are the exact synthesis timings, so the
+highlight never drifts from the voice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lxml import etree
+
+from .model import Section, Timing
+
+SMIL_NS = "http://www.w3.org/ns/SMIL"
+EPUB_NS = "http://www.idpf.org/2007/ops"
+_E = "{%s}" % SMIL_NS
+_EPUB_TYPE = "{%s}type" % EPUB_NS
+_TEXTREF = "{%s}textref" % EPUB_NS
+
+#: Block structure -> epub:type of its <seq> (escapable or skippable structures).
+STRUCTURE_TYPES = {"list": "list", "table": "table", "figure": "figure", "aside": "aside",
+                   "footnote": "endnotes"}
+#: epub:type of a <par> inside a structure.
+ITEM_TYPES = {"list": "list-item", "table": "table-cell", "footnote": "endnote"}
+
+
+def clock(duration_ms: int) -> str:
+    """A SMIL full clock value, h:mm:ss.fff."""
+    hours, rest = divmod(int(duration_ms), 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+
+
+def section_smil(section: Section, document_href: str, audio_href: str,
+                 timings: Sequence[Timing], smil_href: str) -> bytes:
+    """The SMIL document of one section. Hrefs are relative to the EPUB folder."""
+    root, body = _document()
+    base = _relative_prefix(smil_href)
+    by_id = {t.sentence_id: t for t in timings}
+    seq = etree.SubElement(body, _E + "seq", {"id": f"seq-{section.id}",
+                                               _TEXTREF: base + document_href})
+    current_id = ""
+    parent = seq
+    for block in section.blocks:
+        if block.structure in STRUCTURE_TYPES and block.structure_id:
+            if block.structure_id != current_id:
+                current_id = block.structure_id
+                parent = etree.SubElement(seq, _E + "seq", {
+                    "id": f"seq-{block.structure_id}",
+                    _EPUB_TYPE: STRUCTURE_TYPES[block.structure],
+                    _TEXTREF: f"{base}{document_href}#{block.structure_id}"})
+        else:
+            current_id = ""
+            parent = seq
+        for sentence in block.sentences:
+            timing = by_id[sentence.id]
+            par = etree.SubElement(parent, _E + "par", {"id": f"par-{sentence.id}"})
+            item_type = ITEM_TYPES.get(block.structure) if parent is not seq else None
+            if item_type:
+                par.set(_EPUB_TYPE, item_type)
+            etree.SubElement(par, _E + "text", {"src": f"{base}{document_href}#{sentence.id}"})
+            etree.SubElement(par, _E + "audio", {"src": base + audio_href,
+                                                 "clipBegin": clock(timing.start_ms),
+                                                 "clipEnd": clock(timing.end_ms)})
+    return _serialize(root)
+
+
+def nav_smil(nav_href: str, entries: Sequence[tuple[str, Timing]], audio_href: str,
+             smil_href: str) -> bytes:
+    """The SMIL of the navigation document: the table of contents can be played.
+
+    ``entries`` are (element id in the nav document, timing) in reading order.
+    """
+    root, body = _document()
+    base = _relative_prefix(smil_href)
+    seq = etree.SubElement(body, _E + "seq", {"id": "seq-nav", _EPUB_TYPE: "toc",
+                                               _TEXTREF: f"{base}{nav_href}#toc"})
+    for element_id, timing in entries:
+        par = etree.SubElement(seq, _E + "par", {"id": f"par-{element_id}"})
+        etree.SubElement(par, _E + "text", {"src": f"{base}{nav_href}#{element_id}"})
+        etree.SubElement(par, _E + "audio", {"src": base + audio_href,
+                                             "clipBegin": clock(timing.start_ms),
+                                             "clipEnd": clock(timing.end_ms)})
+    return _serialize(root)
+
+
+def _document() -> tuple[etree._Element, etree._Element]:
+    root = etree.Element(_E + "smil", nsmap={None: SMIL_NS, "epub": EPUB_NS})
+    root.set("version", "3.0")
+    body = etree.SubElement(root, _E + "body")
+    return root, body
+
+
+def _relative_prefix(smil_href: str) -> str:
+    """'../' for each folder the SMIL file sits in, so its hrefs resolve."""
+    return "../" * smil_href.count("/")
+
+
+def _serialize(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -1,0 +1,680 @@
+"""Markdown -> Book: sections, blocks and sentences with stable ids.
+
+The Markdown is rendered by Python-Markdown, sanitized by nh3 (Ammonia), then
+walked once. Every run of inline content (a paragraph, a heading, a list item's
+text, a table cell) is split into sentences by pysbd; each sentence becomes a
+``<span id>`` in the XHTML, and inline formatting that crosses a sentence
+boundary is split so the spans nest properly. The spoken text of a sentence is
+taken from the same walk, so it can never contain markup.
+
+Sentence ids are a hash of the sentence's text (plus a counter for repeats),
+so editing one paragraph never renumbers the rest of the book.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import markdown
+import nh3
+import pysbd
+from lxml import etree
+from lxml import html as lxml_html
+
+from . import spoken
+from .config import load_meta, resolve_inside, slugify
+from .errors import SourceError
+from .model import Block, Book, BookMeta, Heading, Image, Manuscript, Section, Sentence
+
+# --- sanitizing -------------------------------------------------------------
+
+_BLOCK_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote",
+               "pre", "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption",
+               "dl", "dt", "dd", "div", "figure", "figcaption", "hr", "aside", "section",
+               "details", "summary", "address"}
+_INLINE_TAGS = {"a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "del", "dfn", "em",
+                "i", "img", "ins", "kbd", "mark", "q", "s", "samp", "small", "span",
+                "strong", "sub", "sup", "time", "u", "var", "wbr"}
+_ALLOWED_ATTRS = {
+    "*": {"id", "class", "lang", "dir", "title"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan", "style"},
+    "th": {"colspan", "rowspan", "scope", "style"},
+    "ol": {"start", "reversed"},
+    "time": {"datetime"},
+    "q": {"cite"},
+    "blockquote": {"cite"},
+}
+_VOID = {"img", "br", "wbr", "hr"}
+
+_MD_EXTENSIONS = ["tables", "footnotes", "attr_list", "smarty", "toc", "fenced_code",
+                  "def_list", "sane_lists", "abbr"]
+_MD_CONFIG = {
+    # XML-safe ids: a colon is legal in HTML but trips some reading systems.
+    "footnotes": {"SEPARATOR": "-", "BACKLINK_TITLE": "Back to reference %d"},
+    "smarty": {"smart_angled_quotes": False},
+}
+
+#: Sentences longer than this (characters) are flagged: TTS engines may garble them.
+LONG_SENTENCE_CHARS = 600
+
+_STRUCTURE_OF = {"ul": "list", "ol": "list", "dl": "list", "table": "table",
+                 "figure": "figure", "aside": "aside", "blockquote": "quote"}
+_KIND_OF = {"h1": "heading", "h2": "heading", "h3": "heading", "h4": "heading",
+            "h5": "heading", "h6": "heading", "li": "list-item", "td": "table-cell",
+            "th": "table-cell", "blockquote": "quote", "pre": "code", "dt": "term",
+            "dd": "definition", "figcaption": "caption", "caption": "caption"}
+
+_OBJECT = "\ufffc"  # stands for an image in the text given to the segmenter
+
+
+def render_markdown(text: str) -> str:
+    """Markdown -> sanitized HTML (no script, no event handlers, no javascript:)."""
+    md = markdown.Markdown(extensions=_MD_EXTENSIONS, extension_configs=_MD_CONFIG,
+                           output_format="xhtml")
+    html = md.convert(text)
+    return nh3.clean(
+        html,
+        tags=_BLOCK_TAGS | _INLINE_TAGS,
+        attributes=_ALLOWED_ATTRS,
+        url_schemes={"http", "https", "mailto"},
+        link_rel=None,
+        strip_comments=True,
+        filter_style_properties={"text-align"},
+    )
+
+
+# --- the walk -----------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Atom:
+    """A piece of inline content: text, or a void element (image, line break)."""
+
+    display: str
+    spoken: str
+    path: tuple[etree._Element, ...]
+    void: etree._Element | None = None
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A section being collected."""
+
+    title: str
+    level: int
+    role: str
+    line: int
+    nodes: list[etree._Element] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Walk:
+    """State of one book's walk: ids already given, warnings, images."""
+
+    meta: BookMeta
+    source: Path
+    segmenter: pysbd.Segmenter
+    used_ids: set[str] = field(default_factory=set)
+    id_counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    images: dict[str, Image] = field(default_factory=dict)
+    copied: set[int] = field(default_factory=set)
+    blocks: list[Block] = field(default_factory=list)
+    headings: list[Heading] = field(default_factory=list)
+    section_id: str = ""
+    structures: int = 0
+
+    def structure_id(self, element: etree._Element) -> str:
+        """The element's id, giving it one if it has none (for SMIL textref)."""
+        if not element.get("id"):
+            self.structures += 1
+            element.set("id", f"{self.section_id}-{element.tag}-{self.structures}")
+        return element.get("id", "")
+
+    def sentence_id(self, text: str) -> str:
+        digest = hashlib.sha1(" ".join(text.split()).encode("utf-8")).hexdigest()[:10]
+        base = f"s-{digest}"
+        count = self.id_counts.get(base, 0) + 1
+        self.id_counts[base] = count
+        sid = base if count == 1 else f"{base}-{count}"
+        while sid in self.used_ids:  # a counter id that collides with a real one
+            count += 1
+            sid = f"{base}-{count}"
+        self.used_ids.add(sid)
+        return sid
+
+
+def parse_book(manuscript: Manuscript, meta: BookMeta | None = None) -> Book:
+    """Parse a manuscript into a Book: metadata, sections, sentences.
+
+    Raises SourceError / ConfigError for problems the author must fix.
+    """
+    warnings: list[str] = []
+    if meta is None:
+        meta, meta_warnings = load_meta(manuscript)
+        warnings.extend(meta_warnings)
+    html = render_markdown(manuscript.text)
+    root = lxml_html.fragment_fromstring(html or "<p></p>", create_parent="div")
+    footnotes = _extract_footnotes(root)
+    heading_lines = _heading_lines(manuscript.text, manuscript.body_line)
+    drafts = _split_sections(root, meta, manuscript.path, heading_lines, warnings)
+
+    language = meta.language.split("-")[0].lower()
+    segmenter = pysbd.Segmenter(
+        language=language if language in pysbd.languages.LANGUAGE_CODES else "en",
+        clean=False)
+    walk = _Walk(meta=meta, source=manuscript.path, segmenter=segmenter, warnings=warnings)
+
+    sections: list[Section] = []
+    number = 0
+    if meta.content_note:
+        number += 1
+        sections.append(_generated_section(walk, number, "content-note", "Content note",
+                                           [("h1", "Content note"), ("p", meta.content_note)]))
+    if not drafts or drafts[0].role != "titlepage":
+        number += 1
+        parts = [("h1", meta.title)]
+        if meta.subtitle:
+            parts.append(("p", meta.subtitle))
+        if meta.authors:
+            parts.append(("p", ", ".join(meta.authors)))
+        sections.append(_generated_section(walk, number, "titlepage", meta.title, parts))
+    for draft in drafts:
+        number += 1
+        sections.append(_build_section(walk, number, draft, footnotes))
+    sections = _link_across_sections(sections)
+    if not any(s.sentences for s in sections):
+        raise SourceError(f"{manuscript.path}: the book has no text to publish. "
+                          "Write at least one paragraph below the front matter.")
+    return Book(meta=meta, sections=tuple(sections), images=tuple(walk.images.values()),
+                warnings=tuple(walk.warnings), source=manuscript.path)
+
+
+def _heading_lines(text: str, first_line: int) -> list[int]:
+    """Source line of every Markdown heading, in order (fenced code skipped)."""
+    lines: list[int] = []
+    fence = ""
+    source_lines = text.split("\n")
+    for index, line in enumerate(source_lines):
+        stripped = line.strip()
+        if fence:
+            if stripped.startswith(fence):
+                fence = ""
+            continue
+        if stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+            continue
+        if re.match(r"^ {0,3}#{1,6}(\s|$)", line):
+            lines.append(first_line + index)
+        elif (index > 0 and re.match(r"^ {0,3}(=+|-+)\s*$", line)
+              and source_lines[index - 1].strip()
+              and not re.match(r"^ {0,3}([-*+]|\d+\.)\s", source_lines[index - 1])):
+            lines.append(first_line + index - 1)
+    return lines
+
+
+def _split_sections(root: etree._Element, meta: BookMeta, path: Path,
+                    heading_lines: list[int], warnings: list[str]) -> list[_Draft]:
+    drafts: list[_Draft] = []
+    current: _Draft | None = None
+    heading_index = 0
+    previous_level = 0
+    for node in list(root):
+        if not isinstance(node.tag, str):
+            continue
+        level = _heading_level(node)
+        line = 0
+        if level:
+            line = heading_lines[heading_index] if heading_index < len(heading_lines) else 0
+            heading_index += 1
+            title = _plain_text(node)
+            where = f"{path}:{line}" if line else str(path)
+            if not title:
+                raise SourceError(f"{where}: a heading has no text. Write the heading's "
+                                  "words after the '#' marks, or delete the line.")
+            if previous_level and level > previous_level + 1:
+                warnings.append(f"{where}: heading level skips from {previous_level} to "
+                                f"{level} ('{title}'); screen-reader users navigate by level. "
+                                f"Use a level-{previous_level + 1} heading.")
+            previous_level = level
+            if level <= meta.split_level:
+                role = "titlepage" if (level == 1 and not drafts and current is None) else "body"
+                current = _Draft(title=title, level=level, role=role, line=line)
+                drafts.append(current)
+        if current is None:
+            current = _Draft(title=meta.title, level=1, role="front", line=0)
+            drafts.append(current)
+        current.nodes.append(node)
+    return drafts
+
+
+def _heading_level(node: etree._Element) -> int:
+    tag = node.tag if isinstance(node.tag, str) else ""
+    if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456":
+        return int(tag[1])
+    return 0
+
+
+def _plain_text(node: etree._Element) -> str:
+    return " ".join("".join(node.itertext()).split())
+
+
+def _extract_footnotes(root: etree._Element) -> dict[str, etree._Element]:
+    """Take Python-Markdown's footnote list out; notes go to the section citing them."""
+    notes: dict[str, etree._Element] = {}
+    for div in root.findall("div"):
+        if "footnote" in (div.get("class") or "").split():
+            for li in div.iter("li"):
+                if li.get("id"):
+                    notes[li.get("id", "")] = li
+            root.remove(div)
+    return notes
+
+
+def _generated_section(walk: _Walk, number: int, role: str, title: str,
+                       parts: list[tuple[str, str]]) -> Section:
+    container = etree.Element("div")
+    for tag, text in parts:
+        el = etree.SubElement(container, tag)
+        el.text = text
+    if role == "titlepage" and len(container) > 1:
+        container[1].set("class", "subtitle")
+    draft = _Draft(title=title, level=1, role=role, line=0, nodes=list(container))
+    return _build_section(walk, number, draft, {})
+
+
+def _build_section(walk: _Walk, number: int, draft: _Draft,
+                   footnotes: dict[str, etree._Element]) -> Section:
+    walk.blocks = []
+    walk.headings = []
+    walk.section_id = f"sec-{number:02d}"
+    walk.structures = 0
+    body = etree.Element("div")
+    cited: list[str] = []
+    for node in draft.nodes:
+        for ref in node.iter("a"):
+            href = ref.get("href", "")
+            if "footnote-ref" in (ref.get("class") or "") and href[1:] in footnotes:
+                cited.append(href[1:])
+        new = _copy_shallow(walk, node)
+        body.append(new)
+        _walk_container(walk, node, new, structure="", structure_id="")
+    if cited:
+        aside = etree.SubElement(body, "aside")
+        aside.set("id", f"{walk.section_id}-notes")
+        aside.set("class", "footnotes")
+        aside.set("role", "doc-endnotes")
+        aside.set("aria-label", "Notes")
+        ol = etree.SubElement(aside, "ol")
+        for note_id in dict.fromkeys(cited):
+            note = footnotes[note_id]
+            new = _copy_shallow(walk, note)
+            new.set("role", "doc-endnote")
+            ol.append(new)
+            _walk_container(walk, note, new, structure="footnote",
+                            structure_id=f"{walk.section_id}-notes")
+    body_html = "".join(etree.tostring(child, encoding="unicode", method="xml")
+                        for child in body)
+    slug = slugify(draft.title)
+    first_heading = walk.headings[0].id if walk.headings else ""
+    return Section(id=f"sec-{number:02d}", number=number, slug=slug, title=draft.title,
+                   level=draft.level, role=draft.role, blocks=tuple(walk.blocks),
+                   body_html=body_html,
+                   headings=tuple(h for h in walk.headings if h.id != first_heading),
+                   line=draft.line)
+
+
+def _copy_shallow(walk: _Walk, node: etree._Element) -> etree._Element:
+    """A copy of ``node`` without children; an id is kept on the first copy only."""
+    new = etree.Element(node.tag)
+    for name, value in sorted(node.attrib.items()):
+        if name == "id" and id(node) in walk.copied:
+            continue
+        new.set(name, value)
+    walk.copied.add(id(node))
+    if node.tag == "img":
+        _register_image(walk, new)
+    elif node.tag == "a":
+        _check_link(walk, new)
+    return new
+
+
+def _register_image(walk: _Walk, img: etree._Element) -> None:
+    src = img.get("src", "")
+    if not img.get("alt", "").strip():
+        walk.warnings.append(f"{walk.source}: image '{src}' has no alt text; readers who "
+                             "cannot see it, and listeners, get nothing. Write ![what it "
+                             "shows](" + src + ").")
+        img.set("alt", "")
+    if re.match(r"^[a-z]+:", src, re.I):
+        raise SourceError(f"{walk.source}: image '{src}' is not a local file; an EPUB "
+                          "must carry its images. Download it next to the source and "
+                          "use a relative path.")
+    target = resolve_inside(walk.source.parent, src)
+    if target is None:
+        raise SourceError(f"{walk.source}: image '{src}' is outside the book's folder; "
+                          f"copy it into {walk.source.parent} and use a relative path.")
+    if not target.is_file():
+        raise SourceError(f"{walk.source}: image '{src}' does not exist (looked for "
+                          f"{target}). Check the file name.")
+    suffix = target.suffix.lower()
+    media_types = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                   ".gif": "image/gif", ".svg": "image/svg+xml", ".webp": "image/webp"}
+    if suffix not in media_types:
+        raise SourceError(f"{walk.source}: image '{src}' is a {suffix or 'file'} file; "
+                          "use PNG, JPEG, GIF, SVG or WebP.")
+    key = str(target)
+    if key not in walk.images:
+        href = f"images/{len(walk.images) + 1:03d}-{slugify(target.stem, 40)}{suffix}"
+        walk.images[key] = Image(source=target, href=href, media_type=media_types[suffix])
+    img.set("src", walk.images[key].href)
+
+
+def _check_link(walk: _Walk, a: etree._Element) -> None:
+    href = a.get("href")
+    if href is None:
+        return
+    if href.strip() in ("", "#"):
+        walk.warnings.append(f"{walk.source}: a link has an empty or placeholder target "
+                             f"('{href}'); it is shown as plain text. Give it a real address.")
+        del a.attrib["href"]
+
+
+def _walk_container(walk: _Walk, orig: etree._Element, new: etree._Element,
+                    structure: str, structure_id: str) -> None:
+    """Copy ``orig``'s content into ``new``, wrapping sentences in its inline runs."""
+    tag = orig.tag
+    if tag in _STRUCTURE_OF and not structure_id:
+        # The outermost list, table or figure is what a listener escapes from.
+        structure = _STRUCTURE_OF[tag]
+        structure_id = walk.structure_id(new)
+    if tag == "pre":
+        _code_block(walk, orig, new, structure, structure_id)
+        return
+    if tag in _VOID:
+        return
+    kind = _KIND_OF.get(tag, "paragraph" if structure != "quote" else "quote")
+    run: list[etree._Element | str] = []
+    if orig.text:
+        run.append(orig.text)
+    for child in orig:
+        if not isinstance(child.tag, str):  # comments were stripped; be safe
+            if child.tail:
+                run.append(child.tail)
+            continue
+        if child.tag in _BLOCK_TAGS:
+            _flush_run(walk, run, new, kind, structure, structure_id, orig)
+            run = []
+            child_new = _copy_shallow(walk, child)
+            new.append(child_new)
+            _walk_container(walk, child, child_new, structure, structure_id)
+            if child.tail and child.tail.strip():
+                run.append(child.tail)
+            elif child.tail:
+                child_new.tail = child.tail
+        else:
+            run.append(child)
+            if child.tail:
+                run.append(child.tail)
+    _flush_run(walk, run, new, kind, structure, structure_id, orig)
+
+
+def _code_block(walk: _Walk, orig: etree._Element, new: etree._Element,
+                structure: str, structure_id: str) -> None:
+    # Code is shown, not read out: reading symbols aloud is exactly the markup
+    # narration we promise never to produce. The listener is told it is there.
+    display = "".join(orig.itertext())
+    if not display.strip():
+        return
+    lines = display.rstrip("\n").count("\n") + 1
+    said = f"Code example, {lines} line{'s' if lines != 1 else ''}, shown in the text."
+    sid = walk.sentence_id(display)
+    span = etree.SubElement(new, "span", id=sid)
+    inner = copy.deepcopy(orig)
+    for child in inner:
+        span.append(child)
+    if inner.text:
+        span.text = inner.text
+    walk.blocks.append(Block(kind="code", structure=structure, structure_id=structure_id,
+                             sentences=(
+        Sentence(id=sid, html=_inner_xml(span), spoken=said),)))
+
+
+def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element,
+               kind: str, structure: str, structure_id: str, block: etree._Element) -> None:
+    atoms = list(_atoms(run, ()))
+    if not atoms:
+        return
+    display = "".join(a.display for a in atoms)
+    if not display.strip():
+        _append_text(new, display)
+        return
+    ranges = _sentence_ranges(walk.segmenter, display)
+    sentences: list[Sentence] = []
+    cursor = 0
+    spans: list[tuple[int, int, etree._Element | None]] = []
+    for start, end in ranges:
+        if start > cursor:
+            spans.append((cursor, start, None))
+        spans.append((start, end, etree.Element("span")))
+        cursor = end
+    if cursor < len(display):
+        spans.append((cursor, len(display), None))
+
+    for start, end, span in spans:
+        target = span if span is not None else new
+        _fill(walk, target, atoms, start, end, first=start == 0)
+        if span is None:
+            continue
+        said = spoken.speak("".join(_spoken_slice(atoms, start, end)), walk.meta.language)
+        shown = display[start:end]
+        if not said.strip():
+            # Nothing to say (a decorative image, a lone symbol): show it, no span.
+            _move_children(span, new)
+            continue
+        sid = walk.sentence_id(shown)
+        span.set("id", sid)
+        new.append(span)
+        if len(shown) > LONG_SENTENCE_CHARS:
+            walk.warnings.append(
+                f"{walk.source}: a sentence is {len(shown)} characters long "
+                f"(\"{shown[:60].strip()}...\"); speech engines may garble very long "
+                "sentences. Consider splitting it.")
+        sentences.append(Sentence(id=sid, html=_inner_xml(span), spoken=said))
+
+    if kind == "heading":
+        level = _heading_level(block)
+        hid = block.get("id", "")
+        walk.headings.append(Heading(level=level, title=_plain_text(block), id=hid))
+    if sentences:
+        walk.blocks.append(Block(kind=kind, structure=structure, structure_id=structure_id,
+                                 sentences=tuple(sentences), level=_heading_level(block)))
+
+
+def _atoms(run: list[etree._Element | str], path: tuple[etree._Element, ...],
+           silent: bool = False) -> Iterator[_Atom]:
+    for item in run:
+        if isinstance(item, str):
+            text = item.replace(_OBJECT, " ")
+            yield _Atom(display=text, spoken="" if silent else text, path=path)
+            continue
+        el = item
+        tag = el.tag
+        if tag == "img":
+            alt = el.get("alt", "")
+            yield _Atom(display=_OBJECT, spoken="" if silent else f" {alt} ", path=path,
+                        void=el)
+        elif tag in ("br", "wbr"):
+            yield _Atom(display=" " if tag == "br" else "", spoken=" ", path=path, void=el)
+        else:
+            # Footnote markers and back-links are navigation, not words to say.
+            classes = (el.get("class") or "").split()
+            mute = silent or "footnote-ref" in classes or "footnote-backref" in classes
+            inner: list[etree._Element | str] = []
+            if el.text:
+                inner.append(el.text)
+            for child in el:
+                if isinstance(child.tag, str):
+                    inner.append(child)
+                if child.tail:
+                    inner.append(child.tail)
+            if not inner:
+                # An empty element (an anchor): keep it, at zero width.
+                yield _Atom(display="", spoken="", path=path + (el,))
+            yield from _atoms(inner, path + (el,), mute)
+
+
+def _sentence_ranges(segmenter: pysbd.Segmenter, text: str) -> list[tuple[int, int]]:
+    """[start, end) of each sentence in ``text``, trimmed of outer white space.
+
+    Every non-space character belongs to exactly one range; if the segmenter's
+    pieces cannot be found in the text, the whole run is one sentence rather than
+    risk dropping words.
+    """
+    try:
+        pieces = segmenter.segment(text)
+    except Exception:  # pysbd has regex edge cases; one sentence is always safe
+        pieces = [text]
+    ranges: list[tuple[int, int]] = []
+    cursor = 0
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        at = text.find(piece, cursor)
+        if at < 0 or text[cursor:at].strip():
+            return _whole(text)
+        ranges.append((at, at + len(piece)))
+        cursor = at + len(piece)
+    if text[cursor:].strip() or not ranges:
+        return _whole(text)
+    return _merge_fragments(text, ranges)
+
+
+def _whole(text: str) -> list[tuple[int, int]]:
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    return [(start, end)]
+
+
+def _merge_fragments(text: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join pieces with no letter or digit (a lone quote or bracket) to a neighbour."""
+    merged: list[tuple[int, int]] = []
+    for start, end in ranges:
+        if merged and not any(ch.isalnum() or ch == _OBJECT for ch in text[start:end]):
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    if len(merged) > 1 and not any(ch.isalnum() or ch == _OBJECT
+                                   for ch in text[merged[0][0]:merged[0][1]]):
+        merged[1] = (merged[0][0], merged[1][1])
+        merged.pop(0)
+    return merged
+
+
+def _spoken_slice(atoms: list[_Atom], start: int, end: int) -> Iterator[str]:
+    pos = 0
+    for atom in atoms:
+        a_start, a_end = pos, pos + len(atom.display)
+        pos = a_end
+        if a_end <= start or a_start >= end:
+            continue
+        if atom.void is not None or atom.display != atom.spoken:
+            if atom.void is not None or not atom.spoken:
+                yield atom.spoken
+                continue
+        yield atom.spoken[max(start, a_start) - a_start:min(end, a_end) - a_start]
+
+
+def _fill(walk: _Walk, target: etree._Element, atoms: list[_Atom], start: int, end: int,
+          first: bool) -> None:
+    """Append the atoms in [start, end) to ``target``, re-opening inline elements."""
+    stack: list[tuple[etree._Element, etree._Element]] = []
+    pos = 0
+    for atom in atoms:
+        a_start, a_end = pos, pos + len(atom.display)
+        pos = a_end
+        if atom.display:
+            if a_end <= start or a_start >= end:
+                continue
+        elif not (start <= a_start < end or (first and a_start == start == 0)):
+            continue
+        depth = 0
+        while (depth < len(stack) and depth < len(atom.path)
+               and stack[depth][0] is atom.path[depth]):
+            depth += 1
+        del stack[depth:]
+        for el in atom.path[depth:]:
+            parent = stack[-1][1] if stack else target
+            new = _copy_shallow(walk, el)
+            parent.append(new)
+            stack.append((el, new))
+        parent = stack[-1][1] if stack else target
+        if atom.void is not None:
+            parent.append(_copy_shallow(walk, atom.void))
+        else:
+            _append_text(parent, atom.display[max(start, a_start) - a_start:
+                                              min(end, a_end) - a_start])
+
+
+def _append_text(parent: etree._Element, text: str) -> None:
+    if not text:
+        return
+    if len(parent):
+        last = parent[-1]
+        last.tail = (last.tail or "") + text
+    else:
+        parent.text = (parent.text or "") + text
+
+
+def _move_children(span: etree._Element, new: etree._Element) -> None:
+    _append_text(new, span.text or "")
+    for child in list(span):
+        new.append(child)
+
+
+def _inner_xml(el: etree._Element) -> str:
+    parts = [_escape(el.text or "")]
+    parts.extend(etree.tostring(child, encoding="unicode", method="xml") for child in el)
+    return "".join(parts)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link_across_sections(sections: list[Section]) -> list[Section]:
+    """Point ``#id`` links at the section document that holds the id."""
+    owner: dict[str, str] = {}
+    for section in sections:
+        for match in re.finditer(r'\sid="([^"]+)"', section.body_html):
+            owner.setdefault(match.group(1), f"{section.basename}.xhtml")
+    result = []
+    for section in sections:
+        own = f"{section.basename}.xhtml"
+
+        def fix(match: re.Match[str], own: str = own) -> str:
+            target = owner.get(match.group(1))
+            if target is None:
+                return ""  # a link to nothing would be a dead end for the reader
+            if target == own:
+                return match.group(0)
+            return f'href="{target}#{match.group(1)}"'
+
+        body = re.sub(r'href="#([^"]+)"', fix, section.body_html)
+        if body != section.body_html:
+            section = _replace(section, body_html=body)
+        result.append(section)
+    return result
+
+
+def _replace(section: Section, **changes: object) -> Section:
+    import dataclasses
+
+    return dataclasses.replace(section, **changes)  # type: ignore[arg-type]

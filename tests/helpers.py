@@ -1,0 +1,57 @@
+"""Shared test helpers (pytest fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import textwrap
+import zipfile
+from pathlib import Path
+
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+FIRST_BOOK = ROOT / "content" / "unpacking-self-harm.md"
+SEED = ROOT.parent / "shared" / "seed" / "unpacking-self-harm.txt"
+
+NS = {
+    "x": "http://www.w3.org/1999/xhtml",
+    "epub": "http://www.idpf.org/2007/ops",
+    "opf": "http://www.idpf.org/2007/opf",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "smil": "http://www.w3.org/ns/SMIL",
+}
+
+
+def write_book(folder: Path, body: str, name: str = "book.md", **front: object) -> Path:
+    """Write a small Markdown book with front matter into ``folder``."""
+    meta = {"title": "Test book", "language": "en",
+            "identifier": "urn:uuid:00000000-0000-4000-8000-000000000001"}
+    meta.update(front)
+    lines = ["---"]
+    for key, value in meta.items():
+        if value is None:
+            continue
+        lines.append(f"{key}: {value}")
+    lines.append("---")
+    path = folder / name
+    path.write_text("\n".join(lines) + "\n\n" + textwrap.dedent(body).lstrip(), encoding="utf-8")
+    return path
+
+
+def epub_xml(epub: Path, name: str) -> etree._Element:
+    """Parse one XML member of an EPUB."""
+    with zipfile.ZipFile(epub) as archive:
+        return etree.fromstring(archive.read(name))
+
+
+def epub_names(epub: Path) -> list[str]:
+    with zipfile.ZipFile(epub) as archive:
+        return archive.namelist()
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes (to prove nothing changed)."""
+    if not folder.exists():
+        return {}
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
