@@ -196,13 +196,14 @@ def _voices() -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from . import check
-
-    problems = 0
     for path in args.epubs:
         if not path.is_file():
             raise PublisherError(f"{path}: no such EPUB file. Build it first with "
                                  "'publisher build' (or 'make book').")
+    from . import check
+
+    problems = 0
+    for path in args.epubs:
         report = check.run_epubcheck(path)
         log.info("%s", report.summary())
         problems += 0 if report.ok else 1

@@ -306,7 +306,7 @@ def _build_section(walk: _Walk, number: int, draft: _Draft,
         body.append(new)
         _walk_container(walk, node, new, structure="", structure_id="")
     if cited:
-        aside = etree.SubElement(body, "aside")
+        aside = etree.SubElement(body, "section")
         aside.set("id", f"{walk.section_id}-notes")
         aside.set("class", "footnotes")
         aside.set("role", "doc-endnotes")
@@ -315,7 +315,6 @@ def _build_section(walk: _Walk, number: int, draft: _Draft,
         for note_id in dict.fromkeys(cited):
             note = footnotes[note_id]
             new = _copy_shallow(walk, note)
-            new.set("role", "doc-endnote")
             ol.append(new)
             _walk_container(walk, note, new, structure="footnote",
                             structure_id=f"{walk.section_id}-notes")

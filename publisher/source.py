@@ -7,6 +7,7 @@ a file too large to be a book, and malformed front matter.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -17,6 +18,9 @@ from .model import Manuscript
 #: Larger than any real book's Markdown (a 300,000-word novel is ~2 MB) and
 #: small enough that a wrong file (a video, a database) is refused at once.
 MAX_SOURCE_BYTES = 8 * 1024 * 1024
+
+# Characters XML 1.0 forbids (C0 controls other than tab and newline, U+FFFE/FFFF).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffe\uffff]")
 
 _FENCE_OPEN = "---"
 _FENCE_CLOSE = ("---", "...")
@@ -73,7 +77,7 @@ def _decode(path: Path, data: bytes) -> str:
             "not Markdown. Give the path of a UTF-8 text file."
         )
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         if _looks_binary(data):
@@ -86,6 +90,16 @@ def _decode(path: Path, data: bytes) -> str:
             f"(byte 0x{data[exc.start]:02x}). Save the file as UTF-8 "
             "(in most editors: 'Save with encoding' > UTF-8)."
         ) from exc
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
+    bad = _CONTROL.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        raise SourceError(
+            f"{path}:{line}:{column}: invisible control character U+{ord(bad.group()):04X} "
+            "in the text; it cannot appear in an e-book. Delete it (most editors show it "
+            "with 'show invisibles').")
+    return text
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -112,7 +126,8 @@ def _split_front_matter(path: Path, text: str) -> tuple[dict[str, object], str, 
         # safe_load: front matter is data, never code or object construction.
         loaded = yaml.safe_load(raw) if raw.strip() else {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        # The context mark is where the broken value began: that is what to fix.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
         raise SourceError(

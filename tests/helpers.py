@@ -55,3 +55,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
         return {}
     return {p.relative_to(folder).as_posix(): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def fixture_books() -> list[str]:
+    """Names of the fixture books (every .md in tests/fixtures but its README)."""
+    return sorted(p.name for p in FIXTURES.glob("*.md") if p.name != "README.md")

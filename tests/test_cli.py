@@ -53,7 +53,7 @@ def _cases(tmp: Path) -> list[tuple[str, Path, str]]:
     case("nul-byte", GOOD_FRONT + "\nText\x00 more.\n", "PATH:7: this is text with a NUL byte")
     case("binary", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "PATH:")
     case("bad-yaml", "---\ntitle: [unclosed\nlanguage: en\n---\n\nText.\n",
-         "PATH:4: the front matter is not valid YAML")
+         "PATH:2: the front matter is not valid YAML")
     case("unclosed-front", "---\ntitle: T\n\nText.\n", "front matter block opened with '---' is never closed")
     case("wrong-type", "---\ntitle: [a, b]\nlanguage: en\nsplit_level: nine\n---\n\nText.\n",
          "'title' is a list; expected a text.")

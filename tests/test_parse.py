@@ -12,7 +12,7 @@ from publisher.errors import SourceError
 from publisher.parse import parse_book
 from publisher.source import read_manuscript
 
-from .helpers import FIRST_BOOK, FIXTURES, SEED, write_book
+from .helpers import FIRST_BOOK, FIXTURES, SEED, fixture_books, write_book
 
 STATEMENTS = [
     "Self-harm is not the same as suicidal ideation or an attempt.",
@@ -127,7 +127,7 @@ def test_spoken_text_never_contains_markup(tmp_path):
     assert "example dot com" in spoken  # a bare address is said as its site
 
 
-@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.md")))
+@pytest.mark.parametrize("fixture", fixture_books())
 def test_fixture_spoken_text_has_no_markup(fixture):
     book = parse(FIXTURES / fixture)  # error cases live in fixtures/bad/
     for sentence in book.sentences:
@@ -203,7 +203,7 @@ def test_footnotes_go_to_the_section_that_cites_them(tmp_path):
         """)
     book = parse(path)
     one, two = [s for s in book.sections if s.role == "body"]
-    assert "The note." in one.body_html and "doc-endnote" in one.body_html
+    assert "The note." in one.body_html and "doc-endnotes" in one.body_html
     assert "The note." not in two.body_html
     note = next(b for b in one.blocks if b.structure == "footnote")
     assert note.sentences[0].spoken == "The note."
