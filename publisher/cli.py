@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -208,7 +209,8 @@ def _check(args: argparse.Namespace) -> int:
         log.info("%s", report.summary())
         problems += 0 if report.ok else 1
         if args.ace or os.environ.get("PUBLISHER_ACE"):
-            ace = check.run_ace(path, path.parent / "ace-report")
+            # The report goes to a temporary folder: never into the book's output.
+            ace = check.run_ace(path, Path(tempfile.mkdtemp(prefix=f"ace-{path.stem}-")))
             log.info("%s", ace.summary())
             problems += 0 if ace.ok else 1
     return EXIT_ERROR if problems else EXIT_OK

@@ -12,17 +12,19 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ebooklib import epub
+from lxml import etree
 
 from . import templates
 from .overlays import clock
-from .model import Book, Section
+from .model import Accessibility, Book, BookMeta, Section
 
 EPUB_DIR = "EPUB"
+_OPF_NS = "http://www.idpf.org/2007/opf"
 CSS_HREF = "css/book.css"
 PLS_HREF = "lexicon.pls"
 NAV_HREF = "nav.xhtml"
@@ -54,17 +56,6 @@ class Narration:
     overlays: dict[str, Overlay]
     #: href in the EPUB -> audio file on disk.
     audio_files: dict[str, Path] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class EpubFacts:
-    """What the EPUB really offers: the accessibility metadata derives from it."""
-
-    access_modes: tuple[str, ...]
-    access_mode_sufficient: tuple[str, ...]
-    features: tuple[str, ...]
-    hazards: tuple[str, ...]
-    summary: str
 
 
 def document_href(section: Section) -> str:
@@ -105,7 +96,7 @@ def toc_title(book: Book) -> str:
     return "Contents"
 
 
-def facts(book: Book, narration: Narration | None, has_pls: bool) -> EpubFacts:
+def facts(book: Book, narration: Narration | None, has_pls: bool) -> Accessibility:
     """Derive accessibility facts from the book itself: never claim what is not there."""
     html = "".join(s.body_html for s in book.sections)
     has_images = "<img" in html
@@ -118,10 +109,8 @@ def facts(book: Book, narration: Narration | None, has_pls: bool) -> EpubFacts:
                 "tableOfContents"]
     if has_images and all_alt:
         features.append("alternativeText")
-    if "<table" in html:
-        features.append("table")
     if has_pls:
-        features.append("pronunciation")
+        features.append("ttsMarkup")  # the PLS lexicon
     if narration:
         features.append("synchronizedAudioText")
     summary = ("This publication meets WCAG 2.1 Level AA as checked by EPUBCheck and DAISY Ace. "
@@ -135,7 +124,7 @@ def facts(book: Book, narration: Narration | None, has_pls: bool) -> EpubFacts:
                     "with synchronized text highlighting, sentence by sentence.")
     if book.meta.content_note:
         summary += " A content note comes before the text."
-    return EpubFacts(access_modes=tuple(modes),
+    return Accessibility(access_modes=tuple(modes),
                      access_mode_sufficient=(",".join(sufficient),)
                      + (("auditory",) if narration else ()),
                      features=tuple(sorted(features)),
@@ -158,7 +147,7 @@ class _Document(epub.EpubHtml):
 
 def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
                narration: Narration | None = None, pls: bytes | None = None,
-               cover: tuple[bytes, str] | None = None) -> EpubFacts:
+               cover: tuple[bytes, str] | None = None) -> Accessibility:
     """Write the EPUB 3 for ``book`` to ``dest`` and return its accessibility facts."""
     meta = book.meta
     ebook = epub.EpubBook()
@@ -243,7 +232,8 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
     epub.write_epub(buffer, ebook, {"mtime": modified, "epub3_pages": False,
                                     "epub3_landmark": False, "spine_direction": True,
                                     "package_direction": True, "play_order": {"enabled": False}})
-    dest.write_bytes(_deterministic_zip(buffer.getvalue(), modified))
+    dest.write_bytes(_deterministic_zip(buffer.getvalue(), modified,
+                                        {f"{EPUB_DIR}/content.opf": _package_language(meta)}))
     return book_facts
 
 
@@ -279,7 +269,7 @@ def _ncx_toc(toc: list[dict[str, object]]) -> list[object]:
     return result
 
 
-def _accessibility_metadata(ebook: epub.EpubBook, book_facts: EpubFacts) -> None:
+def _accessibility_metadata(ebook: epub.EpubBook, book_facts: Accessibility) -> None:
     def meta(prop: str, value: str) -> None:
         ebook.add_metadata(None, "meta", value, {"property": prop})
 
@@ -317,7 +307,25 @@ def _add_narration(ebook: epub.EpubBook, narration: Narration) -> None:
                                      media_type="audio/mpeg", content=path.read_bytes()))
 
 
-def _deterministic_zip(data: bytes, modified: _dt.datetime) -> bytes:
+def _package_language(meta: BookMeta) -> Callable[[bytes], bytes]:
+    """ebooklib cannot set xml:lang and dir on <package>; reading systems need them."""
+
+    def fix(opf: bytes) -> bytes:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True)
+        root = etree.fromstring(opf, parser)
+        root.set("{http://www.w3.org/XML/1998/namespace}lang", meta.language)
+        root.set("dir", meta.direction)
+        for name in ("generator",):
+            for el in root.iterfind(f".//{{{_OPF_NS}}}meta[@name='{name}']"):
+                el.getparent().remove(el)
+        return etree.tostring(root, xml_declaration=True, encoding="utf-8",
+                              pretty_print=True)
+
+    return fix
+
+
+def _deterministic_zip(data: bytes, modified: _dt.datetime,
+                       rewrite: dict[str, Callable[[bytes], bytes]]) -> bytes:
     """Rewrite the archive: mimetype first and stored, fixed times, stable order."""
     stamp = max(modified, _dt.datetime(1980, 1, 1, tzinfo=modified.tzinfo))
     date_time = stamp.timetuple()[:6]
@@ -337,5 +345,8 @@ def _deterministic_zip(data: bytes, modified: _dt.datetime) -> bytes:
                 info.compress_type = zipfile.ZIP_STORED
             else:
                 info.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(info, source.read(name), compresslevel=9)
+            content = source.read(name)
+            if name in rewrite:
+                content = rewrite[name](content)
+            target.writestr(info, content, compresslevel=9)
     return out.getvalue()
