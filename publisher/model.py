@@ -13,6 +13,7 @@ the SMIL and a cue in the WebVTT transcript.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 
@@ -188,3 +189,43 @@ class SectionAudio:
     #: Integrated loudness measured before encoding (LUFS).
     loudness_lufs: float = 0.0
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Cover:
+    """The book's cover: front matter image or a generated one."""
+
+    data: bytes
+    media_type: str
+    alt: str
+    width_px: int
+    height_px: int
+
+
+@dataclass(frozen=True, slots=True)
+class Accessibility:
+    """What the publication really offers (schema.org terms), derived once."""
+
+    access_modes: tuple[str, ...]
+    access_mode_sufficient: tuple[str, ...]
+    features: tuple[str, ...]
+    hazards: tuple[str, ...]
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """Everything the output writers after the EPUB need (feeds, audiobook, records).
+
+    ``audio`` holds the section audio files (podcast profile) inside ``out_dir``,
+    in book order, one per section of ``book``.
+    """
+
+    book: Book
+    out_dir: Path
+    audio: tuple[SectionAudio, ...]
+    modified: datetime
+    narrator: str
+    accessibility: Accessibility
+    cover: Cover | None = None
+    base_url: str = ""
