@@ -23,14 +23,22 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from . import epub
+from . import epub, feeds, transcripts
+from .cover import make_cover, write_cover
 from .config import load_meta
 from .errors import OutputError, PublisherError
-from .model import Book
+from .model import Book, Publication
 from .parse import parse_book
 from .source import read_manuscript
 
 log = logging.getLogger(__name__)
+
+
+#: Writers run after the audio and the EPUB, in this order (one line per format).
+_LISTENING_WRITERS = (
+    transcripts.write_transcripts,
+    feeds.write_feed,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +180,11 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions,
     pls = None
     audio_record: dict[str, object] = {}
 
+    cover = make_cover(meta, book.source.parent if book.source else Path.cwd())
     if options.audio:
         from . import narrate
 
-        result = narrate.narrate_book(book, staging, options, reporter)
+        result = narrate.narrate_book(book, staging, options, reporter, cover=cover)
         narration = result.narration if options.overlays else None
         pls = result.pls
         audio_record = result.record
@@ -187,11 +196,25 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions,
 
     reporter.stage("Writing the EPUB")
     epub_path = staging / f"{slug}.epub"
-    facts = epub.write_epub(book, epub_path, modified=modified, narration=narration, pls=pls)
+    facts = epub.write_epub(book, epub_path, modified=modified, narration=narration, pls=pls,
+                            cover=cover)
     if options.audio:
         from .narrate import EPUB_AUDIO_DIR
 
         shutil.rmtree(staging / EPUB_AUDIO_DIR, ignore_errors=True)
+
+    pub = Publication(book=book, out_dir=staging,
+                      audio=result.sections if options.audio else (), modified=modified,
+                      narrator=result.narration.narrator if options.audio else "",
+                      accessibility=facts, cover=cover, base_url=meta.base_url)
+    write_cover(pub)
+    if options.audio:
+        # Listening outputs: each reads the finished section MP3s.
+        reporter.stage("Writing transcripts, chapters and the podcast feed")
+        for writer in _LISTENING_WRITERS:
+            writer(pub)
+        for warning in feeds.feed_warnings(pub):
+            reporter.warn(warning)
 
     record: dict[str, object] = {
         "slug": slug,

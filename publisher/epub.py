@@ -21,13 +21,14 @@ from lxml import etree
 
 from . import templates
 from .overlays import clock
-from .model import Accessibility, Book, BookMeta, Section
+from .model import Accessibility, Book, BookMeta, Cover, Section
 
 EPUB_DIR = "EPUB"
 _OPF_NS = "http://www.idpf.org/2007/opf"
 CSS_HREF = "css/book.css"
 PLS_HREF = "lexicon.pls"
 NAV_HREF = "nav.xhtml"
+COVER_HREF = "cover.xhtml"
 
 _ROLE_ATTRS = {
     # role -> (epub:type, ARIA role, css class, aria-label)
@@ -147,7 +148,7 @@ class _Document(epub.EpubHtml):
 
 def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
                narration: Narration | None = None, pls: bytes | None = None,
-               cover: tuple[bytes, str] | None = None) -> Accessibility:
+               cover: Cover | None = None) -> Accessibility:
     """Write the EPUB 3 for ``book`` to ``dest`` and return its accessibility facts."""
     meta = book.meta
     ebook = epub.EpubBook()
@@ -183,13 +184,18 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
         ebook.add_item(epub.EpubItem(uid=f"img-{image.href.split('/')[-1].split('-')[0]}",
                                      file_name=image.href, media_type=image.media_type,
                                      content=image.source.read_bytes()))
+    cover_doc = None
     if cover is not None:
-        data, media_type = cover
-        ext = "jpg" if media_type == "image/jpeg" else "png"
+        ext = "jpg" if cover.media_type == "image/jpeg" else "png"
         item = epub.EpubItem(uid="cover-image", file_name=f"images/cover.{ext}",
-                             media_type=media_type, content=data)
+                             media_type=cover.media_type, content=cover.data)
         item.properties = ["cover-image"]
         ebook.add_item(item)
+        content = templates.render("cover.xhtml", lang=meta.language, dir=meta.direction,
+                                   title=meta.title, src=f"images/cover.{ext}", alt=cover.alt)
+        cover_doc = _Document(uid="cover", file_name=COVER_HREF, title="Cover",
+                              content=content.encode("utf-8"))
+        ebook.add_item(cover_doc)
 
     docs: list[_Document] = []
     for section in book.sections:
@@ -208,7 +214,7 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
     toc = nav_items(book)
     nav_overlay = narration.overlays.get("nav") if narration else None
     nav = _Document(uid="nav", file_name=NAV_HREF, title=toc_title(book), properties=["nav"],
-                    content=render_nav(book, toc).encode("utf-8"),
+                    content=render_nav(book, toc, cover is not None).encode("utf-8"),
                     media_overlay="smil-nav" if nav_overlay else None)
     ebook.add_item(nav)
     ebook.add_item(epub.EpubNcx())
@@ -221,6 +227,8 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
     # the title page, the table of contents, and the text.
     spine: list[object] = []
     for doc, section in zip(docs, book.sections, strict=True):
+        if section.role == "titlepage" and cover_doc is not None:
+            spine.append(cover_doc)
         spine.append(doc)
         if section.role in ("titlepage",):
             spine.append(nav)
@@ -237,7 +245,7 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
     return book_facts
 
 
-def render_nav(book: Book, toc: list[dict[str, object]]) -> str:
+def render_nav(book: Book, toc: list[dict[str, object]], has_cover: bool = False) -> str:
     meta = book.meta
     landmarks = [{"type": "toc", "href": f"{NAV_HREF}#toc", "title": toc_title(book)}]
     for section in book.sections:
@@ -251,6 +259,8 @@ def render_nav(book: Book, toc: list[dict[str, object]]) -> str:
     body = body or next((s for s in book.sections if s.role == "front"), book.sections[-1])
     landmarks.append({"type": "bodymatter", "href": document_href(body),
                       "title": "Start of content"})
+    if has_cover:
+        landmarks.insert(0, {"type": "cover", "href": COVER_HREF, "title": "Cover"})
     return templates.render("nav.xhtml", lang=meta.language, dir=meta.direction,
                             toc_title=toc_title(book), toc_title_id="toc-000", toc=toc,
                             landmarks=landmarks)

@@ -18,7 +18,7 @@ from .cache import ClipCache
 from .epub import NAV_HREF, Narration, Overlay, document_href, nav_items, toc_title
 from .errors import EngineUnavailable
 from .lexicon import Lexicon, load_lexicon
-from .model import Book, Clip, Section, SectionAudio
+from .model import Book, Clip, Cover, Section, SectionAudio
 from .speech import make_engine
 from .synthesize import synthesize_clips
 
@@ -67,7 +67,7 @@ def default_workers() -> int:
 
 
 def narrate_book(book: Book, staging: Path, options: BuildOptions,
-                 reporter: Reporter) -> NarrationResult:
+                 reporter: Reporter, cover: Cover | None = None) -> NarrationResult:
     """Synthesize and assemble every section; returns overlays and the audio record."""
     meta = book.meta
     lexicon = load_lexicon(meta.pronunciations, meta.lexicon)
@@ -122,6 +122,7 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
             narrator=narrator, track_number=section.number, track_total=total,
             language=meta.language, year=(meta.date or "")[:4], description=meta.description,
             publisher=meta.publisher, copyright=meta.rights,
+            cover_jpeg=cover.data if cover and cover.media_type == "image/jpeg" else None,
             chapters=tuple((h.title, _first_sentence_in(section, h.id)) for h in
                            section.headings if _first_sentence_in(section, h.id)))
         name = f"{section.basename}.mp3"

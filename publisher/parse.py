@@ -500,7 +500,9 @@ def _atoms(run: list[etree._Element | str], path: tuple[etree._Element, ...],
            silent: bool = False) -> Iterator[_Atom]:
     for item in run:
         if isinstance(item, str):
-            text = item.replace(_OBJECT, " ")
+            # A line break in the source is a space in the text: the segmenter
+            # must not take it for a sentence end.
+            text = item.replace(_OBJECT, " ").replace("\n", " ")
             yield _Atom(display=text, spoken="" if silent else text, path=path)
             continue
         el = item

@@ -207,3 +207,9 @@ def test_footnotes_go_to_the_section_that_cites_them(tmp_path):
     assert "The note." not in two.body_html
     note = next(b for b in one.blocks if b.structure == "footnote")
     assert note.sentences[0].spoken == "The note."
+
+
+def test_a_line_break_inside_a_paragraph_does_not_split_a_sentence(tmp_path):
+    path = write_book(tmp_path, "This sentence is wrapped\nacross two lines. And a second\none.\n")
+    spoken = [s.spoken for s in parse(path).sentences][-2:]
+    assert spoken == ["This sentence is wrapped across two lines.", "And a second one."]
