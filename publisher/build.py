@@ -23,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from . import epub, feeds, transcripts
+from . import audiobook, catalog, epub, feeds, manifests, transcripts
 from .cover import make_cover, write_cover
 from .config import load_meta
 from .errors import OutputError, PublisherError
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 _LISTENING_WRITERS = (
     transcripts.write_transcripts,
     feeds.write_feed,
+    audiobook.write_m4b,
+    manifests.write_readium_audiobook,
+    manifests.write_lpf,
 )
 
 
@@ -69,6 +72,8 @@ class BuildResult:
     files: tuple[Path, ...]
     warnings: tuple[str, ...]
     record: dict[str, object]
+    #: Facts about this run, not the book (cache use, time): never in build.json.
+    stats: dict[str, object]
 
 
 class Reporter:
@@ -150,35 +155,36 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None)
         raise OutputError(f"another build of '{slug}' is writing to {out_root / slug}; "
                           "wait for it to finish, then run this build again.") from exc
     try:
+        _remove_stale(out_root, slug)
         staging = Path(tempfile.mkdtemp(prefix=f".{slug}.building-", dir=out_root))
         try:
-            record = _write_outputs(book, staging, options, reporter)
-            record["build_seconds"] = round(time.monotonic() - started, 3)
+            record, stats = _write_outputs(book, staging, options, reporter)
+            stats["build_seconds"] = round(time.monotonic() - started, 3)
             final = out_root / slug
             staging.chmod(0o755)  # mkdtemp makes it private; the book is for sharing
             _swap_in(staging, final)
+            catalog.update_catalog(out_root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
     finally:
+        # The lock file stays: deleting it could let two later builds lock
+        # different files of the same name.
         lock.release()
-        try:
-            (out_root / f".{slug}.lock").unlink(missing_ok=True)
-        except OSError:
-            pass
     files = tuple(sorted(p for p in final.rglob("*") if p.is_file()))
     return BuildResult(slug=slug, out_dir=final, files=files, warnings=book.warnings,
-                       record=record)
+                       record=record, stats=stats)
 
 
 def _write_outputs(book: Book, staging: Path, options: BuildOptions,
-                   reporter: Reporter) -> dict[str, object]:
+                   reporter: Reporter) -> tuple[dict[str, object], dict[str, object]]:
     meta = book.meta
     modified = source_date(meta.date)
     slug = meta.slug
     narration = None
     pls = None
     audio_record: dict[str, object] = {}
+    stats: dict[str, object] = {}
 
     cover = make_cover(meta, book.source.parent if book.source else Path.cwd())
     if options.audio:
@@ -188,6 +194,7 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions,
         narration = result.narration if options.overlays else None
         pls = result.pls
         audio_record = result.record
+        stats.update(result.stats)
     else:
         from .lexicon import load_lexicon
 
@@ -208,6 +215,7 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions,
                       narrator=result.narration.narrator if options.audio else "",
                       accessibility=facts, cover=cover, base_url=meta.base_url)
     write_cover(pub)
+    catalog.write_onix(pub)
     if options.audio:
         # Listening outputs: each reads the finished section MP3s.
         reporter.stage("Writing transcripts, chapters and the podcast feed")
@@ -242,11 +250,24 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions,
         for entry in record["sections"]:  # type: ignore[union-attr]
             entry.update(by_id.get(entry["id"], {}))
         record.pop("audio_sections")
+    record["catalog"] = catalog.catalog_record(pub)
     record["files"] = _file_list(staging)
     (staging / "build.json").write_text(
         json.dumps(record, indent=2, ensure_ascii=False, sort_keys=False) + "\n",
         encoding="utf-8")
-    return record
+    return record, stats
+
+
+def _remove_stale(out_root: Path, slug: str) -> None:
+    """Remove what a killed build left behind; we hold the lock, so none is live."""
+    final = out_root / slug
+    previous = sorted(out_root.glob(f".{slug}.old-*"))
+    if not final.exists() and previous:
+        # Killed between the two renames of a swap: the old output is the good one.
+        os.replace(previous[-1], final)
+    for stale in sorted(out_root.glob(f".{slug}.building-*")) + sorted(
+            out_root.glob(f".{slug}.old-*")):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _file_list(folder: Path) -> list[dict[str, object]]:

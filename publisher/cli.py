@@ -176,7 +176,12 @@ def _build(args: argparse.Namespace) -> int:
             continue
         finally:
             reporter.close()
-        log.info("Built %s -> %s (%d files)", source, result.out_dir, len(result.files))
+        stats = result.stats
+        cache_note = (f"; {stats['clips_synthesized']} clips synthesized, "
+                      f"{stats['clips_from_cache']} from the cache"
+                      if "clips_synthesized" in stats else "")
+        log.info("Built %s -> %s (%d files, %.1f s%s)", source, result.out_dir,
+                 len(result.files), stats.get("build_seconds", 0.0), cache_note)
     return EXIT_ERROR if failures else EXIT_OK
 
 

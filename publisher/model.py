@@ -211,6 +211,8 @@ class Accessibility:
     features: tuple[str, ...]
     hazards: tuple[str, ...]
     summary: str
+    #: Conformance statements (dcterms:conformsTo), e.g. EPUB Accessibility 1.1 - WCAG 2.1 Level AA.
+    conforms_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,10 +17,10 @@ from typing import TYPE_CHECKING
 from . import audio, overlays, spoken
 from .cache import ClipCache
 from .epub import NAV_HREF, Narration, Overlay, document_href, nav_items, toc_title
-from .errors import EngineUnavailable
+from .errors import EngineUnavailable, SpeechError
 from .lexicon import Lexicon, load_lexicon
 from .model import Book, Clip, Cover, Section, SectionAudio
-from .speech import make_engine
+from .speech import EngineSpec
 from .synthesize import synthesize_clips
 
 if TYPE_CHECKING:
@@ -36,21 +37,7 @@ class NarrationResult:
     pls: bytes | None
     record: dict[str, object]
     sections: tuple[SectionAudio, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class EngineSpec:
-    """Everything needed to make an engine in any process (picklable)."""
-
-    name: str
-    voice: str | None
-    rate: float
-    language: str
-    options: tuple[tuple[str, object], ...] = ()
-
-    def make(self):  # -> Engine
-        return make_engine(self.name, self.voice, self.rate, self.language,
-                           **dict(self.options))
+    stats: dict[str, int]
 
 
 def engine_spec(book: Book, options: BuildOptions, name: str | None = None) -> EngineSpec:
@@ -58,7 +45,7 @@ def engine_spec(book: Book, options: BuildOptions, name: str | None = None) -> E
     return EngineSpec(name=name or options.engine or meta.engine or "piper",
                       voice=options.voice or meta.voice or None,
                       rate=options.rate if options.rate is not None else meta.rate,
-                      language=meta.language,
+                      lang=meta.language,
                       options=tuple(sorted(options.engine_options.items())))
 
 
@@ -74,6 +61,7 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
     cache = ClipCache(options.cache_dir or options.out_root / ".cache")
     toc = _toc_entries(book)
     items = _speech_items(book, toc, lexicon)
+    spoken_text = dict(items)
 
     spec = engine_spec(book, options)
     workers = options.workers or default_workers()
@@ -84,22 +72,21 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
         reporter.sentence_done(clip.duration_ms, cached)
 
     try:
-        clips = synthesize_clips(items, spec.make, cache, workers=workers,
+        clips = synthesize_clips(items, spec, cache, workers=workers,
                                  on_progress=progress)
     except EngineUnavailable as exc:
         fallback = options.fallback or meta.fallback
         if not fallback or fallback == spec.name:
             raise
-        reporter.end_sentences()
-        reporter.warn(f"{exc} Finishing the book with the '{fallback}' engine instead "
-                      "(--fallback).")
+        clips = _fall_back(book, options, reporter, items, cache, workers, progress, exc,
+                           fallback)
         spec = engine_spec(book, options, name=fallback)
-        reporter.start_sentences(len(items), f"Narrating ({fallback})")
-        clips = synthesize_clips(items, spec.make, cache, workers=workers,
-                                 on_progress=progress)
+    except SpeechError as exc:
+        raise SpeechError(f"{_where(book, str(exc))}{exc} Clips made so far are kept in the "
+                          "cache; fix the sentence (or the engine) and build again.") from exc
     finally:
         reporter.end_sentences()
-    engine = spec.make()
+    engine = spec()
     narrator = engine.voice_name
 
     reporter.stage("Assembling and encoding audio")
@@ -144,7 +131,10 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
             "duration_ms": result.duration_ms,
             "sample_rate_hz": result.sample_rate_hz,
             "loudness_lufs": round(result.loudness_lufs, 2),
-            "timings": [{"id": t.sentence_id, "start_ms": t.start_ms, "end_ms": t.end_ms}
+            # "text" is what the engine was asked to say (lexicon applied), so
+            # `publisher proof` can check the audio without the source.
+            "timings": [{"id": t.sentence_id, "start_ms": t.start_ms, "end_ms": t.end_ms,
+                         "text": spoken_text[t.sentence_id]}
                         for t in result.timings],
             "epub_audio": {"duration_ms": compact.duration_ms,
                            "timings_match": [t.start_ms for t in compact.timings]
@@ -175,17 +165,41 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
             "audio_profile": profile.name,
             "epub_audio_profile": epub_profile.name,
             "sentences": len(items),
-            "clips_synthesized": cache.writes,
-            "clips_from_cache": len(clips) - cache.writes if cache.writes <= len(clips)
-            else 0,
             "duration_ms": sum(s.duration_ms for s in section_audio),
         },
         "audio_sections": records,
     }
     pls = lexicon.to_pls(meta.language) if lexicon.entries else None
+    # How much was synthesized depends on the cache, not on the book: it is
+    # reported, never written into build.json (which must be reproducible).
+    stats = {"clips_synthesized": cache.writes,
+             "clips_from_cache": len({text for _, text in items}) - cache.writes}
     return NarrationResult(narration=Narration(narrator=narrator, overlays=overlay_map,
                                                audio_files=epub_files),
-                           pls=pls, record=record, sections=tuple(section_audio))
+                           pls=pls, record=record, sections=tuple(section_audio),
+                           stats=stats)
+
+
+def _fall_back(book: Book, options: BuildOptions, reporter: Reporter,
+               items: list[tuple[str, str]], cache: ClipCache, workers: int,
+               progress: Callable[[str, Clip, bool], None], exc: Exception,
+               fallback: str) -> dict[str, Clip]:
+    """Finish the book with the fallback engine, and say so."""
+    reporter.end_sentences()
+    reporter.warn(f"{exc} Finishing the book with the '{fallback}' engine instead "
+                  "(--fallback).")
+    spec = engine_spec(book, options, name=fallback)
+    reporter.start_sentences(len(items), f"Narrating ({fallback})")
+    return synthesize_clips(items, spec, cache, workers=workers, on_progress=progress)
+
+
+def _where(book: Book, message: str) -> str:
+    """'Section N "title": ' for the sentence named in an engine error."""
+    for section in book.sections:
+        for sentence in section.sentences:
+            if f"'{sentence.id}'" in message:
+                return f"Section {section.number} ('{section.title}'): "
+    return ""
 
 
 def _toc_entries(book: Book) -> list[tuple[str, str]]:

@@ -63,6 +63,12 @@ _MD_CONFIG = {
 
 #: Sentences longer than this (characters) are flagged: TTS engines may garble them.
 LONG_SENTENCE_CHARS = 600
+#: A paragraph longer than this is a conversion accident (a whole file on one
+#: line), not prose: no reader, listener or speech engine can use it.
+MAX_BLOCK_CHARS = 100_000
+#: More sections than this is not a book but a mistake in split_level (and a
+#: podcast feed nobody could navigate).
+MAX_SECTIONS = 1000
 
 _STRUCTURE_OF = {"ul": "list", "ol": "list", "dl": "list", "table": "table",
                  "figure": "figure", "aside": "aside", "blockquote": "quote"}
@@ -164,6 +170,12 @@ def parse_book(manuscript: Manuscript, meta: BookMeta | None = None) -> Book:
     footnotes = _extract_footnotes(root)
     heading_lines = _heading_lines(manuscript.text, manuscript.body_line)
     drafts = _split_sections(root, meta, manuscript.path, heading_lines, warnings)
+    if len(drafts) > MAX_SECTIONS:
+        raise SourceError(
+            f"{manuscript.path}: the book has {len(drafts):,} sections (one per heading of "
+            f"level {meta.split_level} or higher); at most {MAX_SECTIONS:,} are supported. "
+            "Set a smaller split_level in the front matter (e.g. split_level: 1) or split "
+            "the text into several books.")
 
     language = meta.language.split("-")[0].lower()
     segmenter = pysbd.Segmenter(
@@ -454,6 +466,11 @@ def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element
     if not display.strip():
         _append_text(new, display)
         return
+    if len(display) > MAX_BLOCK_CHARS:
+        raise SourceError(
+            f"{walk.source}{_line_of(walk.source, display)}: a paragraph is "
+            f"{len(display):,} characters long (\"{display[:50].strip()}...\"); at most "
+            f"{MAX_BLOCK_CHARS:,} are supported. Separate its paragraphs with blank lines.")
     ranges = _sentence_ranges(walk.segmenter, display)
     sentences: list[Sentence] = []
     cursor = 0
@@ -494,6 +511,17 @@ def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element
     if sentences:
         walk.blocks.append(Block(kind=kind, structure=structure, structure_id=structure_id,
                                  sentences=tuple(sentences), level=_heading_level(block)))
+
+
+def _line_of(source: Path, text: str) -> str:
+    """':LINE' where ``text`` starts in ``source``, or '' if it cannot be found."""
+    probe = " ".join(text.split())[:40]
+    try:
+        content = source.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    at = content.find(probe)
+    return f":{content.count(chr(10), 0, at) + 1}" if at >= 0 and probe else ""
 
 
 def _atoms(run: list[etree._Element | str], path: tuple[etree._Element, ...],

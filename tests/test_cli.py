@@ -119,7 +119,8 @@ def test_text_only_build_writes_epub_and_record(tmp_path, capsys):
     record = json.loads((folder / "build.json").read_text())
     assert record["slug"] == "hello"
     assert any(f["path"] == "hello.epub" for f in record["files"])
-    assert [p.name for p in (tmp_path / "o").iterdir()] == ["hello"]
+    visible = sorted(p.name for p in (tmp_path / "o").iterdir() if not p.name.startswith("."))
+    assert visible == ["catalog.json", "hello"]
 
 
 def test_same_source_gives_byte_identical_epub(tmp_path, capsys, monkeypatch):
@@ -141,7 +142,7 @@ def test_a_folder_builds_every_book_in_it(tmp_path, capsys):
                identifier="urn:uuid:00000000-0000-4000-8000-000000000003")
     code, _ = run(["build", "--no-audio", "-q", "-o", str(tmp_path / "o"), str(books)], capsys)
     assert code == 0
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["one", "two"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir() if p.is_dir()) == ["one", "two"]
 
 
 @pytest.mark.parametrize("args,expected", [

@@ -1,0 +1,210 @@
+"""The whole book as one chaptered M4B audiobook (AAC in MP4), made with PyAV.
+
+    section MP3s --decode (PyAV, gapless)--> PCM frames --AAC encoder--> <slug>.m4b
+                                                     chapter per section at its first sample
+    then mutagen writes the iTunes item list: title, author, narrator, cover ...
+
+Memory stays flat: the sections are decoded one after the other, frame by
+frame, and every frame goes straight to the encoder; the book's PCM is never
+held. The output rate is the sections' own rate (resampling could only lose).
+
+Chapters: FFmpeg's MP4 muxer writes both chapter formats players read, a
+QuickTime chapter text track (``tref/chap``: Apple Books, iOS, VLC) and a Nero
+``chpl`` atom (foobar2000, mutagen, older players). It writes them in the
+trailer, so the exact chapter starts (counted in decoded samples) can be set
+after the audio. An edit list hides the AAC encoder's priming samples, so a
+chapter's start is where its section's first sample plays.
+
+Tags are written by mutagen, not by the muxer, so there is one place that
+knows them. Narrator: Audible's ``©nrt`` atom, the composer atom ``©wrt`` (the
+de facto narrator field of Apple Books and most audiobook players) and the
+freeform ``com.apple.iTunes:NARRATOR`` (read by taggers built on mp4ameta).
+``stik`` = 2 marks the file as an audiobook.
+
+Determinism: ``fflags +bitexact`` and the codec's bitexact flag keep FFmpeg's
+version out of the file; the movie's creation time is the publication's
+``modified`` date, never the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import av
+import av.error
+import langcodes
+from mutagen import MutagenError
+from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
+
+from .errors import AudioError, OutputError
+from .model import Publication, Section, SectionAudio
+
+if TYPE_CHECKING:
+    from av.container.core import Chapter
+
+log = logging.getLogger(__name__)
+
+__all__ = ["M4B_BITRATE_KBPS", "m4b_path", "write_m4b"]
+
+#: AAC-LC bit rate: transparent for speech, and no higher than the section MP3s.
+M4B_BITRATE_KBPS = 64
+#: MP4 muxer format: FFmpeg's "ipod" flavour writes an M4A/M4B brand and iTunes atoms.
+_MUXER = "ipod"
+
+
+def m4b_path(pub: Publication) -> Path:
+    """Where the audiobook of ``pub`` is written: ``<out_dir>/<slug>.m4b``."""
+    return pub.out_dir / f"{pub.book.meta.slug}.m4b"
+
+
+def write_m4b(pub: Publication) -> list[Path]:
+    """Write ``<slug>.m4b``: every section in book order, one chapter each, tagged.
+
+    Returns the written path in a list. Raises :class:`AudioError` when a section
+    file cannot be decoded or the audiobook cannot be encoded.
+    """
+    if not pub.audio:
+        raise AudioError(f"'{pub.book.meta.slug}' has no section audio, so no audiobook "
+                         "can be made; build with audio enabled.")
+    dest = m4b_path(pub)
+    sections = _sections_with_audio(pub)
+    rate = pub.audio[0].sample_rate_hz
+    try:
+        chapters = _encode(sections, dest, rate, pub)
+        _write_tags(dest, pub)
+    except av.error.FFmpegError as exc:
+        dest.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, av.error.InvalidDataError):
+            raise OutputError(f"{dest}: cannot write the audiobook ({exc}).") from exc
+        raise AudioError(f"Could not encode the audiobook {dest.name} "
+                         f"(AAC {M4B_BITRATE_KBPS} kbps, {rate} Hz): {exc}") from exc
+    except BaseException:
+        dest.unlink(missing_ok=True)  # never leave half an audiobook behind
+        raise
+    log.info("audiobook: %s, %d chapters", dest.name, len(chapters))
+    return [dest]
+
+
+def _sections_with_audio(pub: Publication) -> list[tuple[Section, SectionAudio]]:
+    """Pair each section audio with its section (for the chapter title), in book order."""
+    by_id = {s.id: s for s in pub.book.sections}
+    pairs = []
+    for audio in pub.audio:
+        section = by_id.get(audio.section_id)
+        if section is None:
+            raise AudioError(f"{audio.path.name}: section {audio.section_id!r} is not in "
+                             f"'{pub.book.meta.slug}'; rebuild the book.")
+        pairs.append((section, audio))
+    return pairs
+
+
+def _encode(sections: list[tuple[Section, SectionAudio]], dest: Path, rate: int,
+            pub: Publication) -> list[Chapter]:
+    """Decode every section into one AAC stream; return the chapters written."""
+    time_base = Fraction(1, rate)
+    chapters: list[Chapter] = []
+    options = {"fflags": "+bitexact", "movflags": "+faststart"}
+    with av.open(str(dest), mode="w", format=_MUXER, container_options=options) as out:
+        # Read by the muxer for mvhd/tkhd/mdhd; it is not written as a tag.
+        out.metadata["creation_time"] = pub.modified.strftime("%Y-%m-%dT%H:%M:%SZ")
+        stream = out.add_stream("aac", rate=rate, layout="mono")
+        stream.codec_context.bit_rate = M4B_BITRATE_KBPS * 1000
+        stream.codec_context.flags |= av.codec.context.Flags.bitexact
+        stream.metadata["language"] = _iso639_2(pub.book.meta.language)
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+        position = 0  # samples written so far, at ``rate``
+        for number, (section, audio) in enumerate(sections, start=1):
+            start = position
+            for frame in _decoded_frames(audio.path, resampler):
+                frame.pts = position
+                frame.time_base = time_base
+                position += frame.samples
+                out.mux(stream.encode(frame))
+            if position == start:
+                raise AudioError(f"{audio.path.name}: the audio of section "
+                                 f"'{section.title}' decodes to no samples; rebuild the book.")
+            chapters.append({"id": number, "start": start, "end": position,
+                             "time_base": time_base, "metadata": {"title": section.title}})
+        for frame in resampler.resample(None):
+            frame.pts = position
+            frame.time_base = time_base
+            position += frame.samples
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        # The muxer writes chapters in its trailer, so the exact starts can come last.
+        if not hasattr(out, "set_chapters"):
+            raise AudioError(f"PyAV {av.__version__} cannot write chapters; the audiobook "
+                             "needs PyAV 16 or later: pip install 'av>=16'.")
+        out.set_chapters(chapters)
+    return chapters
+
+
+def _decoded_frames(path: Path, resampler: av.AudioResampler) -> Iterator[av.AudioFrame]:
+    """The frames of one audio file, as mono float at the output rate, one by one."""
+    try:
+        with av.open(str(path)) as source:
+            for frame in source.decode(audio=0):
+                frame.pts = None  # the resampler's own clock; ours is ``position``
+                yield from resampler.resample(frame)
+    except av.error.FFmpegError as exc:
+        raise AudioError(f"Could not decode {path.name} for the audiobook: {exc}") from exc
+
+
+def _write_tags(dest: Path, pub: Publication) -> None:
+    """Write the iTunes item list (title, author, narrator, cover ...) with mutagen."""
+    meta = pub.book.meta
+    authors = ", ".join(meta.authors)
+    tags: dict[str, list[object]] = {
+        "\xa9nam": [meta.title],
+        "\xa9alb": [meta.title],
+        "\xa9gen": ["Audiobook"],
+        "stik": [2],
+        "pgap": [True],  # gapless: the sections follow one another without a gap
+    }
+    if authors:
+        tags["\xa9ART"] = [authors]
+        tags["aART"] = [authors]
+    if pub.narrator:
+        tags["\xa9nrt"] = [pub.narrator]
+        tags["\xa9wrt"] = [pub.narrator]
+        tags["----:com.apple.iTunes:NARRATOR"] = [MP4FreeForm(pub.narrator.encode("utf-8"))]
+    year = (meta.date or pub.modified.strftime("%Y"))[:4]
+    tags["\xa9day"] = [year]
+    if meta.description:
+        tags["desc"] = [meta.description]
+        tags["ldes"] = [meta.description]
+    if meta.publisher:
+        tags["\xa9pub"] = [meta.publisher]
+    if meta.rights:
+        tags["cprt"] = [meta.rights]
+    tags["----:com.apple.iTunes:LANGUAGE"] = [MP4FreeForm(meta.language.encode("utf-8"))]
+    tags["----:com.apple.iTunes:ISBN" if meta.identifier.lower().startswith("urn:isbn:")
+         else "----:com.apple.iTunes:IDENTIFIER"] = [
+        MP4FreeForm(meta.identifier.encode("utf-8"))]
+    if pub.cover is not None:
+        kind = (MP4Cover.FORMAT_PNG if pub.cover.media_type == "image/png"
+                else MP4Cover.FORMAT_JPEG)
+        tags["covr"] = [MP4Cover(pub.cover.data, imageformat=kind)]
+    try:
+        mp4 = MP4(str(dest))
+        if mp4.tags is None:
+            mp4.add_tags()
+        assert mp4.tags is not None
+        mp4.tags.clear()
+        for key in sorted(tags):
+            mp4.tags[key] = tags[key]
+        mp4.save()
+    except MutagenError as exc:
+        raise AudioError(f"Could not tag the audiobook {dest.name}: {exc}") from exc
+
+
+def _iso639_2(language: str) -> str:
+    """ISO 639-2/T code of a BCP 47 tag for the MP4 track header ('und' if unknown)."""
+    try:
+        return str(langcodes.Language.get(language).to_alpha3())
+    except (LookupError, ValueError):
+        return "und"

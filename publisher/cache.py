@@ -1,0 +1,163 @@
+"""A content-addressed cache of synthesized clips.
+
+A clip's key is the sha256 of its engine identity and spoken text, so editing
+one sentence re-synthesizes one sentence, and changing the voice or rate
+re-synthesizes everything without any explicit invalidation.
+
+Layout: ``root/ab/cd/abcd...ef.clip``: two levels of fan-out keep folders
+small for books with tens of thousands of sentences. Each file is a fixed
+header followed by the raw PCM::
+
+    magic    8 bytes  b"PUBCLIP\\0"
+    version  uint16   FORMAT_VERSION
+    reserved uint16   0
+    rate     uint32   sample rate in Hz
+    samples  uint64   number of int16 samples
+    sha256   32 bytes digest of the PCM
+    pcm      samples * 2 bytes, mono int16 little-endian
+
+Files are written to a temporary file in the same folder and moved into place
+with ``os.replace``, which is atomic: a reader, or another process writing the
+same key, sees either no file or a whole one. Two processes that make the same
+clip write the same bytes, so whichever rename lands last is as good as the
+other. We do not fsync: after a power cut an entry may be truncated, and the
+checksum catches that on the next read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import struct
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from .model import Clip
+
+__all__ = ["ClipCache", "FORMAT_VERSION"]
+
+_LOGGER = logging.getLogger(__name__)
+
+MAGIC = b"PUBCLIP\0"
+FORMAT_VERSION = 1
+_HEADER = struct.Struct("<8sHHIQ32s")
+_SUFFIX = ".clip"
+
+
+class ClipCache:
+    """Clips on disk, addressed by :meth:`key`.
+
+    ``hits``, ``misses`` and ``writes`` count this object's lookups and
+    stores, for progress reports and tests.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.hits = 0
+        self.misses = 0
+        self.writes = 0
+
+    @staticmethod
+    def key(identity: Mapping[str, object], text: str) -> str:
+        """The cache key of ``text`` spoken by the engine described by ``identity``.
+
+        Canonical JSON (sorted keys, no whitespace, UTF-8) so that the same
+        identity and text give the same key on every machine and Python version.
+        """
+        payload = json.dumps(
+            {"identity": dict(identity), "text": text},
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def path(self, key: str) -> Path:
+        """Where the clip for ``key`` lives."""
+        _check_key(key)
+        return self.root / key[:2] / key[2:4] / (key + _SUFFIX)
+
+    def get(self, key: str) -> Clip | None:
+        """The cached clip, or None when absent, unreadable or corrupt.
+
+        A corrupt entry is deleted so that the next :meth:`put` replaces it.
+        """
+        path = self.path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        clip, problem = _decode(data)
+        if clip is None:
+            _LOGGER.warning("Discarding corrupt cache entry %s: %s", path, problem)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            self.misses += 1
+            return None
+        self.hits += 1
+        return clip
+
+    def put(self, key: str, clip: Clip) -> Path:
+        """Store ``clip`` under ``key`` atomically; return the entry's path."""
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = _encode(clip)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=_SUFFIX)
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                tmp.write(data)
+            os.replace(tmp_name, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+        self.writes += 1
+        return path
+
+    def __contains__(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+
+def _check_key(key: str) -> None:
+    """Refuse anything that is not a sha256 hex digest (it becomes a path)."""
+    if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+        raise ValueError(f"not a cache key (64 lowercase hex digits): {key!r}")
+
+
+def _encode(clip: Clip) -> bytes:
+    """Header + PCM."""
+    if len(clip.pcm) % 2:
+        raise ValueError("clip PCM must be whole int16 samples (even number of bytes)")
+    header = _HEADER.pack(
+        MAGIC,
+        FORMAT_VERSION,
+        0,
+        clip.sample_rate_hz,
+        clip.num_samples,
+        hashlib.sha256(clip.pcm).digest(),
+    )
+    return header + clip.pcm
+
+
+def _decode(data: bytes) -> tuple[Clip | None, str]:
+    """The clip in ``data``, or (None, what is wrong with it)."""
+    if len(data) < _HEADER.size:
+        return None, f"truncated header ({len(data)} bytes)"
+    magic, version, _reserved, rate_hz, num_samples, digest = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        return None, "not a clip file (bad magic)"
+    if version != FORMAT_VERSION:
+        return None, f"format version {version}, expected {FORMAT_VERSION}"
+    pcm = data[_HEADER.size :]
+    if len(pcm) != 2 * num_samples:
+        return None, f"{len(pcm)} bytes of PCM, header says {2 * num_samples}"
+    if hashlib.sha256(pcm).digest() != digest:
+        return None, "checksum mismatch"
+    if rate_hz <= 0:
+        return None, f"invalid sample rate {rate_hz}"
+    return Clip(pcm=pcm, sample_rate_hz=rate_hz), ""

@@ -1,0 +1,162 @@
+"""Speech engines behind one small interface (:class:`~.base.Engine`).
+
+    piper  offline neural voice (default); voice = path to a Piper .onnx
+    gtts   Google Translate, online; voice = a gTTS language code
+    fake   speech-like tones for tests; no dependencies
+
+Engine modules import their TTS library lazily, so ``import publisher.speech``
+is cheap and a missing optional library only matters for the engine that needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ..errors import ConfigError, PublisherError
+from .base import Engine
+
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "EngineInfo",
+    "EngineSpec",
+    "VoiceInfo",
+    "list_voices",
+    "make_engine",
+]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    """A registered engine: how to make it and what to tell users about it."""
+
+    name: str
+    description: str
+    offline: bool
+    make: Callable[..., Engine]
+
+
+def _make_piper(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
+    from .piper import DEFAULT_VOICE_NAME, PiperEngine
+
+    # The bundled voice can be named as well as left out.
+    voice_path = None if voice in (None, "", DEFAULT_VOICE_NAME) else Path(voice)
+    return PiperEngine(voice_path=voice_path, rate=rate, **kw)
+
+
+def _make_gtts(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
+    from .gtts import GttsEngine
+
+    return GttsEngine(lang=voice or lang, rate=rate, **kw)
+
+
+def _make_fake(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
+    from .fake import FakeEngine
+
+    return FakeEngine(rate=rate, **kw)
+
+
+ENGINES: dict[str, EngineInfo] = {
+    info.name: info
+    for info in (
+        EngineInfo("piper", "Piper neural voices, offline (default)", True, _make_piper),
+        EngineInfo("gtts", "Google Translate voices, online", False, _make_gtts),
+        EngineInfo("fake", "speech-like test tones, instant (for tests)", True, _make_fake),
+    )
+}
+
+
+def make_engine(name: str, voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
+    """Make the engine called ``name``.
+
+    ``voice``: a Piper .onnx path, or a gTTS language code; None for the
+    engine's default (Piper: the bundled voice; gTTS: ``lang``). ``lang`` is the
+    book's language. Extra keyword arguments go to the engine's constructor
+    (``threads=`` for Piper, ``tld=`` for gTTS ...). Raises ConfigError for an
+    unknown engine name and EngineUnavailable when the engine cannot run here.
+    """
+    info = ENGINES.get(name)
+    if info is None:
+        raise ConfigError(
+            [f"Unknown speech engine '{name}'. Use one of: {', '.join(sorted(ENGINES))}."]
+        )
+    return info.make(voice, rate, lang, **kw)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSpec:
+    """A picklable recipe for an engine, so worker processes can make their own.
+
+    Calling it makes the engine: ``EngineSpec("piper", None, 1.0, "en")()``.
+    ``options`` are extra constructor arguments as sorted (name, value) pairs.
+    """
+
+    name: str
+    voice: str | None = None
+    rate: float = 1.0
+    lang: str = "en"
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __call__(self) -> Engine:
+        return make_engine(self.name, self.voice, self.rate, self.lang, **dict(self.options))
+
+
+class VoiceInfo(NamedTuple):
+    """One line of ``publisher voices``."""
+
+    engine: str
+    name: str
+    language: str
+    description: str
+    available: bool
+
+
+def list_voices() -> list[VoiceInfo]:
+    """Every voice we know of, sorted by engine then voice.
+
+    ``available`` means usable here without downloading anything; gTTS voices
+    also need the network, which is not checked (that would take seconds).
+    """
+    voices = [*_piper_voices(), *_gtts_voices()]
+    voices.append(VoiceInfo("fake", "fake", "any", "Speech-like test tones, not speech", True))
+    return sorted(voices, key=lambda v: (v.engine, v.name))
+
+
+def _piper_voices() -> list[VoiceInfo]:
+    from .piper import DEFAULT_VOICE_NAME
+
+    try:
+        from .piper import default_voice_path
+
+        available = default_voice_path().is_file()
+        import onnx  # noqa: F401  (needed to load voices deterministically)
+        import piper  # noqa: F401
+    except (ImportError, PublisherError) as exc:
+        _LOGGER.debug("Piper voice unavailable: %s", exc)
+        available = False
+    return [
+        VoiceInfo(
+            "piper",
+            DEFAULT_VOICE_NAME,
+            "en-US",
+            "Joe, US English, medium quality; bundled, offline (default)",
+            available,
+        )
+    ]
+
+
+def _gtts_voices() -> list[VoiceInfo]:
+    try:
+        from gtts.lang import tts_langs
+    except ImportError:
+        return []
+    return [
+        VoiceInfo("gtts", code, code, f"Google Translate {name}; online", True)
+        for code, name in sorted(tts_langs().items())
+    ]

@@ -1,0 +1,116 @@
+"""A fast, deterministic stand-in for a speech engine, for tests.
+
+It makes a speech-like signal rather than silence or a steady tone so that
+everything downstream behaves as with real speech: loudness normalization has
+something to measure, silence trimming finds syllables and pauses, and MP3
+encoding sees a varying spectrum. The signal is a train of "syllables" (a
+voiced fundamental with a few harmonics under a raised-cosine envelope),
+separated by short pauses at spaces and longer ones at punctuation. Pitch and
+timbre come from a hash of the text, so different texts give different audio
+and the same text always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from ..errors import ConfigError, SpeechError
+from ..model import Clip
+
+__all__ = ["FakeEngine"]
+
+#: Speaking time per character at rate 1.0, about the pace of real narration.
+MS_PER_CHAR = 65.0
+MIN_DURATION_MS = 300.0
+_PEAK = 0.5 * 32767
+
+
+class FakeEngine:
+    """Speech-like tones whose length is proportional to the text length.
+
+    ``fail_on``: raise :class:`SpeechError` for any text containing it (to test
+    error handling). ``calls`` counts :meth:`synthesize` calls (to test caching).
+    """
+
+    name = "fake"
+
+    def __init__(
+        self,
+        rate: float = 1.0,
+        sample_rate_hz: int = 22050,
+        *,
+        fail_on: str | None = None,
+    ) -> None:
+        if not rate > 0:
+            raise ConfigError([f"rate must be positive (1.0 is normal speed), got {rate}."])
+        self.rate = rate
+        self.sample_rate_hz = sample_rate_hz
+        self.fail_on = fail_on
+        self.calls = 0
+
+    @property
+    def identity(self) -> dict[str, str]:
+        # fail_on is left out on purpose: it changes whether a clip is made,
+        # never what a made clip sounds like.
+        return {
+            "engine": self.name,
+            "version": "1",
+            "rate": f"{self.rate:g}",
+            "sample_rate_hz": str(self.sample_rate_hz),
+        }
+
+    @property
+    def voice_name(self) -> str:
+        return "Fake test voice"
+
+    def duration_ms(self, text: str) -> float:
+        """How long the clip for ``text`` will be."""
+        return max(MIN_DURATION_MS, MS_PER_CHAR * len(text)) / self.rate
+
+    def synthesize(self, text: str) -> Clip:
+        self.calls += 1
+        if self.fail_on is not None and self.fail_on in text:
+            raise SpeechError(f"fake engine told to fail on {self.fail_on!r}")
+        num_samples = round(self.duration_ms(text) * self.sample_rate_hz / 1000)
+        seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+        signal = _speech_like(text, num_samples, self.sample_rate_hz, seed)
+        pcm = np.round(signal * _PEAK).astype("<i2").tobytes()
+        return Clip(pcm=pcm, sample_rate_hz=self.sample_rate_hz)
+
+
+def _speech_like(text: str, num_samples: int, sample_rate_hz: int, seed: int) -> np.ndarray:
+    """A float signal in [-1, 1]: one syllable per ~3 characters, pauses at gaps."""
+    rng = np.random.default_rng(seed)
+    envelope = np.zeros(num_samples)
+    # Each character owns an equal slice of the clip; letters are voiced,
+    # spaces and punctuation are pauses, like the rhythm of the sentence.
+    per_char = num_samples / max(1, len(text))
+    voiced = [c.isalnum() for c in text] or [True]
+    start = 0
+    while start < len(voiced):
+        if not voiced[start]:
+            start += 1
+            continue
+        end = start
+        while end < len(voiced) and voiced[end] and end - start < 3:
+            end += 1
+        first, last = int(start * per_char), int(end * per_char)
+        if last > first:
+            envelope[first:last] = np.hanning(last - first) * rng.uniform(0.6, 1.0)
+        start = end
+    if not envelope.any():
+        # Text with no letters still gets an audible blip, never silence.
+        envelope[:] = np.hanning(num_samples)
+    t = np.arange(num_samples) / sample_rate_hz
+    f0_hz = rng.uniform(100.0, 220.0)
+    # A slow pitch contour, as in intonation, instead of a flat tone.
+    contour = 1.0 + 0.08 * np.sin(2 * np.pi * rng.uniform(0.3, 1.2) * t + rng.uniform(0, 6.3))
+    phase = 2 * np.pi * f0_hz * np.cumsum(contour) / sample_rate_hz
+    harmonics = sum(
+        rng.uniform(0.2, 1.0) / k * np.sin(k * phase + rng.uniform(0, 6.3)) for k in range(1, 6)
+    )
+    signal = envelope * harmonics
+    peak = float(np.max(np.abs(signal))) or 1.0
+    return signal / peak
