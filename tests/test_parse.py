@@ -213,3 +213,11 @@ def test_a_line_break_inside_a_paragraph_does_not_split_a_sentence(tmp_path):
     path = write_book(tmp_path, "This sentence is wrapped\nacross two lines. And a second\none.\n")
     spoken = [s.spoken for s in parse(path).sentences][-2:]
     assert spoken == ["This sentence is wrapped across two lines.", "And a second one."]
+
+
+@pytest.mark.parametrize("fixture", fixture_books())
+def test_parsing_twice_gives_the_same_xhtml(fixture):
+    """No identity-based bookkeeping may leak into the output (ids, hrefs)."""
+    first = [s.body_html for s in parse(FIXTURES / fixture).sections]
+    for _ in range(3):
+        assert [s.body_html for s in parse(FIXTURES / fixture).sections] == first
