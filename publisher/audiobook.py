@@ -28,22 +28,23 @@ version out of the file; the movie's creation time is the publication's
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import logging
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import av
-import av.error
 import langcodes
-from mutagen import MutagenError
-from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
 
+from .cache import OutputCache
 from .errors import AudioError, OutputError
 from .model import Publication, Section, SectionAudio
 
 if TYPE_CHECKING:
+    import av
     from av.container.core import Chapter
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,21 @@ def write_m4b(pub: Publication) -> list[Path]:
                          "can be made; build with audio enabled.")
     dest = m4b_path(pub)
     sections = _sections_with_audio(pub)
+    # Encoding the whole book again is most of a rebuild's time: an audiobook
+    # made from the same section files, titles and tags is copied instead.
+    cache = OutputCache(pub.cache_dir) if pub.cache_dir is not None else None
+    key = _cache_key(pub, sections) if cache is not None else ""
+    if cache is not None and cache.fetch(key, ".m4b", dest) is not None:
+        return [dest]
+    import av  # only when encoding: it takes a while to import
+
     rate = pub.audio[0].sample_rate_hz
     try:
-        chapters = _encode(sections, dest, rate, pub)
+        chapters = _encode(sections, dest, rate, pub, cache)
         _write_tags(dest, pub)
-    except av.error.FFmpegError as exc:
+        if cache is not None:
+            cache.store(key, ".m4b", dest)
+    except av.FFmpegError as exc:
         dest.unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, av.error.InvalidDataError):
             raise OutputError(f"{dest}: cannot write the audiobook ({exc}).") from exc
@@ -87,6 +98,30 @@ def write_m4b(pub: Publication) -> list[Path]:
         raise
     log.info("audiobook: %s, %d chapters", dest.name, len(chapters))
     return [dest]
+
+
+def _cache_key(pub: Publication, sections: list[tuple[Section, SectionAudio]]) -> str:
+    """Everything the audiobook's bytes depend on (see :class:`~publisher.cache.OutputCache`)."""
+    cover = pub.cover
+    return OutputCache.key({
+        "kind": "m4b",
+        "code": _code(),
+        "sections": [[section.title, hashlib.sha256(audio.path.read_bytes()).hexdigest()]
+                     for section, audio in sections],
+        "meta": repr(pub.book.meta),
+        "narrator": pub.narrator,
+        "modified": pub.modified.isoformat(),
+        "cover": [cover.media_type, hashlib.sha256(cover.data).hexdigest()] if cover else None,
+    })
+
+
+@functools.cache
+def _code() -> dict[str, str]:
+    """This module and the libraries that make the audiobook."""
+    import importlib.metadata
+
+    return {"audiobook.py": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+            **{name: importlib.metadata.version(name) for name in ("av", "mutagen")}}
 
 
 def _sections_with_audio(pub: Publication) -> list[tuple[Section, SectionAudio]]:
@@ -103,18 +138,143 @@ def _sections_with_audio(pub: Publication) -> list[tuple[Section, SectionAudio]]
 
 
 def _encode(sections: list[tuple[Section, SectionAudio]], dest: Path, rate: int,
-            pub: Publication) -> list[Chapter]:
-    """Decode every section into one AAC stream; return the chapters written."""
+            pub: Publication, cache: OutputCache | None) -> list[Chapter]:
+    """Write every section into one AAC stream at ``dest``; return the chapters written.
+
+    Sections that are whole AAC frames long (as audio.py makes them) are
+    encoded one by one, each by its own encoder, and their packets joined: a
+    section starts and ends in silence, so leaving out a section's first
+    packet (its encoder's priming, silence) and letting the previous
+    section's last one (silence) take its place joins them exactly, with no
+    gap and no overlap. Each section's packets are cached by the bytes of its
+    MP3, so a rebuild after an edit encodes only the sections that changed.
+    Other lengths are decoded and encoded as one stream.
+    """
+    segments = []
+    for section, audio in sections:
+        segment = _section_packets(section, audio, rate, cache)
+        if segment is None:
+            return _encode_whole(sections, dest, rate, pub)
+        segments.append(segment)
+
+    import av
+
     time_base = Fraction(1, rate)
     chapters: list[Chapter] = []
+    with _open_m4b(dest, rate, pub) as (out, stream):
+        position = 0  # samples muxed so far, at ``rate``
+        index = 0  # AAC packets muxed so far
+        for number, ((section, _), (packets, samples)) in enumerate(
+                zip(sections, segments, strict=True), start=1):
+            for data in packets[1:] if number > 1 else packets:
+                packet = av.Packet(data)
+                packet.stream = stream
+                packet.time_base = time_base
+                # The first packet is the encoder's priming: it plays before 0.
+                packet.pts = packet.dts = (index - 1) * _AAC_FRAME
+                packet.duration = _AAC_FRAME
+                out.mux(packet)
+                index += 1
+            chapters.append({"id": number, "start": position, "end": position + samples,
+                             "time_base": time_base, "metadata": {"title": section.title}})
+            position += samples
+        _set_chapters(out, chapters)
+    return chapters
+
+
+#: Samples per AAC frame (and packet).
+_AAC_FRAME = 1024
+
+
+@contextlib.contextmanager
+def _open_m4b(dest: Path, rate: int, pub: Publication) -> Iterator[tuple[Any, Any]]:
+    """The output container and its AAC stream, set up as every audiobook is."""
+    import av
+
     options = {"fflags": "+bitexact", "movflags": "+faststart"}
     with av.open(str(dest), mode="w", format=_MUXER, container_options=options) as out:
         # Read by the muxer for mvhd/tkhd/mdhd; it is not written as a tag.
         out.metadata["creation_time"] = pub.modified.strftime("%Y-%m-%dT%H:%M:%SZ")
         stream = out.add_stream("aac", rate=rate, layout="mono")
-        stream.codec_context.bit_rate = M4B_BITRATE_KBPS * 1000
-        stream.codec_context.flags |= av.codec.context.Flags.bitexact
+        _configure(stream.codec_context)
         stream.metadata["language"] = _iso639_2(pub.book.meta.language)
+        yield out, stream
+
+
+def _configure(codec_context: Any) -> None:
+    """AAC-LC at our bit rate, with nothing in it that depends on the FFmpeg version."""
+    import av
+
+    codec_context.bit_rate = M4B_BITRATE_KBPS * 1000
+    codec_context.flags |= av.codec.context.Flags.bitexact
+
+
+def _set_chapters(out: Any, chapters: list[Chapter]) -> None:
+    import av
+
+    # The muxer writes chapters in its trailer, so the exact starts can come last.
+    if not hasattr(out, "set_chapters"):
+        raise AudioError(f"PyAV {av.__version__} cannot write chapters; the audiobook "
+                         "needs PyAV 16 or later: pip install 'av>=16'.")
+    out.set_chapters(chapters)
+
+
+def _section_packets(section: Section, audio: SectionAudio, rate: int,
+                     cache: OutputCache | None) -> tuple[list[bytes], int] | None:
+    """(AAC packets, samples) of one section encoded on its own; None if not whole frames."""
+    data = audio.path.read_bytes() if audio.path.is_file() else b""
+    key = OutputCache.key({"kind": "m4b-section", "code": _code(), "rate": rate,
+                           "mp3_sha256": hashlib.sha256(data).hexdigest()})
+    if cache is not None:
+        found = cache.fetch_bytes(key, ".aac")
+        if found is not None:
+            packed, meta = found
+            return _unpack(packed, meta["sizes"]), int(meta["samples"])  # type: ignore[arg-type]
+    import av
+
+    time_base = Fraction(1, rate)
+    encoder = av.CodecContext.create("aac", "w")
+    encoder.sample_rate = rate
+    encoder.layout = "mono"
+    encoder.format = "fltp"
+    encoder.time_base = time_base
+    _configure(encoder)
+    resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+    packets: list[bytes] = []
+    samples = 0
+    for frame in _decoded_frames(audio.path, resampler, flush=True):
+        frame.pts = samples
+        frame.time_base = time_base
+        samples += frame.samples
+        packets += [bytes(packet) for packet in encoder.encode(frame)]
+    if samples == 0:
+        raise AudioError(f"{audio.path.name}: the audio of section "
+                         f"'{section.title}' decodes to no samples; rebuild the book.")
+    if samples % _AAC_FRAME:
+        return None
+    packets += [bytes(packet) for packet in encoder.encode(None)]
+    if cache is not None:
+        cache.store_bytes(key, ".aac", b"".join(packets),
+                          {"sizes": [len(p) for p in packets], "samples": samples})
+    return packets, samples
+
+
+def _unpack(packed: bytes, sizes: list[int]) -> list[bytes]:
+    packets, at = [], 0
+    for size in sizes:
+        packets.append(packed[at:at + size])
+        at += size
+    return packets
+
+
+def _encode_whole(sections: list[tuple[Section, SectionAudio]], dest: Path, rate: int,
+                  pub: Publication) -> list[Chapter]:
+    """Decode every section into one AAC stream; return the chapters written."""
+    time_base = Fraction(1, rate)
+    chapters: list[Chapter] = []
+    with _open_m4b(dest, rate, pub) as (out, stream):
+        import av
+
         resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
         position = 0  # samples written so far, at ``rate``
         for number, (section, audio) in enumerate(sections, start=1):
@@ -135,27 +295,34 @@ def _encode(sections: list[tuple[Section, SectionAudio]], dest: Path, rate: int,
             position += frame.samples
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-        # The muxer writes chapters in its trailer, so the exact starts can come last.
-        if not hasattr(out, "set_chapters"):
-            raise AudioError(f"PyAV {av.__version__} cannot write chapters; the audiobook "
-                             "needs PyAV 16 or later: pip install 'av>=16'.")
-        out.set_chapters(chapters)
+        _set_chapters(out, chapters)
     return chapters
 
 
-def _decoded_frames(path: Path, resampler: av.AudioResampler) -> Iterator[av.AudioFrame]:
-    """The frames of one audio file, as mono float at the output rate, one by one."""
+def _decoded_frames(path: Path, resampler: av.AudioResampler,
+                    flush: bool = False) -> Iterator[av.AudioFrame]:
+    """The frames of one audio file, as mono float at the output rate, one by one.
+
+    ``flush``: then what the resampler still holds (the file is the last one).
+    """
+    import av
+
     try:
         with av.open(str(path)) as source:
             for frame in source.decode(audio=0):
                 frame.pts = None  # the resampler's own clock; ours is ``position``
                 yield from resampler.resample(frame)
-    except av.error.FFmpegError as exc:
+    except av.FFmpegError as exc:
         raise AudioError(f"Could not decode {path.name} for the audiobook: {exc}") from exc
+    if flush:
+        yield from resampler.resample(None)
 
 
 def _write_tags(dest: Path, pub: Publication) -> None:
     """Write the iTunes item list (title, author, narrator, cover ...) with mutagen."""
+    from mutagen import MutagenError
+    from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
+
     meta = pub.book.meta
     authors = ", ".join(meta.authors)
     tags: dict[str, list[object]] = {

@@ -18,12 +18,13 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from . import audiobook, catalog, epub, feeds, manifests, transcripts
+from . import catalog, epub
 from .cover import make_cover, write_cover
 from .config import load_meta
 from .errors import OutputError, PublisherError
@@ -34,14 +35,21 @@ from .source import read_manuscript
 log = logging.getLogger(__name__)
 
 
-#: Writers run after the audio and the EPUB, in this order (one line per format).
-_LISTENING_WRITERS = (
-    transcripts.write_transcripts,
-    feeds.write_feed,
-    audiobook.write_m4b,
-    manifests.write_readium_audiobook,
-    manifests.write_lpf,
-)
+def _listening_writers() -> tuple[Callable[[Publication], object], ...]:
+    """Writers run after the audio and the EPUB, in this order (one line per format).
+
+    Imported here, not at the top: a text-only build needs none of them.
+    """
+    from . import audiobook, feeds, manifests, site, transcripts
+
+    return (
+        transcripts.write_transcripts,
+        feeds.write_feed,
+        audiobook.write_m4b,
+        manifests.write_readium_audiobook,
+        manifests.write_lpf,
+        site.write_site,  # last: it links the M4B and feed only if they exist
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +194,13 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions,
     audio_record: dict[str, object] = {}
     stats: dict[str, object] = {}
 
-    cover = make_cover(meta, book.source.parent if book.source else Path.cwd())
+    cache_dir = options.cache_dir or options.out_root / ".cache"
+    # Drawing the cover is a fifth of a small text-only build, so those keep it
+    # in the cache (if there is one: they never add a folder to the output
+    # root). Audio builds do not: until synthesis ends, the cache holds clips only.
+    cover = make_cover(meta, book.source.parent if book.source else Path.cwd(),
+                       cache_dir=None if options.audio or not (
+                           options.cache_dir or cache_dir.is_dir()) else cache_dir)
     if options.audio:
         from . import narrate
 
@@ -213,13 +227,16 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions,
     pub = Publication(book=book, out_dir=staging,
                       audio=result.sections if options.audio else (), modified=modified,
                       narrator=result.narration.narrator if options.audio else "",
-                      accessibility=facts, cover=cover, base_url=meta.base_url)
+                      accessibility=facts, cover=cover, base_url=meta.base_url,
+                      cache_dir=cache_dir if options.audio else None)
     write_cover(pub)
     catalog.write_onix(pub)
     if options.audio:
         # Listening outputs: each reads the finished section MP3s.
         reporter.stage("Writing transcripts, chapters and the podcast feed")
-        for writer in _LISTENING_WRITERS:
+        from . import feeds
+
+        for writer in _listening_writers():
             writer(pub)
         for warning in feeds.feed_warnings(pub):
             reporter.warn(warning)

@@ -35,10 +35,11 @@ import struct
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .model import Clip
 
-__all__ = ["ClipCache", "FORMAT_VERSION"]
+__all__ = ["ClipCache", "FORMAT_VERSION", "OutputCache"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -119,6 +120,17 @@ class ClipCache:
         self.writes += 1
         return path
 
+    def adopt(self, key: str) -> Clip:
+        """The clip another process has just stored under ``key``, counted as a write here.
+
+        Synthesis workers store their clips themselves; the parent reads them back.
+        """
+        clip, problem = _decode(self.path(key).read_bytes())
+        if clip is None:
+            raise OSError(f"cache entry {self.path(key)} was not written whole: {problem}")
+        self.writes += 1
+        return clip
+
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()
 
@@ -161,3 +173,78 @@ def _decode(data: bytes) -> tuple[Clip | None, str]:
     if rate_hz <= 0:
         return None, f"invalid sample rate {rate_hz}"
     return Clip(pcm=pcm, sample_rate_hz=rate_hz), ""
+
+
+class OutputCache:
+    """Finished output files (encoded section audio, the audiobook), by what they are made of.
+
+    A key is the sha256 of a canonical JSON description of every input of
+    the file (clip keys, pauses, profile, tags, the code that makes it and the
+    versions of the libraries it uses), so a rebuild with nothing changed
+    copies the files instead of encoding them again, and an edit re-encodes
+    only what it touches. Layout: ``root/outputs/ab/<key><suffix>`` and, beside
+    it, ``<key>.json`` with the file's sha256 and whatever the caller needs
+    back (timings, levels). Both are written atomically, the JSON last, and
+    an entry whose file does not match its digest is ignored.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root) / "outputs"
+
+    @staticmethod
+    def key(description: Mapping[str, object]) -> str:
+        """The key of the output described by ``description`` (JSON-serializable)."""
+        payload = json.dumps(description, sort_keys=True, ensure_ascii=False,
+                             separators=(",", ":"))
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def _paths(self, key: str, suffix: str) -> tuple[Path, Path]:
+        _check_key(key)
+        folder = self.root / key[:2]
+        return folder / (key + suffix), folder / (key + ".json")
+
+    def fetch_bytes(self, key: str, suffix: str) -> tuple[bytes, dict[str, Any]] | None:
+        """The cached bytes and their metadata, or None if not cached."""
+        path, meta_path = self._paths(key, suffix)
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            data = path.read_bytes()
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            return None
+        return data, meta
+
+    def fetch(self, key: str, suffix: str, dest: Path) -> dict[str, Any] | None:
+        """Copy the cached file to ``dest`` and return its metadata, or None if not cached."""
+        found = self.fetch_bytes(key, suffix)
+        if found is None:
+            return None
+        Path(dest).write_bytes(found[0])
+        return found[1]
+
+    def store(self, key: str, suffix: str, source: Path,
+              meta: Mapping[str, object] | None = None) -> None:
+        """Keep a copy of ``source`` under ``key``, with ``meta``."""
+        self.store_bytes(key, suffix, Path(source).read_bytes(), meta)
+
+    def store_bytes(self, key: str, suffix: str, data: bytes,
+                    meta: Mapping[str, object] | None = None) -> None:
+        """Keep ``data`` under ``key``, with ``meta``."""
+        path, meta_path = self._paths(key, suffix)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = dict(meta or {}, sha256=hashlib.sha256(data).hexdigest())
+        _write_atomically(path, data)
+        _write_atomically(meta_path, json.dumps(record, sort_keys=True).encode("utf-8"))
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise

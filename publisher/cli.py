@@ -65,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="where OUTDIR/<slug>/ will be published, for feed links")
     b.add_argument("--workers", type=int, default=0, metavar="N",
                    help="synthesis processes (default: 0 = decide from the cores)")
+    b.add_argument("--scheduler", metavar="ADDRESS",
+                   help="synthesize on a Dask cluster: tcp://HOST:PORT of a running "
+                        "`dask scheduler`, or 'local' for --workers processes here "
+                        "(needs: pip install 'publisher[cluster]')")
     b.add_argument("--strict", action="store_true",
                    help="treat warnings (placeholder links, missing alt text ...) as errors")
     b.add_argument("--proof", action="store_true",
@@ -215,8 +219,21 @@ def _build(args: argparse.Namespace) -> int:
     if proof and args.no_audio:
         raise PublisherError("--proof listens to the audio, and --no-audio makes none: "
                              "drop one of them.")
+    sources = _expand_sources(args.sources)
+    if args.scheduler and options.audio:
+        # Every book's sentences at once on the cluster; the builds then find
+        # their clips in the cache and only assemble, encode and package.
+        from .cluster import open_executor, synthesize_catalog
+
+        reporter = make_reporter(quiet=args.quiet)
+        try:
+            with open_executor(None if args.scheduler == "local" else args.scheduler,
+                               args.workers) as client:
+                synthesize_catalog(sources, options, client, reporter)
+        finally:
+            reporter.close()
     failures = 0
-    for source in _expand_sources(args.sources):
+    for source in sources:
         reporter = make_reporter(quiet=args.quiet)
         try:
             result = build(source, options, reporter)

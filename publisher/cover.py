@@ -83,21 +83,54 @@ _SYSTEM_FONTS = (
 )
 
 
-def make_cover(meta: BookMeta, source_dir: Path) -> Cover:
+def make_cover(meta: BookMeta, source_dir: Path, cache_dir: Path | None = None) -> Cover:
     """The book's cover: ``meta.cover`` made a 3000 px square RGB JPEG, or a generated one.
 
     ``meta.cover`` is a path checked by the config (relative ones are resolved
     against ``source_dir``). Raises :class:`ConfigError` if it is not an
-    image Pillow can read.
+    image Pillow can read. A generated cover is kept in ``cache_dir`` (when
+    given): drawing it is a fifth of a small book's text-only build.
     """
     if meta.cover is not None:
         path = meta.cover if meta.cover.is_absolute() else source_dir / meta.cover
         alt = meta.cover_alt or f"Cover of {meta.title}"
         return Cover(data=_fit_image(path), media_type=MEDIA_TYPE, alt=alt,
                      width_px=COVER_SIZE_PX, height_px=COVER_SIZE_PX)
-    return Cover(data=_encode(_draw_cover(meta)), media_type=MEDIA_TYPE,
+    return Cover(data=_generated(meta, cache_dir), media_type=MEDIA_TYPE,
                  alt=meta.cover_alt or generated_cover_alt(meta),
                  width_px=COVER_SIZE_PX, height_px=COVER_SIZE_PX)
+
+
+def _generated(meta: BookMeta, cache_dir: Path | None) -> bytes:
+    """The generated cover's JPEG, from the cache when drawn before from the same inputs.
+
+    The key is everything the pixels come from: the book's metadata, this
+    module, Pillow's version and the fonts installed (see _font_for).
+    """
+    if cache_dir is None:
+        return _encode(_draw_cover(meta))
+    import hashlib
+
+    import PIL
+
+    from .cache import OutputCache
+
+    fonts = [(path, Path(path).stat().st_size) for path in
+             (*(_bundled_font(weight) for weight in _BUNDLED), *_SYSTEM_FONTS)
+             if path and Path(path).is_file()]
+    cache = OutputCache(cache_dir)
+    key = OutputCache.key({"kind": "cover", "meta": repr(meta), "fonts": fonts,
+                           "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+                           "pillow": PIL.__version__})
+    found = cache.fetch_bytes(key, ".jpg")
+    if found is not None:
+        return found[0]
+    data = _encode(_draw_cover(meta))
+    try:
+        cache.store_bytes(key, ".jpg", data)
+    except OSError as exc:  # a cache that cannot be written only costs time
+        log.debug("cover not cached: %s", exc)
+    return data
 
 
 def generated_cover_alt(meta: BookMeta) -> str:

@@ -231,3 +231,5 @@ class Publication:
     accessibility: Accessibility
     cover: Cover | None = None
     base_url: str = ""
+    #: Where finished files may be cached between builds (None: nowhere).
+    cache_dir: Path | None = None

@@ -3,25 +3,44 @@
 Sentences are synthesized one by one (through the content-addressed cache), so
 each sentence's start and end in its section file are known exactly; those
 timings drive the media overlays, transcripts and chapters.
+
+Where the time goes, and how little of it a build spends:
+
+- Each section is mastered once and encoded twice (the ``podcast`` file in
+  ``audio/`` and the ``compact`` one in the EPUB; same rate, so the same
+  timings): see :func:`audio.assemble_section_files`.
+- With worker processes, a section is assembled in this process as soon as
+  its last clip is made, while the workers synthesize the next sections: a
+  cold build takes about as long as its synthesis.
+- Encoded files are cached (:class:`~publisher.cache.OutputCache`, beside the
+  clips) under a hash of everything they are made from (clip keys, pauses,
+  profiles, tags, the audio code and library versions): a rebuild with no
+  change copies them, and an edit re-encodes only the sections it touches.
+- Clips are read back from the cache when their section is assembled, so
+  memory stays flat in book length.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import importlib.metadata
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import audio, overlays, spoken
-from .cache import ClipCache
+from .cache import ClipCache, OutputCache
 from .epub import NAV_HREF, Narration, Overlay, document_href, nav_items, toc_title
-from .errors import EngineUnavailable, SpeechError
+from .errors import AudioError, EngineUnavailable, SpeechError
 from .lexicon import Lexicon, load_lexicon
-from .model import Book, Clip, Cover, Section, SectionAudio
-from .speech import EngineSpec
-from .synthesize import synthesize_clips
+from .model import Book, Clip, Cover, Section, SectionAudio, Timing
+from .speech import Engine, EngineSpec
+from .synthesize import stream_clips
 
 if TYPE_CHECKING:
     from .build import BuildOptions, Reporter
@@ -61,70 +80,41 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
     cache = ClipCache(options.cache_dir or options.out_root / ".cache")
     toc = _toc_entries(book)
     items = _speech_items(book, toc, lexicon)
-    spoken_text = dict(items)
-
     spec = engine_spec(book, options)
     workers = options.workers or default_workers()
-    reporter.stage(f"Synthesizing {len(items)} sentences with {spec.name}")
-    reporter.start_sentences(len(items), "Narrating")
-
-    def progress(sentence_id: str, clip: Clip, cached: bool) -> None:
-        reporter.sentence_done(clip.duration_ms, cached)
-
     try:
-        clips = synthesize_clips(items, spec, cache, workers=workers,
-                                 on_progress=progress)
+        made = _narrate(book, staging, options, reporter, cover, spec, items, toc, cache,
+                        workers)
     except EngineUnavailable as exc:
         fallback = options.fallback or meta.fallback
         if not fallback or fallback == spec.name:
             raise
-        clips = _fall_back(book, options, reporter, items, cache, workers, progress, exc,
-                           fallback)
+        reporter.warn(f"{exc} Finishing the book with the '{fallback}' engine instead "
+                      "(--fallback).")
         spec = engine_spec(book, options, name=fallback)
+        made = _narrate(book, staging, options, reporter, cover, spec, items, toc, cache,
+                        workers, label=f"Narrating ({fallback})")
     except SpeechError as exc:
         raise SpeechError(f"{_where(book, str(exc))}{exc} Clips made so far are kept in the "
                           "cache; fix the sentence (or the engine) and build again.") from exc
-    finally:
-        reporter.end_sentences()
-    engine = spec()
+    sections, compact, nav_audio, engine = made
     narrator = engine.voice_name
-
-    reporter.stage("Assembling and encoding audio")
+    spoken_text = dict(items)
     profile = audio.get_profile(options.audio_profile)
     epub_profile = audio.get_profile(options.epub_audio_profile)
-    audio_dir = staging / "audio"
-    epub_dir = staging / EPUB_AUDIO_DIR
-    audio_dir.mkdir(parents=True, exist_ok=True)
-    epub_dir.mkdir(parents=True, exist_ok=True)
 
-    total = len(book.sections)
-    section_audio: list[SectionAudio] = []
     overlay_map: dict[str, Overlay] = {}
     epub_files: dict[str, Path] = {}
     records = []
-    for section in book.sections:
-        parts = _section_parts(section, clips)
-        tags = audio.SectionTags(
-            title=section.title, album=meta.title, artist=", ".join(meta.authors),
-            narrator=narrator, track_number=section.number, track_total=total,
-            language=meta.language, year=(meta.date or "")[:4], description=meta.description,
-            publisher=meta.publisher, copyright=meta.rights,
-            cover_jpeg=cover.data if cover and cover.media_type == "image/jpeg" else None,
-            chapters=tuple((h.title, _first_sentence_in(section, h.id)) for h in
-                           section.headings if _first_sentence_in(section, h.id)))
+    for section, result, small in zip(book.sections, sections, compact, strict=True):
         name = f"{section.basename}.mp3"
-        result = audio.assemble_section(parts, profile=profile, tags=tags,
-                                        dest=audio_dir / name, section_id=section.id)
-        section_audio.append(result)
-        compact = audio.assemble_section(parts, profile=epub_profile, tags=tags,
-                                         dest=epub_dir / name, section_id=section.id)
         epub_href = f"audio/{name}"
-        epub_files[epub_href] = compact.path
+        epub_files[epub_href] = small.path
         smil_href = f"smil/{section.basename}.smil"
         overlay_map[section.id] = Overlay(
-            href=smil_href, duration_ms=compact.duration_ms,
+            href=smil_href, duration_ms=small.duration_ms,
             smil=overlays.section_smil(section, document_href(section), epub_href,
-                                       compact.timings, smil_href))
+                                       small.timings, smil_href))
         records.append({
             "id": section.id,
             "audio": f"audio/{name}",
@@ -136,20 +126,11 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
             "timings": [{"id": t.sentence_id, "start_ms": t.start_ms, "end_ms": t.end_ms,
                          "text": spoken_text[t.sentence_id]}
                         for t in result.timings],
-            "epub_audio": {"duration_ms": compact.duration_ms,
-                           "timings_match": [t.start_ms for t in compact.timings]
+            "epub_audio": {"duration_ms": small.duration_ms,
+                           "timings_match": [t.start_ms for t in small.timings]
                            == [t.start_ms for t in result.timings]},
         })
 
-    # The table of contents can be played too.
-    nav_parts = [(entry_id, clips[entry_id], audio.pause_after("paragraph"))
-                 for entry_id, _ in toc]
-    nav_parts[-1] = (nav_parts[-1][0], nav_parts[-1][1], 0)
-    nav_tags = audio.SectionTags(title=toc_title(book), album=meta.title,
-                                 artist=", ".join(meta.authors), narrator=narrator,
-                                 language=meta.language)
-    nav_audio = audio.assemble_section(nav_parts, profile=epub_profile, tags=nav_tags,
-                                       dest=epub_dir / "00-contents.mp3", section_id="nav")
     epub_files["audio/00-contents.mp3"] = nav_audio.path
     overlay_map["nav"] = Overlay(
         href="smil/00-contents.smil", duration_ms=nav_audio.duration_ms,
@@ -165,7 +146,7 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
             "audio_profile": profile.name,
             "epub_audio_profile": epub_profile.name,
             "sentences": len(items),
-            "duration_ms": sum(s.duration_ms for s in section_audio),
+            "duration_ms": sum(s.duration_ms for s in sections),
         },
         "audio_sections": records,
     }
@@ -176,21 +157,185 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
              "clips_from_cache": len({text for _, text in items}) - cache.writes}
     return NarrationResult(narration=Narration(narrator=narrator, overlays=overlay_map,
                                                audio_files=epub_files),
-                           pls=pls, record=record, sections=tuple(section_audio),
+                           pls=pls, record=record, sections=tuple(sections),
                            stats=stats)
 
 
-def _fall_back(book: Book, options: BuildOptions, reporter: Reporter,
-               items: list[tuple[str, str]], cache: ClipCache, workers: int,
-               progress: Callable[[str, Clip, bool], None], exc: Exception,
-               fallback: str) -> dict[str, Clip]:
-    """Finish the book with the fallback engine, and say so."""
-    reporter.end_sentences()
-    reporter.warn(f"{exc} Finishing the book with the '{fallback}' engine instead "
-                  "(--fallback).")
-    spec = engine_spec(book, options, name=fallback)
-    reporter.start_sentences(len(items), f"Narrating ({fallback})")
-    return synthesize_clips(items, spec, cache, workers=workers, on_progress=progress)
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One audio file set to make: a section (podcast + EPUB profiles) or the contents."""
+
+    section_id: str
+    parts: tuple[tuple[str, int], ...]  # (sentence id, pause after in ms)
+    outputs: tuple[tuple[audio.AudioProfile, Path], ...]
+    tags: audio.SectionTags
+    keys: tuple[str, ...]  # OutputCache key of each output
+
+
+def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporter,
+             cover: Cover | None, spec: EngineSpec, items: list[tuple[str, str]],
+             toc: list[tuple[str, str]], cache: ClipCache, workers: int,
+             label: str = "Narrating",
+             ) -> tuple[list[SectionAudio], list[SectionAudio], SectionAudio, Engine]:
+    """Every section's two files and the contents' one: from the output cache, or made.
+
+    Sections are assembled in this process while worker processes synthesize
+    the sentences of later ones, so a cold build takes about as long as the
+    synthesis. With one worker, synthesis runs in this process and sections
+    are assembled after it (interleaving would gain nothing).
+    """
+    meta = book.meta
+    engine = spec()
+    identity = engine.identity
+    narrator = engine.voice_name
+    clip_keys = {sentence_id: cache.key(identity, text) for sentence_id, text in items}
+    outputs_cache = OutputCache(cache.root)
+    profile = audio.get_profile(options.audio_profile)
+    epub_profile = audio.get_profile(options.epub_audio_profile)
+    audio_dir = staging / "audio"
+    epub_dir = staging / EPUB_AUDIO_DIR
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    epub_dir.mkdir(parents=True, exist_ok=True)
+
+    jobs: list[_Job] = []
+    total = len(book.sections)
+    for section in book.sections:
+        tags = audio.SectionTags(
+            title=section.title, album=meta.title, artist=", ".join(meta.authors),
+            narrator=narrator, track_number=section.number, track_total=total,
+            language=meta.language, year=(meta.date or "")[:4], description=meta.description,
+            publisher=meta.publisher, copyright=meta.rights,
+            cover_jpeg=cover.data if cover and cover.media_type == "image/jpeg" else None,
+            chapters=tuple((h.title, _first_sentence_in(section, h.id)) for h in
+                           section.headings if _first_sentence_in(section, h.id)))
+        name = f"{section.basename}.mp3"
+        jobs.append(_job(section.id, _section_parts(section),
+                         ((profile, audio_dir / name), (epub_profile, epub_dir / name)),
+                         tags, clip_keys))
+    # The table of contents can be played too.
+    nav_parts = [(entry_id, audio.pause_after("paragraph")) for entry_id, _ in toc]
+    nav_parts[-1] = (nav_parts[-1][0], 0)
+    nav_tags = audio.SectionTags(title=toc_title(book), album=meta.title,
+                                 artist=", ".join(meta.authors), narrator=narrator,
+                                 language=meta.language)
+    jobs.append(_job("nav", nav_parts, ((epub_profile, epub_dir / "00-contents.mp3"),),
+                     nav_tags, clip_keys))
+
+    made: dict[str, tuple[SectionAudio, ...]] = {}
+    for job in jobs:
+        fetched = _fetch(job, outputs_cache)
+        if fetched is not None:
+            made[job.section_id] = fetched
+    todo = [job for job in jobs if job.section_id not in made]
+    needed = {sentence_id for job in todo for sentence_id, _ in job.parts}
+    reporter.stage(f"Synthesizing {len(items)} sentences with {spec.name}")
+    reporter.start_sentences(len(items), label)
+    for job in jobs:
+        if job.section_id in made:
+            for timing in made[job.section_id][0].timings:
+                reporter.sentence_done(timing.end_ms - timing.start_ms, True)
+
+    # Only which clips are ready is kept: each section reads its clips back
+    # from the cache when it is assembled, so memory stays flat in book length.
+    ready: set[str] = set()
+    pipelined = workers > 1
+
+    def assemble_ready() -> None:
+        while todo and all(sentence_id in ready for sentence_id, _ in todo[0].parts):
+            job = todo.pop(0)
+            made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache)
+
+    wanted = [(sentence_id, text) for sentence_id, text in items if sentence_id in needed]
+    try:
+        if wanted:  # else every file came from the cache
+            with contextlib.closing(stream_clips(wanted, spec, cache,
+                                                 workers=workers)) as stream:
+                for sentence_id, clip, cached in stream:
+                    ready.add(sentence_id)
+                    reporter.sentence_done(clip.duration_ms, cached)
+                    del clip
+                    if pipelined:
+                        assemble_ready()
+    finally:
+        reporter.end_sentences()
+    reporter.stage("Assembling and encoding audio")
+    assemble_ready()
+    sections = [made[section.id][0] for section in book.sections]
+    compact = [made[section.id][1] for section in book.sections]
+    return sections, compact, made["nav"][0], engine
+
+
+def _job(section_id: str, parts: list[tuple[str, int]],
+         outputs: tuple[tuple[audio.AudioProfile, Path], ...], tags: audio.SectionTags,
+         clip_keys: dict[str, str]) -> _Job:
+    """A job and the cache keys of its outputs: everything the files are made from."""
+    described_tags = {field.name: getattr(tags, field.name)
+                      for field in dataclasses.fields(tags)}
+    cover_bytes = described_tags.pop("cover_jpeg")
+    described_tags["cover_sha256"] = (hashlib.sha256(cover_bytes).hexdigest()
+                                      if cover_bytes else None)
+    description = {
+        "kind": "section-audio",
+        "code": _audio_code(),
+        "section_id": section_id,
+        "parts": [[sentence_id, clip_keys[sentence_id], pause] for sentence_id, pause in parts],
+        # A section's files are mastered together: each depends on all the profiles.
+        "profiles": [dataclasses.asdict(profile) for profile, _ in outputs],
+        "tags": described_tags,
+    }
+    keys = tuple(OutputCache.key({**description, "output": index})
+                 for index in range(len(outputs)))
+    return _Job(section_id=section_id, parts=tuple(parts), outputs=outputs, tags=tags,
+                keys=keys)
+
+
+@functools.cache
+def _audio_code() -> dict[str, str]:
+    """The code that makes audio files: audio.py itself and the libraries it drives."""
+    versions = {name: importlib.metadata.version(name)
+                for name in ("av", "numpy", "scipy", "pyloudnorm", "mutagen")}
+    source = Path(audio.__file__).read_bytes()
+    return {"audio.py": hashlib.sha256(source).hexdigest(), **versions}
+
+
+def _fetch(job: _Job, outputs_cache: OutputCache) -> tuple[SectionAudio, ...] | None:
+    """The job's files copied from the output cache, or None if any is missing."""
+    found = []
+    for (_, dest), key in zip(job.outputs, job.keys, strict=True):
+        meta = outputs_cache.fetch(key, ".mp3", dest)
+        if meta is None:
+            return None
+        found.append(SectionAudio(
+            section_id=job.section_id, path=dest, duration_ms=int(meta["duration_ms"]),
+            sample_rate_hz=int(meta["sample_rate_hz"]),
+            timings=tuple(Timing(str(sid), int(start), int(end))
+                          for sid, start, end in meta["timings"]),
+            loudness_lufs=float(meta["loudness_lufs"]), extra=dict(meta["extra"])))
+    return tuple(found)
+
+
+def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
+              outputs_cache: OutputCache) -> tuple[SectionAudio, ...]:
+    """Make the job's files from its clips, and keep copies in the output cache."""
+    parts = [(sentence_id, _cached_clip(cache, clip_keys[sentence_id], sentence_id), pause)
+             for sentence_id, pause in job.parts]
+    results = audio.assemble_section_files(parts, job.outputs, tags=job.tags,
+                                           section_id=job.section_id)
+    del parts
+    for result, key in zip(results, job.keys, strict=True):
+        outputs_cache.store(key, ".mp3", result.path, {
+            "duration_ms": result.duration_ms, "sample_rate_hz": result.sample_rate_hz,
+            "timings": [[t.sentence_id, t.start_ms, t.end_ms] for t in result.timings],
+            "loudness_lufs": result.loudness_lufs, "extra": result.extra})
+    return results
+
+
+def _cached_clip(cache: ClipCache, key: str, sentence_id: str) -> Clip:
+    clip = cache.get(key)
+    if clip is None:
+        raise AudioError(f"The clip of sentence '{sentence_id}' left the cache ({cache.root}) "
+                         "during the build; is another process clearing it? Build again.")
+    return clip
 
 
 def _where(book: Book, message: str) -> str:
@@ -223,8 +368,9 @@ def _speech_items(book: Book, toc: list[tuple[str, str]],
     return items
 
 
-def _section_parts(section: Section, clips: dict[str, Clip]) -> list[tuple[str, Clip, int]]:
-    parts: list[tuple[str, Clip, int]] = []
+def _section_parts(section: Section) -> list[tuple[str, int]]:
+    """(sentence id, pause after it in ms) in reading order; the tail is the assembler's."""
+    parts: list[tuple[str, int]] = []
     for block in section.blocks:
         last = len(block.sentences) - 1
         for index, sentence in enumerate(block.sentences):
@@ -234,9 +380,9 @@ def _section_parts(section: Section, clips: dict[str, Clip]) -> list[tuple[str, 
                 pause = audio.pause_after("heading")
             else:
                 pause = audio.pause_after("paragraph")
-            parts.append((sentence.id, clips[sentence.id], pause))
+            parts.append((sentence.id, pause))
     if parts:
-        parts[-1] = (parts[-1][0], parts[-1][1], 0)  # the tail is the assembler's
+        parts[-1] = (parts[-1][0], 0)  # the tail is the assembler's
     return parts
 
 

@@ -54,6 +54,12 @@ _ENGLISH_SYMBOLS = [
     (re.compile(r"\s>\s"), " greater than "),
 ]
 
+#: Every rule of _ENGLISH_ABBREVIATIONS matches where this does (and more rarely).
+_ABBREVIATION_TRIGGERS = re.compile(r"e\.\s?g\.|i\.\s?e\.|etc\.|vs|dr\.|mrs?\.|st\.|approx\.|no\.",
+                                    re.I)
+#: Every rule of _ENGLISH_SYMBOLS needs one of these.
+_SYMBOL_TRIGGERS = re.compile(r"[%+&°=×~$£€#/<>]|(?<=\d)\s*x\s*(?=\d)")
+
 # Characters that are markup or decoration in any language: never spoken.
 _MARKUP = re.compile(r"[#*_\[\]{}<>|\\^`~]")
 _DASHES = re.compile(r"\s*[–—]\s*|\s+-\s+")
@@ -64,13 +70,18 @@ _SLASH = re.compile(r"\s*/\s*")
 def speak(text: str, language: str = "en") -> str:
     """The words to synthesize for ``text`` (already free of markup)."""
     text = text.replace("\u00ad", "").replace("\u200b", "")
-    text = _EMAIL.sub(lambda m: m.group(0).replace("@", " at ").replace(".", " dot "), text)
+    if "@" in text:
+        text = _EMAIL.sub(lambda m: m.group(0).replace("@", " at ").replace(".", " dot "), text)
     text = _URL.sub(_say_url, text)
     if language.split("-")[0].lower() == "en":
-        for pattern, words in _ENGLISH_ABBREVIATIONS:
-            text = pattern.sub(words, text)
-        for pattern, words in _ENGLISH_SYMBOLS:
-            text = pattern.sub(words, text)
+        # Most sentences have none of what these rules need: skipping them is
+        # most of the time this takes on a long book, and changes nothing.
+        if _ABBREVIATION_TRIGGERS.search(text):
+            for pattern, words in _ENGLISH_ABBREVIATIONS:
+                text = pattern.sub(words, text)
+        if _SYMBOL_TRIGGERS.search(text):
+            for pattern, words in _ENGLISH_SYMBOLS:
+                text = pattern.sub(words, text)
     text = _DASHES.sub(", ", text)
     text = _QUOTES.sub("", text)
     text = _SLASH.sub(" ", text)

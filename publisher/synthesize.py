@@ -11,6 +11,9 @@ the bundled Piper voice on a 2-core machine, 20 sentences (87 s of speech):
 3.1-3.7 s, 2 processes with 1 thread each 2.7-2.9 s (plus about 0.4 s more to
 start the processes and load the voice in each). When other jobs already keep
 a core busy, parallelism gains nothing, so small batches stay in this process.
+
+:func:`stream_clips` hands clips over as they are made, so the caller can
+assemble a finished section while the workers go on with the next ones.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import multiprocessing
 import multiprocessing.connection
 import signal
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from .cache import ClipCache
@@ -31,7 +35,7 @@ from .errors import EngineUnavailable, SpeechError
 from .model import Clip
 from .speech.base import Engine
 
-__all__ = ["synthesize_clips", "MIN_BATCH_FOR_WORKERS"]
+__all__ = ["MIN_BATCH_FOR_WORKERS", "stream_clips", "synthesize_clips"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,16 +66,41 @@ def synthesize_clips(
     engine fails on it (the caller adds the section), and EngineUnavailable
     unchanged when the engine cannot run at all.
     """
+    report = on_progress or (lambda _sid, _clip, _cached: None)
+    clips: dict[str, Clip] = {}
+    # closing(): an exception (or Ctrl-C) in a callback stops the workers at once.
+    with contextlib.closing(stream_clips(items, engine_factory, cache,
+                                         workers=workers)) as stream:
+        for sentence_id, clip, cached in stream:
+            clips[sentence_id] = clip
+            report(sentence_id, clip, cached)
+    return {sentence_id: clips[sentence_id] for sentence_id, _ in items}
+
+
+def stream_clips(
+    items: Sequence[tuple[str, str]],
+    engine_factory: Callable[[], Engine],
+    cache: ClipCache,
+    *,
+    workers: int = 1,
+) -> Generator[tuple[str, Clip, bool], None, None]:
+    """Yield ``(sentence_id, clip, from_cache)`` for every item as its clip becomes available.
+
+    Cached clips come first, in the order of ``items``; then the synthesized
+    ones, roughly in that order. With worker processes, the caller may take
+    its time between two clips (``narrate`` assembles a finished section
+    there): each worker has the next text queued and stores its clips in the
+    cache itself, so it never waits for the caller. Errors are raised as by
+    :func:`synthesize_clips`; closing the generator early stops the workers.
+    """
     engine = engine_factory()
     identity = engine.identity
-    report = on_progress or (lambda _sid, _clip, _cached: None)
 
     # One entry per distinct text, in first-seen order, with all its sentences.
     ids_by_text: dict[str, list[str]] = {}
     for sentence_id, text in items:
         ids_by_text.setdefault(text, []).append(sentence_id)
 
-    clip_by_text: dict[str, Clip] = {}
     todo: list[tuple[str, str]] = []  # (text, key)
     for text, sentence_ids in ids_by_text.items():
         key = cache.key(identity, text)
@@ -79,17 +108,8 @@ def synthesize_clips(
         if clip is None:
             todo.append((text, key))
             continue
-        clip_by_text[text] = clip
         for sentence_id in sentence_ids:
-            report(sentence_id, clip, True)
-
-    def finish(text: str, key: str, clip: Clip) -> None:
-        cache.put(key, clip)
-        clip_by_text[text] = clip
-        first, *repeats = ids_by_text[text]
-        report(first, clip, False)
-        for sentence_id in repeats:
-            report(sentence_id, clip, True)
+            yield sentence_id, clip, True
 
     _LOGGER.info(
         "Synthesizing %d of %d distinct texts (%d from cache) with %s",
@@ -99,11 +119,25 @@ def synthesize_clips(
         engine.name,
     )
     if workers > 1 and len(todo) >= MIN_BATCH_FOR_WORKERS:
-        _synthesize_in_pool(todo, engine_factory, min(workers, len(todo)), ids_by_text, finish)
+        made = _synthesize_in_pool(todo, engine_factory, min(workers, len(todo)),
+                                   ids_by_text, cache)
     else:
-        for text, key in todo:
-            finish(text, key, _synthesize_one(engine, text, ids_by_text[text][0]))
-    return {sentence_id: clip_by_text[text] for sentence_id, text in items}
+        made = _synthesize_here(todo, engine, ids_by_text, cache)
+    for text, clip in made:
+        first, *repeats = ids_by_text[text]
+        yield first, clip, False
+        for sentence_id in repeats:
+            yield sentence_id, clip, True
+
+
+def _synthesize_here(todo: list[tuple[str, str]], engine: Engine,
+                     ids_by_text: dict[str, list[str]],
+                     cache: ClipCache) -> Iterator[tuple[str, Clip]]:
+    """Synthesize in this process, storing each clip the moment it is made."""
+    for text, key in todo:
+        clip = _synthesize_one(engine, text, ids_by_text[text][0])
+        cache.put(key, clip)
+        yield text, clip
 
 
 def _synthesize_one(engine: Engine, text: str, sentence_id: str) -> Clip:
@@ -123,25 +157,38 @@ def _sentence_error(sentence_id: str, text: str, exc: BaseException | str) -> Sp
     return SpeechError(f"Speech synthesis failed on sentence '{sentence_id}' ({shown!r}): {exc}")
 
 
+def _clip_problem(clip: object) -> str:
+    """What is wrong with an engine's clip ('' if nothing)."""
+    if not isinstance(clip, Clip) or clip.sample_rate_hz <= 0 or len(clip.pcm) % 2:
+        return f"engine returned a bad clip: {clip!r:.80}"
+    if not clip.pcm:
+        return "engine returned no audio"
+    return ""
+
+
 def _check_clip(clip: Clip, sentence_id: str, text: str) -> None:
     """Engines are third-party code: refuse a clip that would corrupt the audio."""
-    if not isinstance(clip, Clip) or clip.sample_rate_hz <= 0 or len(clip.pcm) % 2:
-        raise _sentence_error(
-            sentence_id, text, ValueError(f"engine returned a bad clip: {clip!r:.80}")
-        )
-    if not clip.pcm:
-        raise _sentence_error(sentence_id, text, ValueError("engine returned no audio"))
+    problem = _clip_problem(clip)
+    if problem:
+        raise _sentence_error(sentence_id, text, ValueError(problem))
 
 
 # --- worker processes -------------------------------------------------------
 #
 # A hand-rolled pool rather than concurrent.futures: each worker has its own
-# pipe and gets one sentence at a time. Killing a ProcessPoolExecutor's
+# pipe and a short queue of sentences. Killing a ProcessPoolExecutor's
 # workers (on an error or Ctrl-C) can leave half a result in its shared result
 # pipe, and its manager thread then blocks forever, hanging the interpreter at
 # exit (seen here). With a pipe per worker, a killed worker's pipe just reads
 # as closed, and a worker that dies (out of memory) is noticed at once through
 # its sentinel instead of waiting forever.
+#
+# A worker stores each clip in the cache itself and answers with a few bytes:
+# a clip (hundreds of KB) sent through the pipe would block the worker until
+# the parent reads it, and the parent may be busy assembling a section.
+
+#: Sentences queued per worker: the next one is there when one is done.
+_QUEUE_DEPTH = 2
 
 
 class _RemoteTraceback(Exception):
@@ -151,43 +198,54 @@ class _RemoteTraceback(Exception):
         return str(self.args[0])
 
 
-def _worker_main(conn: Connection, engine_factory: Callable[[], Engine]) -> None:
-    """Synthesize texts received on ``conn`` until told to stop (None or EOF)."""
+def _worker_main(conn: Connection, engine_factory: Callable[[], Engine], cache_root: Path) -> None:
+    """Synthesize (text, key) pairs received on ``conn`` until told to stop (None or EOF)."""
     # The terminal sends SIGINT to the whole process group; the parent stops
     # the workers, and workers dying on their own would only add noise.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cache = ClipCache(cache_root)
     engine: Engine | None = None
     while True:
         try:
-            text = conn.recv()
+            task = conn.recv()
         except EOFError:
             return
-        if text is None:
+        if task is None:
             return
+        text, key = task
         try:
             if engine is None:
                 engine = engine_factory()
-            conn.send(("ok", engine.synthesize(text)))
+            clip = engine.synthesize(text)
+            if _clip_problem(clip):
+                conn.send(("clip", clip))  # the parent names the sentence
+            else:
+                cache.put(key, clip)
+                conn.send(("stored",))
         except Exception as exc:
             kind = "unavailable" if isinstance(exc, EngineUnavailable) else "error"
             conn.send((kind, str(exc) or type(exc).__name__, traceback.format_exc()))
 
 
 class _Worker:
-    """One worker process, its end of the pipe, and the text it is working on."""
+    """One worker process, its end of the pipe, and the texts queued for it."""
 
-    def __init__(self, context: Any, engine_factory: Callable[[], Engine]) -> None:
+    def __init__(self, context: Any, engine_factory: Callable[[], Engine],
+                 cache_root: Path) -> None:
         self.conn, child_conn = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child_conn, engine_factory), daemon=True
+            target=_worker_main, args=(child_conn, engine_factory, cache_root), daemon=True
         )
         self.process.start()
         child_conn.close()  # so that a dead worker's pipe reads as closed
-        self.task: tuple[str, str] | None = None  # (text, key)
+        self.tasks: collections.deque[tuple[str, str]] = collections.deque()  # (text, key)
 
     def give(self, task: tuple[str, str]) -> None:
-        self.task = task
-        self.conn.send(task[0])
+        self.tasks.append(task)
+        # A worker that has just died is reported by its sentinel, naming the
+        # sentence it was working on; this one stays queued until then.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.conn.send(task)
 
     def stop(self, *, kill: bool) -> None:
         if kill:
@@ -207,9 +265,9 @@ def _synthesize_in_pool(
     engine_factory: Callable[[], Engine],
     workers: int,
     ids_by_text: dict[str, list[str]],
-    finish: Callable[[str, str, Clip], None],
-) -> None:
-    """Synthesize ``todo`` in ``workers`` processes, finishing clips as they come."""
+    cache: ClipCache,
+) -> Iterator[tuple[str, Clip]]:
+    """Synthesize ``todo`` in ``workers`` processes; yield (text, clip) as clips come."""
     methods = multiprocessing.get_all_start_methods()
     # forkserver/spawn: a clean child, unlike fork, which would copy the
     # parent's threads and locks (progress bars, loaded ONNX sessions).
@@ -219,18 +277,19 @@ def _synthesize_in_pool(
     clean = False
     try:
         for _ in range(workers):
-            pool.append(_Worker(context, engine_factory))
+            pool.append(_Worker(context, engine_factory, cache.root))
         _LOGGER.info("Started %d synthesis worker processes", workers)
-        for worker in pool:
-            if queue:
-                worker.give(queue.popleft())
-        while busy := [w for w in pool if w.task is not None]:
+        for _ in range(_QUEUE_DEPTH):
+            for worker in pool:
+                if queue:
+                    worker.give(queue.popleft())
+        while busy := [w for w in pool if w.tasks]:
             waitables = {w.conn: w for w in busy} | {w.process.sentinel: w for w in busy}
             for ready in multiprocessing.connection.wait(list(waitables)):
                 worker = waitables[ready]
-                if worker.task is None:
+                if not worker.tasks:
                     continue  # both its pipe and its sentinel were ready
-                text, key = worker.task
+                text, key = worker.tasks[0]
                 sentence_id = ids_by_text[text][0]
                 try:
                     status, *payload = worker.conn.recv()
@@ -242,19 +301,20 @@ def _synthesize_in_pool(
                         f"A speech worker process died ({how}) while synthesizing sentence "
                         f"'{sentence_id}'. Out of memory? Try again with fewer workers."
                     ) from exc
-                worker.task = None
+                worker.tasks.popleft()
                 if status == "unavailable":
                     raise EngineUnavailable(payload[0]) from _RemoteTraceback(payload[1])
                 if status == "error":
                     cause = _RemoteTraceback(payload[1])
                     raise _sentence_error(sentence_id, text, payload[0]) from cause
-                clip = payload[0]
-                _check_clip(clip, sentence_id, text)
-                finish(text, key, clip)
+                if status == "clip":
+                    _check_clip(payload[0], sentence_id, text)  # raises: it was refused
+                clip = cache.adopt(key)
                 if queue:
                     worker.give(queue.popleft())
+                yield text, clip
         clean = True
     finally:
-        # On an error or Ctrl-C, stop now rather than finish the queue.
+        # On an error, Ctrl-C or an early close, stop now rather than finish the queue.
         for worker in pool:
             worker.stop(kill=not clean)

@@ -102,8 +102,11 @@ def _env() -> dict[str, str]:
 def _wait_for(condition, timeout_s: float = 60) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if condition():
-            return True
+        try:
+            if condition():
+                return True
+        except FileNotFoundError:
+            pass  # a staging folder renamed or removed while it was being listed
         time.sleep(0.002)
     return False
 
