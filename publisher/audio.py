@@ -872,14 +872,14 @@ def _assemble_group(items: Sequence[tuple[str, Clip, int]],
     duration_ms = _ms(total, rate)
     # One master for all: limited under the strictest ceiling of the group.
     ceiling_db = min(_ceiling_db(profile) for profile, _ in outputs)
-    results: dict[int, SectionAudio] = {}
+    results: list[SectionAudio] = []
     signal = _place_clips(items, starts, lengths, total, rate, section_id)
     measured = _loudness_of(_measure_array(signal, rate, true_peak=False), first)
     gain_db = _normalize(signal, measured, first, first.loudness_target_db + first.codec_loss_db,
                          ceiling_db, section_id)
     _add_room_tone(signal, first)
     levels: Levels | None = None
-    for index, (profile, dest) in enumerate(outputs):
+    for profile, dest in outputs:
         tmp = dest.with_name(f".{dest.name}.part")
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -904,7 +904,7 @@ def _assemble_group(items: Sequence[tuple[str, Clip, int]],
                      "(decoded %.1f LUFS, %.1f dBTP, %+d samples)", section_id, profile.name,
                      duration_ms, gain_db, levels.integrated_lufs, decoded.integrated_lufs,
                      decoded.true_peak_dbtp, decoded.num_samples - total)
-        results[index] = SectionAudio(
+        results.append(SectionAudio(
             section_id=section_id,
             path=dest,
             duration_ms=duration_ms,
@@ -923,9 +923,9 @@ def _assemble_group(items: Sequence[tuple[str, Clip, int]],
                 "decoded_true_peak_dbtp": round(decoded.true_peak_dbtp, 2),
                 "decoded_rms_dbfs": round(decoded.rms_dbfs, 2),
             },
-        )
+        ))
     del signal
-    return [results[i] for i in range(len(outputs))]
+    return results
 
 
 # --------------------------------------------------------------------------- loudness

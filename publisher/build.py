@@ -25,7 +25,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from . import catalog, epub
-from .cover import make_cover, write_cover
+from .cover import keep_cover, make_cover, write_cover
 from .config import load_meta
 from .errors import OutputError, PublisherError
 from .model import Book, Publication
@@ -195,12 +195,11 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions,
     stats: dict[str, object] = {}
 
     cache_dir = options.cache_dir or options.out_root / ".cache"
-    # Drawing the cover is a fifth of a small text-only build, so those keep it
-    # in the cache (if there is one: they never add a folder to the output
-    # root). Audio builds do not: until synthesis ends, the cache holds clips only.
+    # Drawing the cover is a fifth of a small text-only build: it is cached
+    # beside the clips (a text-only build never adds that folder itself).
+    use_cache = options.audio or options.cache_dir is not None or cache_dir.is_dir()
     cover = make_cover(meta, book.source.parent if book.source else Path.cwd(),
-                       cache_dir=None if options.audio or not (
-                           options.cache_dir or cache_dir.is_dir()) else cache_dir)
+                       cache_dir=cache_dir if use_cache else None)
     if options.audio:
         from . import narrate
 
@@ -230,6 +229,8 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions,
                       accessibility=facts, cover=cover, base_url=meta.base_url,
                       cache_dir=cache_dir if options.audio else None)
     write_cover(pub)
+    if use_cache:  # only now: until synthesis is over, the cache holds nothing but clips
+        keep_cover(meta, cover, cache_dir)
     catalog.write_onix(pub)
     if options.audio:
         # Listening outputs: each reads the finished section MP3s.

@@ -28,16 +28,21 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps, ImageStat, features
 
 from .errors import ConfigError
 from .model import BookMeta, Cover, Publication
 
+if TYPE_CHECKING:
+    from .cache import OutputCache
+
 __all__ = [
     "COVER_SIZE_PX",
     "cover_filename",
     "generated_cover_alt",
+    "keep_cover",
     "make_cover",
     "write_cover",
 ]
@@ -88,8 +93,9 @@ def make_cover(meta: BookMeta, source_dir: Path, cache_dir: Path | None = None) 
 
     ``meta.cover`` is a path checked by the config (relative ones are resolved
     against ``source_dir``). Raises :class:`ConfigError` if it is not an
-    image Pillow can read. A generated cover is kept in ``cache_dir`` (when
-    given): drawing it is a fifth of a small book's text-only build.
+    image Pillow can read. A generated cover drawn before is taken from
+    ``cache_dir`` (when given; :func:`keep_cover` puts it there): drawing it is
+    a fifth of a small book's text-only build.
     """
     if meta.cover is not None:
         path = meta.cover if meta.cover.is_absolute() else source_dir / meta.cover
@@ -102,13 +108,33 @@ def make_cover(meta: BookMeta, source_dir: Path, cache_dir: Path | None = None) 
 
 
 def _generated(meta: BookMeta, cache_dir: Path | None) -> bytes:
-    """The generated cover's JPEG, from the cache when drawn before from the same inputs.
+    """The generated cover's JPEG, from the cache when drawn before from the same inputs."""
+    if cache_dir is not None:
+        found = _cache(cache_dir).fetch_bytes(_cache_key(meta), ".jpg")
+        if found is not None:
+            return found[0]
+    return _encode(_draw_cover(meta))
 
-    The key is everything the pixels come from: the book's metadata, this
-    module, Pillow's version and the fonts installed (see _font_for).
-    """
-    if cache_dir is None:
-        return _encode(_draw_cover(meta))
+
+def keep_cover(meta: BookMeta, cover: Cover, cache_dir: Path) -> None:
+    """Keep a generated cover in ``cache_dir`` for the next build (see :func:`make_cover`)."""
+    if meta.cover is not None:
+        return  # made from the author's image: not worth keeping
+    try:
+        _cache(cache_dir).store_bytes(_cache_key(meta), ".jpg", cover.data)
+    except OSError as exc:  # a cache that cannot be written only costs time
+        log.debug("cover not cached: %s", exc)
+
+
+def _cache(cache_dir: Path) -> OutputCache:
+    from .cache import OutputCache
+
+    return OutputCache(cache_dir)
+
+
+def _cache_key(meta: BookMeta) -> str:
+    """Everything a generated cover's pixels come from: the book's metadata, this
+    module, Pillow's version and the fonts installed (see _font_for)."""
     import hashlib
 
     import PIL
@@ -118,19 +144,9 @@ def _generated(meta: BookMeta, cache_dir: Path | None) -> bytes:
     fonts = [(path, Path(path).stat().st_size) for path in
              (*(_bundled_font(weight) for weight in _BUNDLED), *_SYSTEM_FONTS)
              if path and Path(path).is_file()]
-    cache = OutputCache(cache_dir)
-    key = OutputCache.key({"kind": "cover", "meta": repr(meta), "fonts": fonts,
-                           "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
-                           "pillow": PIL.__version__})
-    found = cache.fetch_bytes(key, ".jpg")
-    if found is not None:
-        return found[0]
-    data = _encode(_draw_cover(meta))
-    try:
-        cache.store_bytes(key, ".jpg", data)
-    except OSError as exc:  # a cache that cannot be written only costs time
-        log.debug("cover not cached: %s", exc)
-    return data
+    return OutputCache.key({"kind": "cover", "meta": repr(meta), "fonts": fonts,
+                            "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+                            "pillow": PIL.__version__})
 
 
 def generated_cover_alt(meta: BookMeta) -> str:

@@ -379,3 +379,34 @@ def test_build_record_figures(podcast: SectionAudio) -> None:
                 "decoded_duration_ms", "decoded_lufs", "decoded_true_peak_dbtp"):
         assert key in podcast.extra
     assert isinstance(podcast.path, Path)
+
+
+def test_one_master_for_podcast_and_compact(tmp_path):
+    items = make_items(6, seed=30)
+    podcast, compact = audio.assemble_section_files(
+        items, (("podcast", tmp_path / "p.mp3"), ("compact", tmp_path / "c.mp3")),
+        tags=TAGS, section_id="both")
+    assert podcast.timings == compact.timings and podcast.duration_ms == compact.duration_ms
+    for result in (podcast, compact):
+        profile = audio.get_profile(result.extra["profile"])
+        assert MP3(result.path).info.bitrate == profile.bitrate_kbps * 1000
+        lufs, true_peak = audio.measure_loudness(result.path)
+        assert abs(lufs - profile.loudness_target_db) <= 1.0
+        assert true_peak <= profile.peak_limit_dbtp
+        assert audio.decode_duration_ms(result.path) == result.duration_ms
+    # Each is the file assemble_section makes alone for the same pair of profiles.
+    again = audio.assemble_section_files(
+        items, (("podcast", tmp_path / "p2.mp3"), ("compact", tmp_path / "c2.mp3")),
+        tags=TAGS, section_id="both")
+    assert [a.path.read_bytes() for a in again] == [podcast.path.read_bytes(),
+                                                    compact.path.read_bytes()]
+
+
+def test_sections_are_whole_aac_frames_and_decode_exactly(tmp_path):
+    for extra_ms in (0, 7, 23):
+        items = [("a", speechlike(11, 0.8 + extra_ms / 1000, 24000), 1000)]
+        result = audio.assemble_section(items, profile="podcast", tags=PLAIN,
+                                        dest=tmp_path / f"{extra_ms}.mp3", section_id="x")
+        frames = soundfile.info(str(result.path)).frames
+        assert frames % audio.AAC_FRAME_SAMPLES == 0
+        assert frames * 1000 // 22050 in (result.duration_ms, result.duration_ms - 1)

@@ -122,3 +122,26 @@ def test_concurrent_writers_never_expose_partial_entries(tmp_path: Path) -> None
         assert cache.get(key) == make_clip(200 + index)
     leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and p.name.startswith(".tmp-")]
     assert leftovers == []
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_output_cache_round_trip_and_corrupt_entries_are_misses(tmp_path: Path) -> None:
+    from publisher.cache import OutputCache
+
+    cache = OutputCache(tmp_path)
+    key = OutputCache.key({"kind": "test", "parts": [1, 2]})
+    assert key == OutputCache.key({"parts": [1, 2], "kind": "test"})  # canonical JSON
+    assert cache.fetch(key, ".mp3", tmp_path / "out.mp3") is None
+    source = tmp_path / "made.mp3"
+    source.write_bytes(b"ID3 encoded audio")
+    cache.store(key, ".mp3", source, {"duration_ms": 1234})
+    meta = cache.fetch(key, ".mp3", tmp_path / "out.mp3")
+    assert meta is not None and meta["duration_ms"] == 1234
+    assert (tmp_path / "out.mp3").read_bytes() == b"ID3 encoded audio"
+    # A truncated file (a power cut) no longer matches its digest: rebuilt, not used.
+    (stored,) = (tmp_path / "outputs").rglob("*.mp3")
+    stored.write_bytes(b"ID3 enc")
+    assert cache.fetch(key, ".mp3", tmp_path / "again.mp3") is None
+    assert not (tmp_path / "again.mp3").exists()

@@ -110,3 +110,30 @@ def test_lexicon_rewrites_spoken_text_and_ships_a_linked_pls(tmp_path):
     assert "EPUB/lexicon.pls" in zipfile.ZipFile(epub).namelist()
     doc = epub_xml(epub, "EPUB/02-nssi.xhtml")
     assert doc.find(".//x:link[@rel='pronunciation']", NS).get("href") == "lexicon.pls"
+
+
+def test_a_rebuild_copies_encoded_sections_and_an_edit_reencodes_one(tmp_path, monkeypatch):
+    from publisher import audio
+
+    source = write_book(tmp_path, "## One\n\nFirst part. It goes on.\n\n## Two\n\n"
+                                  "Second part here.\n\n## Three\n\nThird and last.\n")
+    cache = tmp_path / "cache"
+    options = BuildOptions(out_root=tmp_path / "a", engine="fake", workers=1, cache_dir=cache)
+    first = build(source, options)
+    made: list[str] = []
+    real = audio.assemble_section_files
+
+    def counting(items, outputs, *, tags, section_id):
+        made.append(section_id)
+        return real(items, outputs, tags=tags, section_id=section_id)
+
+    monkeypatch.setattr(audio, "assemble_section_files", counting)
+    again = build(source, BuildOptions(out_root=tmp_path / "b", engine="fake", workers=1,
+                                       cache_dir=cache))
+    assert made == []
+    assert {p.name: p.read_bytes() for p in first.files} == \
+        {p.name: p.read_bytes() for p in again.files}
+    source.write_text(source.read_text().replace("Second part here.", "Second part there."))
+    build(source, BuildOptions(out_root=tmp_path / "c", engine="fake", workers=1,
+                               cache_dir=cache))
+    assert made == ["sec-03"]  # title page, One, *Two*, Three: the contents are unchanged

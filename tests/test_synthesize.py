@@ -171,3 +171,29 @@ def test_keyboard_interrupt_stops_the_pool_promptly(tmp_path: Path) -> None:
     assert time.monotonic() - started < 3.5
     assert multiprocessing.active_children() == []
     assert 1 <= cache.writes < len(items)
+
+
+def test_stream_hands_clips_over_as_they_come_and_closing_stops_the_workers(
+        tmp_path: Path) -> None:
+    import contextlib
+
+    from publisher.synthesize import stream_clips
+
+    items = many(MIN_BATCH_FOR_WORKERS + 6)
+    ClipCache(tmp_path).put(ClipCache.key(FakeEngine().identity, items[3][1]),
+                            FakeEngine().synthesize(items[3][1]))
+    cache = ClipCache(tmp_path)
+    seen = []
+    with contextlib.closing(stream_clips(items, FakeEngine, cache, workers=2)) as stream:
+        for sentence_id, clip, cached in stream:
+            # The caller may take its time: the workers have the next texts queued.
+            time.sleep(0.01)
+            seen.append((sentence_id, cached))
+            assert clip == FakeEngine().synthesize(dict(items)[sentence_id])
+    assert seen[0] == ("s3", True)  # cached clips first
+    assert sorted(sid for sid, _ in seen) == sorted(sid for sid, _ in items)
+    assert cache.writes == len(items) - 1
+    with contextlib.closing(stream_clips(many(40, "again"), Sluggish, cache,
+                                         workers=2)) as stream:
+        next(stream)  # then stop early: the workers are stopped, not drained
+    assert multiprocessing.active_children() == []

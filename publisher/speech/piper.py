@@ -32,8 +32,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import ConfigError, EngineUnavailable
 from ..model import Clip
 
@@ -136,6 +134,9 @@ class PiperEngine:
         }
 
     def synthesize(self, text: str) -> Clip:
+        # Imported here: a rebuild whose audio all comes from the cache makes
+        # the engine (for its identity) but never synthesizes.
+        import numpy as np
         from piper import SynthesisConfig
 
         voice = self._load()
@@ -265,6 +266,8 @@ def _fix_noise(model: Any) -> int:
         dtype = next((a.i for a in node.attribute if a.name == "dtype"), TensorProto.FLOAT)
         if dtype != TensorProto.FLOAT:
             raise ValueError(f"RandomNormalLike node {node.name} makes dtype {dtype}, not float")
+
+    import numpy as np
 
     prefix = "publisher_noise"
     rng = np.random.default_rng(_NOISE_BANK_SEED)
