@@ -107,16 +107,7 @@ class ClipCache:
         """Store ``clip`` under ``key`` atomically; return the entry's path."""
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = _encode(clip)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=_SUFFIX)
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                tmp.write(data)
-            os.replace(tmp_name, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
-            raise
+        _write_atomically(path, _encode(clip))
         self.writes += 1
         return path
 
