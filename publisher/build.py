@@ -24,9 +24,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from . import catalog, epub
-from .cover import keep_cover, make_cover, write_cover
+from . import catalog, epub, stamp
 from .config import load_meta
+from .cover import keep_cover, make_cover, write_cover
 from .errors import OutputError, PublisherError
 from .model import Book, Publication
 from .parse import parse_book
@@ -69,6 +69,8 @@ class BuildOptions:
     strict: bool = False
     workers: int = 0
     fallback: str | None = None
+    #: Build even when the outputs are up to date (see publisher.stamp).
+    force: bool = False
     #: Extra engine keyword arguments (tests inject a fake engine's settings).
     engine_options: dict[str, object] = field(default_factory=dict)
 
@@ -142,6 +144,12 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None)
     """Build every output for one source file into ``options.out_root / slug``."""
     reporter = reporter or Reporter()
     started = time.monotonic()
+    cache_dir = options.cache_dir or options.out_root / ".cache"
+    if not options.force:
+        up_to_date = _up_to_date(source, options, cache_dir, reporter)
+        if up_to_date is not None:
+            return up_to_date
+    stamp.forget(source, options, cache_dir)
     reporter.stage(f"Reading {source}")
     book = load_book(source, options)
     for warning in book.warnings:
@@ -179,9 +187,63 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None)
         # The lock file stays: deleting it could let two later builds lock
         # different files of the same name.
         lock.release()
+    # A text-only build never adds the cache folder itself (see _write_outputs).
+    keeps_cache = options.audio or options.cache_dir is not None or cache_dir.is_dir()
+    if keeps_cache and not stats.get("fell_back"):
+        stamp.write(source, options, cache_dir, final, hashed=_inputs(source, book),
+                    statted=_font_files(), absent=_absent(source, book),
+                    stats={k: v for k, v in stats.items() if k.startswith("clips_")})
     files = tuple(sorted(p for p in final.rglob("*") if p.is_file()))
     return BuildResult(slug=slug, out_dir=final, files=files, warnings=book.warnings,
                        record=record, stats=stats)
+
+
+def _up_to_date(source: Path, options: BuildOptions, cache_dir: Path,
+                reporter: Reporter) -> BuildResult | None:
+    """The last build's result when nothing it was made from has changed (else None)."""
+    found = stamp.check(source, options, cache_dir)
+    if found is None:
+        return None
+    out_dir = Path(found["out_dir"])
+    record = json.loads((out_dir / "build.json").read_text(encoding="utf-8"))
+    warnings = tuple(str(w) for w in record.get("warnings", ()))
+    for warning in warnings:
+        reporter.warn(warning)
+    stats: dict[str, object] = {"up_to_date": True, "build_seconds": 0.0}
+    if "clips_synthesized" in found.get("stats", {}):
+        distinct = int(found["stats"]["clips_synthesized"]) + int(
+            found["stats"].get("clips_from_cache", 0))
+        stats.update(clips_synthesized=0, clips_from_cache=distinct)
+    files = tuple(sorted(p for p in out_dir.rglob("*") if p.is_file()))
+    return BuildResult(slug=str(record["slug"]), out_dir=out_dir, files=files,
+                       warnings=warnings, record=record, stats=stats)
+
+
+def _inputs(source: Path, book: Book) -> list[Path]:
+    """Every file the build read: the source, its images, cover and lexicon."""
+    paths = [source, *(image.source for image in book.images)]
+    base = source.parent
+    for extra in (book.meta.cover, book.meta.lexicon):
+        if extra is not None:
+            paths.append(extra if extra.is_absolute() else base / extra)
+    return paths
+
+
+def _absent(source: Path, book: Book) -> list[Path]:
+    """Files the build looked for and did not find: their arrival changes the book."""
+    from .cover import SYSTEM_FONTS
+
+    absent = [Path(p) for p in SYSTEM_FONTS if not Path(p).exists()]
+    if book.meta.lexicon is None:
+        absent.append(source.with_suffix(".pls"))
+    return absent
+
+
+def _font_files() -> list[Path]:
+    """Fonts a generated cover may be drawn with (checked by size and time, not read)."""
+    from .cover import SYSTEM_FONTS
+
+    return [Path(p) for p in SYSTEM_FONTS if Path(p).exists()]
 
 
 def _write_outputs(book: Book, staging: Path, options: BuildOptions,

@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                         "gTTS: a language code other than the book's, e.g. fr")
     b.add_argument("--rate", type=float, metavar="X",
                    help="speaking rate, 0.5 to 2.0 (default 1.0)")
+    b.add_argument("--force", action="store_true",
+                   help="build even when nothing changed since the last build (by "
+                        "default such a book is checked and left as it is)")
     b.add_argument("--fallback", choices=("piper", "fake"),
                    help="engine to finish the book with if the first is unreachable "
                         "(e.g. --engine gtts --fallback piper)")
@@ -214,7 +217,7 @@ def _build(args: argparse.Namespace) -> int:
         engine=args.engine, voice=args.voice, rate=args.rate,
         audio_profile=args.audio_profile, epub_audio_profile=args.epub_audio_profile,
         cache_dir=args.cache_dir, base_url=args.base_url, strict=args.strict,
-        workers=args.workers, fallback=args.fallback)
+        workers=args.workers, fallback=args.fallback, force=args.force)
     proof = args.proof or args.max_wer is not None
     if proof and args.no_audio:
         raise PublisherError("--proof listens to the audio, and --no-audio makes none: "
@@ -244,11 +247,15 @@ def _build(args: argparse.Namespace) -> int:
         finally:
             reporter.close()
         stats = result.stats
-        cache_note = (f"; {stats['clips_synthesized']} clips synthesized, "
-                      f"{stats['clips_from_cache']} from the cache"
-                      if "clips_synthesized" in stats else "")
-        log.info("Built %s -> %s (%d files, %.1f s%s)", source, result.out_dir,
-                 len(result.files), stats.get("build_seconds", 0.0), cache_note)
+        if stats.get("up_to_date"):
+            log.info("Up to date: %s -> %s (nothing changed since the last build; "
+                     "--force builds it again)", source, result.out_dir)
+        else:
+            cache_note = (f"; {stats['clips_synthesized']} clips synthesized, "
+                          f"{stats['clips_from_cache']} from the cache"
+                          if "clips_synthesized" in stats else "")
+            log.info("Built %s -> %s (%d files, %.1f s%s)", source, result.out_dir,
+                     len(result.files), stats.get("build_seconds", 0.0), cache_note)
         if proof:
             try:
                 failures += 0 if _proof_one(result.out_dir, args.max_wer, quiet=args.quiet) \
@@ -260,10 +267,10 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _voices() -> int:
-    from .speech import list_voices
-
     from rich.console import Console
     from rich.table import Table
+
+    from .speech import list_voices
 
     table = Table(title="Speech engines and voices")
     for column in ("engine", "voice", "language", "available", "notes"):

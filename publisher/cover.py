@@ -72,7 +72,7 @@ AUTHOR_MAX_HEIGHT_PX = 480
 _BUNDLED = {"bold": "SourceSansPro-Bold.ttf", "semibold": "SourceSansPro-Semibold.ttf",
             "regular": "SourceSansPro-Regular.ttf"}
 #: System fonts tried, in order, for characters Source Sans Pro does not have.
-_SYSTEM_FONTS = (
+SYSTEM_FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf",
@@ -142,7 +142,7 @@ def _cache_key(meta: BookMeta) -> str:
     from .cache import OutputCache
 
     fonts = [(path, Path(path).stat().st_size) for path in
-             (*(_bundled_font(weight) for weight in _BUNDLED), *_SYSTEM_FONTS)
+             (*(_bundled_font(weight) for weight in _BUNDLED), *SYSTEM_FONTS)
              if path and Path(path).is_file()]
     return OutputCache.key({"kind": "cover", "meta": repr(meta), "fonts": fonts,
                             "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
@@ -399,7 +399,7 @@ def _load_font(path: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.Image
 
 def _font_for(text: str, weight: str) -> str:
     """The first font that has every character of ``text`` ('' = Pillow's built-in)."""
-    candidates = [p for p in (_bundled_font(weight), *_SYSTEM_FONTS) if p and Path(p).is_file()]
+    candidates = [p for p in (_bundled_font(weight), *SYSTEM_FONTS) if p and Path(p).is_file()]
     characters = sorted({c for c in text if not c.isspace()})
     best, best_missing = "", characters
     for path in candidates:

@@ -82,6 +82,7 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
     items = _speech_items(book, toc, lexicon)
     spec = engine_spec(book, options)
     workers = options.workers or default_workers()
+    fell_back = False
     try:
         made = _narrate(book, staging, options, reporter, cover, spec, items, toc, cache,
                         workers)
@@ -92,6 +93,7 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
         reporter.warn(f"{exc} Finishing the book with the '{fallback}' engine instead "
                       "(--fallback).")
         spec = engine_spec(book, options, name=fallback)
+        fell_back = True
         made = _narrate(book, staging, options, reporter, cover, spec, items, toc, cache,
                         workers, label=f"Narrating ({fallback})")
     except SpeechError as exc:
@@ -153,8 +155,11 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
     pls = lexicon.to_pls(meta.language) if lexicon.entries else None
     # How much was synthesized depends on the cache, not on the book: it is
     # reported, never written into build.json (which must be reproducible).
-    stats = {"clips_synthesized": cache.writes,
-             "clips_from_cache": len({text for _, text in items}) - cache.writes}
+    stats: dict[str, object] = {
+        "clips_synthesized": cache.writes,
+        "clips_from_cache": len({text for _, text in items}) - cache.writes}
+    if fell_back:
+        stats["fell_back"] = True
     return NarrationResult(narration=Narration(narrator=narrator, overlays=overlay_map,
                                                audio_files=epub_files),
                            pls=pls, record=record, sections=tuple(sections),
