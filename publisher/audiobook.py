@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import langcodes
 
-from .cache import OutputCache
+from .cache import OutputCache, file_sha256
 from .errors import AudioError, OutputError
 from .model import Publication, Section, SectionAudio
 
@@ -106,8 +106,7 @@ def _cache_key(pub: Publication, sections: list[tuple[Section, SectionAudio]]) -
     return OutputCache.key({
         "kind": "m4b",
         "code": _code(),
-        "sections": [[section.title, hashlib.sha256(audio.path.read_bytes()).hexdigest()]
-                     for section, audio in sections],
+        "sections": [[section.title, file_sha256(audio.path)] for section, audio in sections],
         "meta": repr(pub.book.meta),
         "narrator": pub.narrator,
         "modified": pub.modified.isoformat(),
@@ -150,6 +149,9 @@ def _encode(sections: list[tuple[Section, SectionAudio]], dest: Path, rate: int,
     MP3, so a rebuild after an edit encodes only the sections that changed.
     Other lengths are decoded and encoded as one stream.
     """
+    # First every section's packets are made (or found) and cached; then they
+    # are read back one section at a time while muxing: memory holds one
+    # section's AAC, not the book's (about 29 MB an hour).
     segments = []
     for section, audio in sections:
         segment = _section_packets(section, audio, rate, cache)
@@ -164,8 +166,9 @@ def _encode(sections: list[tuple[Section, SectionAudio]], dest: Path, rate: int,
     with _open_m4b(dest, rate, pub) as (out, stream):
         position = 0  # samples muxed so far, at ``rate``
         index = 0  # AAC packets muxed so far
-        for number, ((section, _), (packets, samples)) in enumerate(
+        for number, ((section, _), segment) in enumerate(
                 zip(sections, segments, strict=True), start=1):
+            packets, samples = segment.load(), segment.samples
             for data in packets[1:] if number > 1 else packets:
                 packet = av.Packet(data)
                 packet.stream = stream
@@ -219,17 +222,39 @@ def _set_chapters(out: Any, chapters: list[Chapter]) -> None:
     out.set_chapters(chapters)
 
 
+class _Segment:
+    """One section's AAC packets: in the output cache (read back when muxed) or in memory."""
+
+    def __init__(self, samples: int, *, cache: OutputCache | None = None, key: str = "",
+                 packets: list[bytes] | None = None) -> None:
+        self.samples = samples
+        self._cache = cache
+        self._key = key
+        self._packets = packets
+
+    def load(self) -> list[bytes]:
+        if self._packets is not None:
+            return self._packets
+        assert self._cache is not None
+        found = self._cache.fetch_bytes(self._key, ".aac")
+        if found is None:
+            raise AudioError(f"The audiobook's cached AAC of a section ({self._key}) left the "
+                             "cache during the build; is another process clearing it? "
+                             "Build again.")
+        packed, meta = found
+        return _unpack(packed, meta["sizes"])  # type: ignore[arg-type]
+
+
 def _section_packets(section: Section, audio: SectionAudio, rate: int,
-                     cache: OutputCache | None) -> tuple[list[bytes], int] | None:
-    """(AAC packets, samples) of one section encoded on its own; None if not whole frames."""
-    data = audio.path.read_bytes() if audio.path.is_file() else b""
+                     cache: OutputCache | None) -> _Segment | None:
+    """One section encoded on its own (and cached); None if not whole AAC frames."""
     key = OutputCache.key({"kind": "m4b-section", "code": _code(), "rate": rate,
-                           "mp3_sha256": hashlib.sha256(data).hexdigest()})
+                           "mp3_sha256": file_sha256(audio.path) if audio.path.is_file()
+                           else hashlib.sha256(b"").hexdigest()})
     if cache is not None:
-        found = cache.fetch_bytes(key, ".aac")
-        if found is not None:
-            packed, meta = found
-            return _unpack(packed, meta["sizes"]), int(meta["samples"])  # type: ignore[arg-type]
+        meta = cache.fetch_meta(key, ".aac")
+        if meta is not None:
+            return _Segment(int(meta["samples"]), cache=cache, key=key)  # type: ignore[arg-type]
     import av
 
     time_base = Fraction(1, rate)
@@ -253,10 +278,11 @@ def _section_packets(section: Section, audio: SectionAudio, rate: int,
     if samples % _AAC_FRAME:
         return None
     packets += [bytes(packet) for packet in encoder.encode(None)]
-    if cache is not None:
-        cache.store_bytes(key, ".aac", b"".join(packets),
-                          {"sizes": [len(p) for p in packets], "samples": samples})
-    return packets, samples
+    if cache is None:
+        return _Segment(samples, packets=packets)
+    cache.store_bytes(key, ".aac", b"".join(packets),
+                      {"sizes": [len(p) for p in packets], "samples": samples})
+    return _Segment(samples, cache=cache, key=key)
 
 
 def _unpack(packed: bytes, sizes: list[int]) -> list[bytes]:

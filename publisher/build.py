@@ -11,7 +11,6 @@ cache (written as clips are made) keeps what was already synthesized.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from . import catalog, epub, stamp
+from .cache import file_sha256
 from .config import load_meta
 from .cover import keep_cover, make_cover, write_cover
 from .errors import OutputError, PublisherError
@@ -353,9 +353,8 @@ def _remove_stale(out_root: Path, slug: str) -> None:
 def _file_list(folder: Path) -> list[dict[str, object]]:
     files = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        files.append({"path": path.relative_to(folder).as_posix(), "bytes": len(data),
-                      "sha256": hashlib.sha256(data).hexdigest()})
+        files.append({"path": path.relative_to(folder).as_posix(),
+                      "bytes": path.stat().st_size, "sha256": file_sha256(path)})
     return files
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from .model import Clip
 
-__all__ = ["ClipCache", "FORMAT_VERSION", "OutputCache"]
+__all__ = ["ClipCache", "FORMAT_VERSION", "OutputCache", "copy_hashed", "file_sha256"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -206,18 +206,56 @@ class OutputCache:
             return None
         return data, meta
 
-    def fetch(self, key: str, suffix: str, dest: Path) -> dict[str, Any] | None:
-        """Copy the cached file to ``dest`` and return its metadata, or None if not cached."""
-        found = self.fetch_bytes(key, suffix)
-        if found is None:
+    def fetch_meta(self, key: str, suffix: str) -> dict[str, Any] | None:
+        """The metadata of an entry whose file is whole (checked in chunks), else None."""
+        path, meta_path = self._paths(key, suffix)
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            digest = file_sha256(path)
+        except (OSError, ValueError):
             return None
-        Path(dest).write_bytes(found[0])
-        return found[1]
+        if not isinstance(meta, dict) or digest != meta.get("sha256"):
+            return None
+        return meta
+
+    def fetch(self, key: str, suffix: str, dest: Path) -> dict[str, Any] | None:
+        """Copy the cached file to ``dest`` and return its metadata, or None if not cached.
+
+        The file is copied in chunks and checked on the way (an hour of audio
+        is tens of MB): a copy that does not match its digest is removed.
+        """
+        path, meta_path = self._paths(key, suffix)
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict):
+            return None
+        try:
+            digest = copy_hashed(path, Path(dest))
+        except FileNotFoundError:
+            return None
+        if digest != meta.get("sha256"):
+            Path(dest).unlink(missing_ok=True)
+            return None
+        return meta
 
     def store(self, key: str, suffix: str, source: Path,
               meta: Mapping[str, object] | None = None) -> None:
-        """Keep a copy of ``source`` under ``key``, with ``meta``."""
-        self.store_bytes(key, suffix, Path(source).read_bytes(), meta)
+        """Keep a copy of ``source`` under ``key``, with ``meta`` (copied in chunks)."""
+        path, meta_path = self._paths(key, suffix)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
+        os.close(fd)
+        try:
+            digest = copy_hashed(Path(source), Path(tmp_name))
+            os.replace(tmp_name, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+        record = dict(meta or {}, sha256=digest)
+        _write_atomically(meta_path, json.dumps(record, sort_keys=True).encode("utf-8"))
 
     def store_bytes(self, key: str, suffix: str, data: bytes,
                     meta: Mapping[str, object] | None = None) -> None:
@@ -227,6 +265,29 @@ class OutputCache:
         record = dict(meta or {}, sha256=hashlib.sha256(data).hexdigest())
         _write_atomically(path, data)
         _write_atomically(meta_path, json.dumps(record, sort_keys=True).encode("utf-8"))
+
+
+#: Bytes read at a time when copying or hashing files.
+_CHUNK = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks (memory stays flat for any size)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy_hashed(source: Path, dest: Path) -> str:
+    """Copy ``source`` to ``dest`` in chunks; return the SHA-256 of what was copied."""
+    digest = hashlib.sha256()
+    with source.open("rb") as reader, dest.open("wb") as writer:
+        while chunk := reader.read(_CHUNK):
+            digest.update(chunk)
+            writer.write(chunk)
+    return digest.hexdigest()
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

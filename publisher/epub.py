@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import shutil
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +21,8 @@ from ebooklib import epub
 from lxml import etree
 
 from . import templates
-from .overlays import clock
 from .model import Accessibility, Book, BookMeta, Cover, Section
+from .overlays import clock
 
 EPUB_DIR = "EPUB"
 _OPF_NS = "http://www.idpf.org/2007/opf"
@@ -243,8 +244,13 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
     epub.write_epub(buffer, ebook, {"mtime": modified, "epub3_pages": False,
                                     "epub3_landmark": False, "spine_direction": True,
                                     "package_direction": True, "play_order": {"enabled": False}})
-    dest.write_bytes(_deterministic_zip(buffer.getvalue(), modified,
-                                        {f"{EPUB_DIR}/content.opf": _package_language(meta)}))
+    # ebooklib holds every item in memory: the audio went in empty and is
+    # streamed from its files into the final archive (hours of audio are
+    # hundreds of MB).
+    streamed = {f"{EPUB_DIR}/{href}": path
+                for href, path in (narration.audio_files.items() if narration else ())}
+    _deterministic_zip(buffer.getvalue(), dest, modified,
+                       {f"{EPUB_DIR}/content.opf": _package_language(meta)}, streamed)
     return book_facts
 
 
@@ -316,9 +322,10 @@ def _add_narration(ebook: epub.EpubBook, narration: Narration) -> None:
                        {"property": "media:active-class"})
     ebook.add_metadata(None, "meta", "-epub-media-overlay-playing",
                        {"property": "media:playback-active-class"})
-    for index, (href, path) in enumerate(sorted(narration.audio_files.items())):
+    for index, href in enumerate(sorted(narration.audio_files)):
+        # Empty here; _deterministic_zip streams the file in.
         ebook.add_item(epub.EpubItem(uid=f"audio-{index + 1:03d}", file_name=href,
-                                     media_type="audio/mpeg", content=path.read_bytes()))
+                                     media_type="audio/mpeg", content=b""))
 
 
 def _package_language(meta: BookMeta) -> Callable[[bytes], bytes]:
@@ -338,17 +345,21 @@ def _package_language(meta: BookMeta) -> Callable[[bytes], bytes]:
     return fix
 
 
-def _deterministic_zip(data: bytes, modified: _dt.datetime,
-                       rewrite: dict[str, Callable[[bytes], bytes]]) -> bytes:
-    """Rewrite the archive: mimetype first and stored, fixed times, stable order."""
+def _deterministic_zip(data: bytes, dest: Path, modified: _dt.datetime,
+                       rewrite: dict[str, Callable[[bytes], bytes]],
+                       streamed: dict[str, Path] | None = None) -> None:
+    """Rewrite the archive into ``dest``: mimetype first and stored, fixed times, stable order.
+
+    Members named in ``streamed`` are copied from their files in chunks.
+    """
+    streamed = streamed or {}
     stamp = max(modified, _dt.datetime(1980, 1, 1, tzinfo=modified.tzinfo))
     date_time = stamp.timetuple()[:6]
     source = zipfile.ZipFile(io.BytesIO(data))
     names = source.namelist()
     order = ["mimetype", "META-INF/container.xml"]
     rest = sorted(n for n in names if n not in order)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as target:
+    with zipfile.ZipFile(dest, "w") as target:
         for name in order + rest:
             if name not in names:
                 continue
@@ -359,8 +370,12 @@ def _deterministic_zip(data: bytes, modified: _dt.datetime,
                 info.compress_type = zipfile.ZIP_STORED
             else:
                 info.compress_type = zipfile.ZIP_DEFLATED
+            if name in streamed:
+                info.file_size = streamed[name].stat().st_size
+                with streamed[name].open("rb") as reader, target.open(info, "w") as writer:
+                    shutil.copyfileobj(reader, writer, 1 << 20)
+                continue
             content = source.read(name)
             if name in rewrite:
                 content = rewrite[name](content)
             target.writestr(info, content, compresslevel=9)
-    return out.getvalue()

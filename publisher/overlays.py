@@ -17,9 +17,9 @@ from .model import Section, Timing
 
 SMIL_NS = "http://www.w3.org/ns/SMIL"
 EPUB_NS = "http://www.idpf.org/2007/ops"
-_E = "{%s}" % SMIL_NS
-_EPUB_TYPE = "{%s}type" % EPUB_NS
-_TEXTREF = "{%s}textref" % EPUB_NS
+_E = f"{{{SMIL_NS}}}"
+_EPUB_TYPE = f"{{{EPUB_NS}}}type"
+_TEXTREF = f"{{{EPUB_NS}}}textref"
 
 #: Block structure -> epub:type of its <seq> (escapable or skippable structures).
 STRUCTURE_TYPES = {"list": "list", "table": "table", "figure": "figure", "aside": "aside",

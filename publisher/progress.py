@@ -57,8 +57,13 @@ class _PlainReporter(Reporter):
 class _RichReporter(_PlainReporter):
     def __init__(self) -> None:
         super().__init__(quiet=False)
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("{task.fields[minutes]}"),

@@ -32,19 +32,16 @@ __all__ = ["check", "forget", "write"]
 
 _VERSION = 1
 _PACKAGE = Path(__file__).resolve().parent
-_CHUNK = 1 << 20
 
 
 def _sha256(path: Path) -> str | None:
-    """The file's SHA-256, read in chunks (output files can be large); None if unreadable."""
-    digest = hashlib.sha256()
+    """The file's SHA-256 (read in chunks: outputs can be large); None if unreadable."""
+    from .cache import file_sha256
+
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
+        return file_sha256(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def _stat(path: Path) -> list[int] | None:
