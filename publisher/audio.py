@@ -83,6 +83,16 @@ _signal: Any = _Deferred("scipy.signal")
 _ndimage: Any = _Deferred("scipy.ndimage")
 _iirfilter: Any = _Deferred("pyloudnorm.iirfilter")
 
+
+def preload() -> None:
+    """Import the deferred libraries now (~0.7 s, mostly SciPy).
+
+    Called while synthesis workers load their voice, so that the first
+    section's assembly does not wait for the imports afterwards.
+    """
+    for module in (np, av, _signal, _ndimage, _iirfilter):
+        importlib.import_module(module._name)
+
 __all__ = [
     "AAC_FRAME_SAMPLES",
     "PAUSE_AFTER_MS",
@@ -97,6 +107,7 @@ __all__ = [
     "measure_levels",
     "measure_loudness",
     "pause_after",
+    "preload",
     "write_tags",
 ]
 

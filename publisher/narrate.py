@@ -61,11 +61,15 @@ class NarrationResult:
 
 def engine_spec(book: Book, options: BuildOptions, name: str | None = None) -> EngineSpec:
     meta = book.meta
-    return EngineSpec(name=name or options.engine or meta.engine or "piper",
-                      voice=options.voice or meta.voice or None,
+    name = name or options.engine or meta.engine or "piper"
+    engine_options = dict(options.engine_options)
+    if name == "piper" and "model_cache" not in engine_options:
+        # The deterministic voice model is kept beside the clips (see speech.piper).
+        cache_root = options.cache_dir or options.out_root / ".cache"
+        engine_options["model_cache"] = str(cache_root / "voices")
+    return EngineSpec(name=name, voice=options.voice or meta.voice or None,
                       rate=options.rate if options.rate is not None else meta.rate,
-                      lang=meta.language,
-                      options=tuple(sorted(options.engine_options.items())))
+                      lang=meta.language, options=tuple(sorted(engine_options.items())))
 
 
 def default_workers() -> int:
@@ -94,6 +98,8 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
                       "(--fallback).")
         spec = engine_spec(book, options, name=fallback)
         fell_back = True
+        # Counted afresh: the clips the first engine made are not this book's audio.
+        cache = ClipCache(cache.root)
         made = _narrate(book, staging, options, reporter, cover, spec, items, toc, cache,
                         workers, label=f"Narrating ({fallback})")
     except SpeechError as exc:
@@ -253,8 +259,12 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
     wanted = [(sentence_id, text) for sentence_id, text in items if sentence_id in needed]
     try:
         if wanted:  # else every file came from the cache
-            with contextlib.closing(stream_clips(wanted, spec, cache,
-                                                 workers=workers)) as stream:
+            # With two cores, even one missing clip goes to a worker process:
+            # this one imports the audio libraries meanwhile (an edit of one
+            # sentence then costs the voice load or the imports, not both).
+            with contextlib.closing(stream_clips(
+                    wanted, spec, cache, workers=workers, min_batch_for_workers=1,
+                    while_waiting=audio.preload)) as stream:
                 for sentence_id, clip, cached in stream:
                     ready.add(sentence_id)
                     reporter.sentence_done(clip.duration_ms, cached)

@@ -83,8 +83,15 @@ def stream_clips(
     cache: ClipCache,
     *,
     workers: int = 1,
+    min_batch_for_workers: int = MIN_BATCH_FOR_WORKERS,
+    while_waiting: Callable[[], None] | None = None,
 ) -> Generator[tuple[str, Clip, bool], None, None]:
     """Yield ``(sentence_id, clip, from_cache)`` for every item as its clip becomes available.
+
+    With worker processes (``workers`` > 1 and at least ``min_batch_for_workers``
+    misses) the workers start before the cached clips are handed over, and
+    ``while_waiting()`` is called once before the first wait for them: the
+    caller's chance to do its own preparation while they load the voice.
 
     Cached clips come first, in the order of ``items``; then the synthesized
     ones, roughly in that order. With worker processes, the caller may take
@@ -102,27 +109,33 @@ def stream_clips(
         ids_by_text.setdefault(text, []).append(sentence_id)
 
     todo: list[tuple[str, str]] = []  # (text, key)
-    for text, sentence_ids in ids_by_text.items():
+    cached: list[tuple[str, str]] = []  # (text, key): checked now, read when handed over
+    for text in ids_by_text:
         key = cache.key(identity, text)
-        clip = cache.get(key)
-        if clip is None:
-            todo.append((text, key))
-            continue
-        for sentence_id in sentence_ids:
-            yield sentence_id, clip, True
+        (cached if key in cache else todo).append((text, key))
 
     _LOGGER.info(
         "Synthesizing %d of %d distinct texts (%d from cache) with %s",
         len(todo),
         len(ids_by_text),
-        len(ids_by_text) - len(todo),
+        len(cached),
         engine.name,
     )
-    if workers > 1 and len(todo) >= MIN_BATCH_FOR_WORKERS:
+    if todo and workers > 1 and len(todo) >= max(1, min_batch_for_workers):
         made = _synthesize_in_pool(todo, engine_factory, min(workers, len(todo)),
                                    ids_by_text, cache)
+        next(made)  # the workers start, with their first texts, before anything else
     else:
         made = _synthesize_here(todo, engine, ids_by_text, cache)
+    for text, key in cached:
+        clip = cache.get(key)
+        if clip is None:  # vanished or damaged since it was looked up: make it again
+            clip = _synthesize_one(engine, text, ids_by_text[text][0])
+            cache.put(key, clip)
+        for sentence_id in ids_by_text[text]:
+            yield sentence_id, clip, True
+    if todo and while_waiting is not None:
+        while_waiting()
     for text, clip in made:
         first, *repeats = ids_by_text[text]
         yield first, clip, False
@@ -266,8 +279,11 @@ def _synthesize_in_pool(
     workers: int,
     ids_by_text: dict[str, list[str]],
     cache: ClipCache,
-) -> Iterator[tuple[str, Clip]]:
-    """Synthesize ``todo`` in ``workers`` processes; yield (text, clip) as clips come."""
+) -> Iterator[Any]:
+    """Synthesize ``todo`` in ``workers`` processes; yield (text, clip) as clips come.
+
+    The first item is None, once the workers are started and have their texts.
+    """
     methods = multiprocessing.get_all_start_methods()
     # forkserver/spawn: a clean child, unlike fork, which would copy the
     # parent's threads and locks (progress bars, loaded ONNX sessions).
@@ -283,6 +299,7 @@ def _synthesize_in_pool(
             for worker in pool:
                 if queue:
                     worker.give(queue.popleft())
+        yield None  # started (see stream_clips)
         while busy := [w for w in pool if w.tasks]:
             waitables = {w.conn: w for w in busy} | {w.process.sentinel: w for w in busy}
             for ready in multiprocessing.connection.wait(list(waitables)):

@@ -182,6 +182,39 @@ def test_piper_is_deterministic_across_calls_order_and_threads(piper) -> None:
 
 
 @pytest.mark.slow
+def test_piper_prepared_model_is_kept_reused_and_checked(piper, tmp_path, monkeypatch,
+                                                          caplog) -> None:
+    """The deterministic model is kept in the cache; reusing it gives the same audio."""
+    from publisher.speech import piper as piper_module
+    from publisher.speech.piper import PiperEngine
+
+    text = "Self-harm is a way some people cope with overwhelming feelings."
+    expected = piper.synthesize(text)  # made without a model cache
+    folder = tmp_path / "voices"
+    first = PiperEngine(model_cache=folder)
+    assert first.identity == piper.identity  # where the model is kept is not the voice
+    assert first.synthesize(text) == expected
+    (kept,) = folder.glob("piper-*.onnx")
+    assert kept.name.endswith(hashlib.sha256(kept.read_bytes()).hexdigest()[:16] + ".onnx")
+
+    def not_again(_path):
+        raise AssertionError("the prepared model was made again")
+
+    monkeypatch.setattr(piper_module, "_deterministic_model", not_again)
+    assert PiperEngine(model_cache=folder).synthesize(text) == expected
+    monkeypatch.undo()
+    # A damaged prepared model is never used: it is made again, with a warning.
+    data = bytearray(kept.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    kept.write_bytes(bytes(data))
+    with caplog.at_level("WARNING"):
+        assert PiperEngine(model_cache=folder).synthesize(text) == expected
+    assert "damaged" in caplog.text
+    (remade,) = folder.glob("piper-*.onnx")
+    assert remade.read_bytes() != bytes(data)
+
+
+@pytest.mark.slow
 def test_piper_rate_and_split_sentences(piper) -> None:
     from publisher.speech.piper import PiperEngine
 

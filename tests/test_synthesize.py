@@ -197,3 +197,36 @@ def test_stream_hands_clips_over_as_they_come_and_closing_stops_the_workers(
                                          workers=2)) as stream:
         next(stream)  # then stop early: the workers are stopped, not drained
     assert multiprocessing.active_children() == []
+
+
+def test_one_missing_clip_can_go_to_a_worker_while_the_caller_prepares(
+        tmp_path: Path) -> None:
+    """An edit of one sentence: the worker starts first, the caller works meanwhile."""
+    from publisher.synthesize import stream_clips
+
+    items = many(6)
+    cache = ClipCache(tmp_path)
+    engine = FakeEngine()
+    for _, text in items[1:]:
+        cache.put(ClipCache.key(engine.identity, text), engine.synthesize(text))
+    cache = ClipCache(tmp_path)
+    events: list[str] = []
+
+    def while_waiting() -> None:
+        # Workers are already running: their process exists before the caller prepares.
+        events.append(f"waiting with {len(multiprocessing.active_children())} worker(s)")
+
+    for sentence_id, clip, cached in stream_clips(items, FakeEngine, cache, workers=2,
+                                                  min_batch_for_workers=1,
+                                                  while_waiting=while_waiting):
+        assert clip == engine.synthesize(dict(items)[sentence_id])
+        events.append(f"{sentence_id} {'cached' if cached else 'made'}")
+    assert events == [*(f"{sid} cached" for sid, _ in items[1:]),
+                      "waiting with 1 worker(s)", f"{items[0][0]} made"]
+    assert cache.writes == 1
+    assert multiprocessing.active_children() == []
+    # The default keeps a small batch in this process, and nothing is waited for.
+    calls = []
+    list(stream_clips(many(3, "other"), FakeEngine, ClipCache(tmp_path), workers=2,
+                      while_waiting=lambda: calls.append(len(multiprocessing.active_children()))))
+    assert calls == [0]
