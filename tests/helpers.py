@@ -60,3 +60,29 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def fixture_books() -> list[str]:
     """Names of the fixture books (every .md in tests/fixtures but its README)."""
     return sorted(p.name for p in FIXTURES.glob("*.md") if p.name != "README.md")
+
+
+def narrated_publication(folder: Path, body: str, *, with_cover: bool = False,
+                         **front: object):
+    """Parse and narrate a small book with the fake engine into ``folder / 'out'``.
+
+    Returns the :class:`~publisher.model.Publication` the listening writers take.
+    """
+    from publisher import narrate
+    from publisher.build import BuildOptions, Reporter, load_book, source_date
+    from publisher.cover import make_cover
+    from publisher.model import Accessibility, Publication
+
+    source = write_book(folder, body, **front)
+    options = BuildOptions(engine="fake", out_root=folder, cache_dir=folder.parent / "cache",
+                           workers=1)
+    book = load_book(source, options)
+    out_dir = folder / "out"
+    out_dir.mkdir(parents=True)
+    result = narrate.narrate_book(book, out_dir, options, Reporter())
+    return Publication(book=book, out_dir=out_dir, audio=result.sections,
+                       modified=source_date(book.meta.date),
+                       narrator=result.narration.narrator,
+                       accessibility=Accessibility((), (), (), (), ""),
+                       cover=make_cover(book.meta, source.parent) if with_cover else None,
+                       base_url=book.meta.base_url)

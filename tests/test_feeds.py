@@ -18,9 +18,7 @@ import pytest
 from lxml import etree
 
 from publisher import audio as audio_stage
-from publisher import narrate
-from publisher.build import BuildOptions, Reporter, load_book, source_date
-from publisher.cover import make_cover, write_cover
+from publisher.cover import write_cover
 from publisher.feeds import (
     NO_BASE_URL_WARNING,
     PODCAST_NS,
@@ -31,9 +29,9 @@ from publisher.feeds import (
     podcast_guid,
     write_feed,
 )
-from publisher.model import Accessibility, Publication
+from publisher.model import Publication
 from publisher.transcripts import write_transcripts
-from tests.helpers import write_book
+from tests.helpers import narrated_publication
 
 BASE_URL = "https://books.example.org/test-book"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -64,19 +62,7 @@ def publish(folder: Path, **front: object) -> Publication:
     front = {"author": "Ada Example", "subjects": "[Harm reduction, Mental health]",
              "content_note": "Mentions difficult feelings.", "date": "2024-05-01",
              "base_url": BASE_URL, **front}
-    source = write_book(folder, BODY, **front)
-    options = BuildOptions(engine="fake", out_root=folder, cache_dir=folder.parent / "cache",
-                           workers=1)
-    book = load_book(source, options)
-    out_dir = folder / "out"
-    out_dir.mkdir(parents=True)
-    result = narrate.narrate_book(book, out_dir, options, Reporter())
-    return Publication(book=book, out_dir=out_dir, audio=result.sections,
-                       modified=source_date(book.meta.date),
-                       narrator=result.narration.narrator,
-                       accessibility=Accessibility((), (), (), (), ""),
-                       cover=make_cover(book.meta, source.parent),
-                       base_url=book.meta.base_url)
+    return narrated_publication(folder, BODY, with_cover=True, **front)
 
 
 def write_all(pub: Publication) -> Path:

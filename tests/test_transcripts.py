@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 import webvtt
 
-from publisher import narrate
-from publisher.build import BuildOptions, Reporter, load_book, source_date
-from publisher.model import Accessibility, Publication, Section, SectionAudio, Sentence, Timing
+from publisher.build import BuildOptions, load_book
+from publisher.model import Publication, Section, SectionAudio, Sentence, Timing
 from publisher.transcripts import (
     CHAPTERS_VERSION,
     chapters_href,
@@ -27,7 +26,7 @@ from publisher.transcripts import (
     vtt_timestamp,
     write_transcripts,
 )
-from tests.helpers import FIXTURES, write_book
+from tests.helpers import FIXTURES, narrated_publication
 
 BODY = """\
 ## Getting started
@@ -56,18 +55,7 @@ Only one paragraph here.
 
 def publish(folder: Path, **front: object) -> Publication:
     """Parse and narrate a small book with the fake engine into ``folder / 'out'``."""
-    source = write_book(folder, BODY, author="Ada Example", **front)
-    options = BuildOptions(engine="fake", out_root=folder, cache_dir=folder.parent / "cache",
-                           workers=1)
-    book = load_book(source, options)
-    out_dir = folder / "out"
-    out_dir.mkdir(parents=True)
-    result = narrate.narrate_book(book, out_dir, options, Reporter())
-    return Publication(book=book, out_dir=out_dir, audio=result.sections,
-                       modified=source_date(book.meta.date),
-                       narrator=result.narration.narrator,
-                       accessibility=Accessibility((), (), (), (), ""),
-                       base_url=book.meta.base_url)
+    return narrated_publication(folder, BODY, author="Ada Example", **front)
 
 
 def section_titled(pub: Publication, title: str) -> tuple[Section, SectionAudio]:
