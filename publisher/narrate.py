@@ -217,8 +217,7 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
             language=meta.language, year=(meta.date or "")[:4], description=meta.description,
             publisher=meta.publisher, copyright=meta.rights,
             cover_jpeg=cover.data if cover and cover.media_type == "image/jpeg" else None,
-            chapters=tuple((h.title, _first_sentence_in(section, h.id)) for h in
-                           section.headings if _first_sentence_in(section, h.id)))
+            chapters=_chapters(section))
         name = f"{section.basename}.mp3"
         jobs.append(_job(section.id, _section_parts(section),
                          ((profile, audio_dir / name), (epub_profile, epub_dir / name)),
@@ -401,17 +400,9 @@ def _section_parts(section: Section) -> list[tuple[str, int]]:
     return parts
 
 
-def _first_sentence_in(section: Section, heading_id: str) -> str:
-    """The id of a heading's first sentence, which is where its chapter starts."""
-    if not heading_id:
-        return ""
-    marker = f'id="{heading_id}"'
-    at = section.body_html.find(marker)
-    if at < 0:
-        return ""
-    following = section.body_html.find('<span id="', at)
-    if following < 0:
-        return ""
-    start = following + len('<span id="')
-    return section.body_html[start:section.body_html.index('"', start)]
+def _chapters(section: Section) -> tuple[tuple[str, str], ...]:
+    """(title, first sentence id) of each subsection heading that has a sentence after it."""
+    from .transcripts import heading_sentences
 
+    first = heading_sentences(section)
+    return tuple((h.title, first[h.id]) for h in section.headings if h.id in first)
