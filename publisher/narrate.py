@@ -94,8 +94,9 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
         fallback = options.fallback or meta.fallback
         if not fallback or fallback == spec.name:
             raise
+        where = "--fallback" if options.fallback else "'fallback' in the front matter"
         reporter.warn(f"{exc} Finishing the book with the '{fallback}' engine instead "
-                      "(--fallback).")
+                      f"({where}).")
         spec = engine_spec(book, options, name=fallback)
         fell_back = True
         # Counted afresh: the clips the first engine made are not this book's audio.

@@ -13,6 +13,8 @@ and the same text always gives the same bytes.
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 
 import numpy as np
 
@@ -25,13 +27,18 @@ __all__ = ["FakeEngine"]
 MS_PER_CHAR = 65.0
 MIN_DURATION_MS = 300.0
 _PEAK = 0.5 * 32767
+#: Seconds to wait before each clip, so a test can interrupt a real
+#: ``publisher build`` while synthesis is running (the CLI has no engine options).
+DELAY_ENV = "PUBLISHER_FAKE_DELAY_S"
 
 
 class FakeEngine:
     """Speech-like tones whose length is proportional to the text length.
 
     ``fail_on``: raise :class:`SpeechError` for any text containing it (to test
-    error handling). ``calls`` counts :meth:`synthesize` calls (to test caching).
+    error handling). ``delay_s``: wait this long before each clip, like a slow
+    engine (default: the environment variable :data:`DELAY_ENV`, else none).
+    ``calls`` counts :meth:`synthesize` calls (to test caching).
     """
 
     name = "fake"
@@ -42,18 +49,26 @@ class FakeEngine:
         sample_rate_hz: int = 22050,
         *,
         fail_on: str | None = None,
+        delay_s: float | None = None,
     ) -> None:
         if not rate > 0:
             raise ConfigError([f"rate must be positive (1.0 is normal speed), got {rate}."])
+        if delay_s is None:
+            try:
+                delay_s = float(os.environ.get(DELAY_ENV) or 0.0)
+            except ValueError:
+                raise ConfigError([f"{DELAY_ENV} is {os.environ[DELAY_ENV]!r}; expected "
+                                   "seconds, e.g. 0.1 (it is for tests only)."]) from None
         self.rate = rate
         self.sample_rate_hz = sample_rate_hz
         self.fail_on = fail_on
+        self.delay_s = max(0.0, delay_s)
         self.calls = 0
 
     @property
     def identity(self) -> dict[str, str]:
-        # fail_on is left out on purpose: it changes whether a clip is made,
-        # never what a made clip sounds like.
+        # fail_on and delay_s are left out on purpose: they change whether or
+        # when a clip is made, never what a made clip sounds like.
         return {
             "engine": self.name,
             "version": "1",
@@ -71,6 +86,8 @@ class FakeEngine:
 
     def synthesize(self, text: str) -> Clip:
         self.calls += 1
+        if self.delay_s:
+            time.sleep(self.delay_s)
         if self.fail_on is not None and self.fail_on in text:
             raise SpeechError(f"fake engine told to fail on {self.fail_on!r}")
         num_samples = round(self.duration_ms(text) * self.sample_rate_hz / 1000)
