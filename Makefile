@@ -14,7 +14,7 @@ help:
 	@echo "make test   run the test suite"
 	@echo "make check  validate the built books with EPUBCheck (and DAISY Ace if installed)"
 	@echo "make bench  measure build speed (see README, Performance)"
-	@echo "make lint   ruff"
+	@echo "make lint   ruff and mypy"
 	@echo "make clean  remove output/ (keeps the clip cache)"
 
 $(STAMP): pyproject.toml
@@ -42,6 +42,7 @@ check: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check publisher tests
+	$(BIN)/mypy publisher
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -327,7 +327,7 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions,
     sections_audio = audio_record.get("audio_sections")
     if isinstance(sections_audio, list):
         by_id = {entry["id"]: entry for entry in sections_audio}
-        for entry in record["sections"]:  # type: ignore[union-attr]
+        for entry in record["sections"]:  # type: ignore[attr-defined]
             entry.update(by_id.get(entry["id"], {}))
         record.pop("audio_sections")
     record["catalog"] = catalog.catalog_record(pub)

@@ -56,7 +56,7 @@ class NarrationResult:
     pls: bytes | None
     record: dict[str, object]
     sections: tuple[SectionAudio, ...]
-    stats: dict[str, int]
+    stats: dict[str, object]
 
 
 def engine_spec(book: Book, options: BuildOptions, name: str | None = None) -> EngineSpec:

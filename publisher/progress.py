@@ -6,8 +6,12 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from .build import Reporter
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 log = logging.getLogger("publisher")
 
@@ -68,7 +72,7 @@ class _RichReporter(_PlainReporter):
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("{task.fields[minutes]}"),
                                  TimeRemainingColumn(), transient=True)
-        self.task = None
+        self.task: TaskID | None = None
 
     def start_sentences(self, total: int, label: str) -> None:
         super().start_sentences(total, label)

@@ -141,7 +141,8 @@ class GttsEngine:
         """The response body, after up to ``max_tries`` tries."""
         # session.send() ignores the environment (proxies, CA bundle):
         # merge it in as session.request() would.
-        settings = self.session.merge_environment_settings(request.url, {}, None, None, None)
+        settings = self.session.merge_environment_settings(request.url or "", {}, None, None,
+                                                            None)
         problem = ""
         for attempt in range(1, self.max_tries + 1):
             wait_s = self.backoff_s * 2 ** (attempt - 1)

@@ -340,7 +340,7 @@ def _fix_noise(model: Any) -> int:
     prefix = "publisher_noise"
     rng = np.random.default_rng(_NOISE_BANK_SEED)
     bank = rng.standard_normal(_NOISE_BANK_SIZE, dtype=np.float32)
-    constants = {
+    constants: dict[str, Any] = {
         f"{prefix}/bank": bank,
         f"{prefix}/size": np.array(_NOISE_BANK_SIZE, dtype=np.int64),
         f"{prefix}/zero": np.array(0, dtype=np.int64),
