@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`): build speed against pandoc, and narration speed
 against the raw Piper engine. Prints a table; writes bench/results.json.
 
-Usage: python bench/run.py [--quick] [--only text|audio] [--runs N]
+Usage: python bench/run.py [--quick] [--only text|audio|cluster] [--runs N]
 
 Every figure is a median of several runs (the machine has 2 cores and is
 shared), in wall seconds, with the CPU seconds (user + system, of the build
@@ -16,6 +16,13 @@ same run on the same spoken text, with the voice loaded beforehand:
 - ``raw_engine_2p``: Piper in as many processes as the build uses (2 on 2
   cores), sentences dealt out as the build deals them: the same parallelism,
   so ``cold_over_raw_2p`` is the build's overhead over synthesis alone.
+
+``cluster``: synthesis throughput (audio minutes per wall minute) in one
+process and on Dask LocalClusters of 1 and 2 worker processes, the serial part
+of a build (parse, assemble, encode, package: what stays on the machine that
+builds the book), a cold ``--scheduler local`` build to check the model
+against, and the model itself projected to N worker cores (see
+``bench_cluster``).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_BOOK = ROOT / "content" / "unpacking-self-harm.md"
@@ -312,11 +320,217 @@ def bench_audio(quick: bool, runs: int) -> dict[str, object]:
     return result
 
 
+# --- the cluster ---------------------------------------------------------------------
+
+#: Worker cores the scaling model is projected to (N machines x c cores each).
+MODEL_CORES = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def _first_sections(source: Path, dest: Path, sections: int) -> Path:
+    """A copy of ``source`` cut before its ``sections + 1``-th second-level heading."""
+    parts = source.read_text(encoding="utf-8").split("\n## ")
+    dest.write_text("\n## ".join(parts[:sections + 1]), encoding="utf-8")
+    return dest
+
+
+def scaling_model(r1: float, efficiency: float, per_book_s: float, assembly_rate: float,
+                  startup_s: float, book_audio_min: float) -> dict[str, Any]:
+    """Amdahl's law for a catalog run with ``publisher build --scheduler``.
+
+    The build synthesizes every book's sentences on the cluster first, then
+    parses, assembles, encodes and packages the books one at a time in its
+    own process. For B books of A audio minutes on W worker cores:
+
+        wall = t0 + B * A / (W * r1 * e) + B * (s0 + A / a)
+
+    r1: audio minutes one Dask worker core makes per minute; e: the parallel
+    efficiency (1 for W = 1); s0: the fixed serial cost of a book (with the
+    start-up of the build process); a: the rate of the serial part that grows
+    with the audio (audio minutes per minute); t0: starting the cluster and
+    loading the voices, paid once. Throughput tends to A / (s0 + A / a) per
+    build process as W grows.
+    """
+    def throughput(cores: int, audio_min: float) -> float:
+        synthesis = cores * r1 * (efficiency if cores > 1 else 1.0)
+        return audio_min / (audio_min / synthesis + per_book_s / 60 + audio_min / assembly_rate)
+
+    def limit(audio_min: float) -> float:
+        return audio_min / (per_book_s / 60 + audio_min / assembly_rate)
+
+    serial_min = per_book_s / 60 + book_audio_min / assembly_rate
+    return {
+        "r1_audio_min_per_min_per_worker": round(r1, 2),
+        "efficiency": round(efficiency, 3),
+        "serial_s_per_book": round(per_book_s, 2),
+        "serial_audio_min_per_min": round(assembly_rate, 1),
+        "startup_s": round(startup_s, 2),
+        # Amdahl's p: synthesis' share of a one-core build of the measured book.
+        "parallel_fraction": round((book_audio_min / r1) / (book_audio_min / r1 + serial_min),
+                                   3),
+        # The measured book, cold, with --scheduler local --workers 2, on 2 free cores.
+        "predicted_cold_2_workers_s": round(
+            startup_s + 60 * (book_audio_min / (2 * r1 * efficiency) + serial_min), 2),
+        "throughput_by_worker_cores": {str(cores): round(throughput(cores, book_audio_min), 1)
+                                       for cores in MODEL_CORES},
+        "throughput_limit": round(limit(book_audio_min), 1),
+        "throughput_by_worker_cores_60_min_books": {
+            str(cores): round(throughput(cores, 60.0), 1) for cores in MODEL_CORES},
+        "throughput_limit_60_min_books": round(limit(60.0), 1),
+    }
+
+
+def bench_cluster(quick: bool, runs: int) -> dict[str, Any]:
+    """Piper on 1 and 2 local Dask workers, the serial part of a build, and the model.
+
+    On the first book (its first three sections with --quick): synthesis alone,
+    voices loaded beforehand (``cluster.measure_book``: the setups take turns,
+    each into an empty cache); cold ``publisher build --scheduler local
+    --workers 2`` builds, to check the model against; then ``--workers 1``
+    builds with every clip cached but no encoded output (the serial part), of
+    that book and of a shorter one (its first section, or three), to split
+    the serial part into a fixed cost per book and a rate per audio minute.
+    """
+    sys.path.insert(0, str(ROOT))
+    from publisher.build import BuildOptions, load_book
+    from publisher.cluster import measure_book
+
+    repeats = 1 if quick else min(runs, 3)
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        (tmpdir / "short").mkdir()
+        short = _first_sections(FIRST_BOOK, tmpdir / "short" / FIRST_BOOK.name,
+                                1 if quick else 3)
+        source = _first_sections(FIRST_BOOK, tmpdir / FIRST_BOOK.name, 3) if quick \
+            else FIRST_BOOK
+        sentences = len(load_book(source, BuildOptions()).sentences)
+        synthesis = measure_book(source, sentences, worker_counts=(1, 2), repeats=repeats)
+
+        env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+        out, cache = tmpdir / "out", tmpdir / "cache"
+
+        def command(book: Path, *options: str) -> list[str]:
+            return [*PUBLISHER, "build", "-q", "--engine", "piper", "-o", str(out),
+                    "--cache-dir", str(cache), *options, str(book)]
+
+        def audio_min() -> float:
+            record = json.loads((out / "unpacking-self-harm" / "build.json").read_text())
+            return record["narration"]["duration_ms"] / 60000
+
+        def no_outputs() -> None:
+            # Clips stay; encoded files go, and so does the book (else it is up to date).
+            shutil.rmtree(cache / "outputs", ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)
+
+        def nothing() -> None:
+            shutil.rmtree(cache, ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)
+
+        cold = timed(command(source, "--scheduler", "local", "--workers", "2"), repeats, env,
+                     prepare=nothing)
+        book_min = audio_min()
+        serial = timed(command(source, "--workers", "1"), repeats, env, prepare=no_outputs)
+        run_once(command(short, "--workers", "1"), env)  # makes any clip it lacks
+        serial_short = timed(command(short, "--workers", "1"), repeats, env,
+                             prepare=no_outputs)
+        short_min = audio_min()
+
+    # Two bases. Wall times are what a user waits for, but on a shared machine
+    # they measure the other jobs too; CPU times (of every process of the setup)
+    # measure the work alone (one Piper worker keeps one core busy, so on a
+    # free core CPU time is wall time). Use the CPU model when the load
+    # average says other jobs ran.
+    one, two = synthesis["dask_1_worker"], synthesis["dask_2_workers"]
+
+    def fit(basis: str) -> dict[str, Any]:
+        # serial(A) = s0 + A / a through the two books; the longer alone if noise breaks it.
+        long_s, short_s = serial[basis], serial_short[basis]
+        rate = (book_min - short_min) / ((long_s - short_s) / 60) if long_s > short_s else \
+            book_min / (long_s / 60)
+        per_book_s = max(0.0, long_s - 60 * book_min / rate)
+        if basis == "wall_s":
+            r1 = one["audio_min_per_wall_min"]
+            efficiency = two["audio_min_per_wall_min"] / (2 * r1)
+        else:  # the work one worker does for the audio over the work two do
+            r1 = one["audio_min_per_cpu_min"]
+            efficiency = one["cpu_s_median"] / two["cpu_s_median"]
+        return scaling_model(r1, min(1.0, efficiency), per_book_s, rate, two["startup_s"],
+                             book_min)
+
+    model, model_cpu = fit("wall_s"), fit("cpu_s")
+    return {
+        "synthesis": synthesis,
+        "book_audio_min": round(book_min, 2),
+        "cold_build_2_workers_s": round(cold["wall_s"], 2),
+        "cold_build_2_workers_cpu_s": round(cold["cpu_s"], 2),
+        "cold_build_2_workers_audio_min_per_wall_min": round(book_min / (cold["wall_s"] / 60),
+                                                             2),
+        "serial_s": serial["wall_s"],
+        "serial_cpu_s": serial["cpu_s"],
+        "short_book_audio_min": round(short_min, 2),
+        "short_serial_s": serial_short["wall_s"],
+        "short_serial_cpu_s": serial_short["cpu_s"],
+        "model": model,
+        "model_from_cpu_times": model_cpu,
+        # Before and after, on 2 cores: other jobs slow every setup alike (they take turns).
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+def print_cluster(results: dict[str, Any]) -> None:
+    """The cluster figures and the model, for people (on stderr: stdout stays JSON)."""
+    synthesis = results["synthesis"]
+    model, cpu = results["model"], results["model_from_cpu_times"]
+    lines = [f"Synthesis with Piper, {synthesis['sentences']} sentences "
+             f"({synthesis['audio_s'] / 60:.1f} audio min), median of {synthesis['repeats']}; "
+             "audio minutes per wall minute, per CPU minute:"]
+    for name in ("in_process", "dask_1_worker", "dask_2_workers"):
+        row = synthesis[name]
+        startup = f"; cluster start {row['startup_s']} s" if "startup_s" in row else ""
+        lines.append(f"  {name:15} {row['audio_min_per_wall_min']:6.1f} "
+                     f"{row['audio_min_per_cpu_min']:6.1f}   (wall {row['wall_s_min']}-"
+                     f"{row['wall_s_max']} s, CPU {row['cpu_s_median']} s{startup})")
+    lines += [
+        f"Serial part (parse, assemble, encode, package; clips cached, one process): "
+        f"{results['serial_s']} s for {results['book_audio_min']} audio min, "
+        f"{results['short_serial_s']} s for {results['short_book_audio_min']}: "
+        f"s0 = {model['serial_s_per_book']} s per book + 1 / "
+        f"{model['serial_audio_min_per_min']} min per audio minute "
+        f"(CPU {results['serial_cpu_s']} s, {results['short_serial_cpu_s']} s)",
+        f"Cold build, --scheduler local --workers 2: wall {results['cold_build_2_workers_s']} s, "
+        f"CPU {results['cold_build_2_workers_cpu_s']} s (model, on 2 free cores: "
+        f"{model['predicted_cold_2_workers_s']} s)",
+        f"Model: wall = t0 + S / (W * {model['r1_audio_min_per_min_per_worker']} * "
+        f"{model['efficiency']}) + B * ({model['serial_s_per_book']} s + A / "
+        f"{model['serial_audio_min_per_min']}), t0 = {model['startup_s']} s; "
+        "W = N machines x c worker cores, B books of A audio minutes, S = B * A; "
+        "audio min per wall min:",
+        f"  books of {results['book_audio_min']} min: " + ", ".join(
+            f"W={cores}: {rate}" for cores, rate in model["throughput_by_worker_cores"].items())
+        + f"; limit {model['throughput_limit']} per build process",
+        "  books of 60 min: " + ", ".join(
+            f"W={cores}: {rate}"
+            for cores, rate in model["throughput_by_worker_cores_60_min_books"].items())
+        + f"; limit {model['throughput_limit_60_min_books']} per build process",
+        f"Model from CPU times (r1 = {cpu['r1_audio_min_per_min_per_worker']}, e = "
+        f"{cpu['efficiency']}, s0 = {cpu['serial_s_per_book']} s, a = "
+        f"{cpu['serial_audio_min_per_min']}), books of {results['book_audio_min']} min: "
+        + ", ".join(f"W={cores}: {rate}"
+                    for cores, rate in cpu["throughput_by_worker_cores"].items()),
+        f"1-minute load average before, after: {results['load_average_1min']} "
+        f"on {os.cpu_count()} cores",
+    ]
+    if results["load_average_1min"][0] >= 1:
+        lines.append("The machine was busy before the run: wall times are disturbed; trust "
+                     "the model from CPU times, or run again when it is idle.")
+    print("\n".join(lines), file=sys.stderr)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs, short texts")
-    parser.add_argument("--only", choices=("text", "audio"))
+    parser.add_argument("--only", choices=("text", "audio", "cluster"))
     parser.add_argument("--runs", type=int, default=0,
                         help="runs per figure (default 5, or 1 with --quick); cold builds "
                              "run a third as often")
@@ -327,6 +541,10 @@ def main() -> int:
         results["text_only_build"] = bench_text(runs)
     if args.only in (None, "audio"):
         results["narration"] = bench_audio(args.quick, runs)
+    if args.only in (None, "cluster"):
+        cluster = bench_cluster(args.quick, runs)
+        results["cluster"] = cluster
+        print_cluster(cluster)
     print(json.dumps(results, indent=2))
     if not args.quick:  # --only keeps the other half of the last full results
         path = ROOT / "bench" / "results.json"

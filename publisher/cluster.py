@@ -594,14 +594,19 @@ def _is_local_cluster(executor: Any) -> bool:
 def measure_throughput(texts: Sequence[str], spec: EngineSpec,
                        worker_counts: Sequence[int] = (1, 2), *, repeats: int = 5,
                        batch_size: int | None = None) -> dict[str, Any]:
-    """Audio minutes made per wall minute, in this process and on LocalClusters.
+    """Audio minutes made per wall minute (and per CPU minute), in this process and
+    on LocalClusters.
 
     Starts a LocalCluster of each of ``worker_counts`` processes (one thread
     each; startup timed) and loads the voice in every worker, then synthesizes
     ``texts`` ``repeats`` times with each setup in turn (in this process with
     one engine, then on each cluster), every time into a fresh, empty cache.
     Setups take turns so that other jobs on the machine slow them alike;
-    medians and the range of the wall times are reported.
+    medians and the range of the wall times are reported. CPU seconds are
+    those of this process (client and scheduler) and all its descendants
+    (nannies, workers) during the run: other jobs on a shared machine hardly
+    change them, so they measure the work, and the overhead of the cluster,
+    when wall times cannot.
     """
     from .synthesize import synthesize_clips
 
@@ -615,6 +620,7 @@ def measure_throughput(texts: Sequence[str], spec: EngineSpec,
     setups: dict[str, Callable[[ClipCache], Mapping[str, Clip]]] = {"in_process": in_process}
     startup_s: dict[str, float] = {}
     walls: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     audio_s = 0.0
     with contextlib.ExitStack() as stack:
         for count in worker_counts:
@@ -632,9 +638,11 @@ def measure_throughput(texts: Sequence[str], spec: EngineSpec,
         for _ in range(repeats):
             for name, synthesize in setups.items():
                 with tempfile.TemporaryDirectory(prefix="publisher-bench-") as tmp:
+                    cpu_before = _tree_cpu_s()
                     started = time.perf_counter()
                     clips = synthesize(ClipCache(Path(tmp)))
                     walls.setdefault(name, []).append(time.perf_counter() - started)
+                    cpus.setdefault(name, []).append(_tree_cpu_s() - cpu_before)
                 distinct = {clips[sid] for sid, _ in items if sid in clips}
                 audio_s = sum(clip.duration_ms for clip in distinct) / 1000
 
@@ -643,12 +651,28 @@ def measure_throughput(texts: Sequence[str], spec: EngineSpec,
                                "repeats": repeats}
     for name, times in walls.items():
         median = statistics.median(times)
+        cpu_s = statistics.median(cpus[name])
         results[name] = {"wall_s_median": round(median, 2), "wall_s_min": round(min(times), 2),
                          "wall_s_max": round(max(times), 2),
-                         "audio_min_per_wall_min": round(audio_s / median, 2)}
+                         "audio_min_per_wall_min": round(audio_s / median, 2),
+                         "cpu_s_median": round(cpu_s, 2),
+                         "audio_min_per_cpu_min": round(audio_s / cpu_s, 2)}
         if name in startup_s:
             results[name]["startup_s"] = round(startup_s[name], 2)
     return results
+
+
+def _tree_cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its live descendants so far."""
+    import psutil  # a dependency of distributed
+
+    total = 0.0
+    me = psutil.Process()
+    for process in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 #: The engine the benchmarks measure: Piper with its bundled voice.
