@@ -191,7 +191,7 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None)
     keeps_cache = options.audio or options.cache_dir is not None or cache_dir.is_dir()
     if keeps_cache and not stats.get("fell_back"):
         stamp.write(source, options, cache_dir, final, hashed=_inputs(source, book),
-                    statted=_font_files(), absent=_absent(source, book),
+                    statted=_statted(source, book, options), absent=_absent(source, book),
                     stats={k: v for k, v in stats.items() if k.startswith("clips_")})
     files = tuple(sorted(p for p in final.rglob("*") if p.is_file()))
     return BuildResult(slug=slug, out_dir=final, files=files, warnings=book.warnings,
@@ -239,11 +239,17 @@ def _absent(source: Path, book: Book) -> list[Path]:
     return absent
 
 
-def _font_files() -> list[Path]:
-    """Fonts a generated cover may be drawn with (checked by size and time, not read)."""
+def _statted(source: Path, book: Book, options: BuildOptions) -> list[Path]:
+    """Large inputs checked by size and time, not read: fonts a generated cover may be
+    drawn with, and a voice given as a file (``--voice`` or ``voice:``) with its config."""
     from .cover import SYSTEM_FONTS
 
-    return [Path(p) for p in SYSTEM_FONTS if Path(p).exists()]
+    paths = [Path(p) for p in SYSTEM_FONTS if Path(p).exists()]
+    voice = options.voice or book.meta.voice
+    if voice and voice.endswith(".onnx"):
+        model = Path(voice) if Path(voice).is_absolute() else Path.cwd() / voice
+        paths += [p for p in (model, model.with_name(model.name + ".json")) if p.exists()]
+    return paths
 
 
 def _write_outputs(book: Book, staging: Path, options: BuildOptions,
