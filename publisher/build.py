@@ -108,6 +108,33 @@ class Reporter:
         pass
 
 
+class _Recording(Reporter):
+    """A reporter that passes everything on and keeps the warnings."""
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner = inner
+        self.warnings: list[str] = []
+
+    def stage(self, name: str) -> None:
+        self.inner.stage(name)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.inner.warn(message)
+
+    def start_sentences(self, total: int, label: str) -> None:
+        self.inner.start_sentences(total, label)
+
+    def sentence_done(self, audio_ms: float, cached: bool) -> None:
+        self.inner.sentence_done(audio_ms, cached)
+
+    def end_sentences(self) -> None:
+        self.inner.end_sentences()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def source_date(meta_date: str = "") -> _dt.datetime:
     """The build's timestamp: SOURCE_DATE_EPOCH, else the book's date, else a fixed one.
 
@@ -150,6 +177,7 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None)
         if up_to_date is not None:
             return up_to_date
     stamp.forget(source, options, cache_dir)
+    reporter = _Recording(reporter)  # its warnings are said again when up to date
     reporter.stage(f"Reading {source}")
     book = load_book(source, options)
     for warning in book.warnings:
@@ -192,7 +220,8 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None)
     if keeps_cache and not stats.get("fell_back"):
         stamp.write(source, options, cache_dir, final, hashed=_inputs(source, book),
                     statted=_statted(source, book, options), absent=_absent(source, book),
-                    stats={k: v for k, v in stats.items() if k.startswith("clips_")})
+                    stats={**{k: v for k, v in stats.items() if k.startswith("clips_")},
+                           "warnings": list(reporter.warnings)})
     files = tuple(sorted(p for p in final.rglob("*") if p.is_file()))
     return BuildResult(slug=slug, out_dir=final, files=files, warnings=book.warnings,
                        record=record, stats=stats)
@@ -207,8 +236,8 @@ def _up_to_date(source: Path, options: BuildOptions, cache_dir: Path,
     out_dir = Path(found["out_dir"])
     record = json.loads((out_dir / "build.json").read_text(encoding="utf-8"))
     warnings = tuple(str(w) for w in record.get("warnings", ()))
-    for warning in warnings:
-        reporter.warn(warning)
+    for warning in found.get("stats", {}).get("warnings", warnings):
+        reporter.warn(str(warning))
     stats: dict[str, object] = {"up_to_date": True, "build_seconds": 0.0}
     if "clips_synthesized" in found.get("stats", {}):
         distinct = int(found["stats"]["clips_synthesized"]) + int(
