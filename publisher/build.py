@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -167,8 +168,12 @@ def load_book(source: Path, options: BuildOptions) -> Book:
     return book
 
 
-def build(source: Path, options: BuildOptions, reporter: Reporter | None = None) -> BuildResult:
-    """Build every output for one source file into ``options.out_root / slug``."""
+def build(source: Path, options: BuildOptions, reporter: Reporter | None = None, *,
+          executor: Any = None) -> BuildResult:
+    """Build every output for one source file into ``options.out_root / slug``.
+
+    ``executor``: a Dask Client (publisher.cluster.open_executor) to synthesize on.
+    """
     reporter = reporter or Reporter()
     started = time.monotonic()
     cache_dir = options.cache_dir or options.out_root / ".cache"
@@ -202,7 +207,7 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None)
         _remove_stale(out_root, slug)
         staging = Path(tempfile.mkdtemp(prefix=f".{slug}.building-", dir=out_root))
         try:
-            record, stats = _write_outputs(book, staging, options, reporter)
+            record, stats = _write_outputs(book, staging, options, reporter, executor)
             stats["build_seconds"] = round(time.monotonic() - started, 3)
             final = out_root / slug
             staging.chmod(0o755)  # mkdtemp makes it private; the book is for sharing
@@ -281,8 +286,8 @@ def _statted(source: Path, book: Book, options: BuildOptions) -> list[Path]:
     return paths
 
 
-def _write_outputs(book: Book, staging: Path, options: BuildOptions,
-                   reporter: Reporter) -> tuple[dict[str, object], dict[str, object]]:
+def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: Reporter,
+                   executor: Any = None) -> tuple[dict[str, object], dict[str, object]]:
     meta = book.meta
     modified = source_date(meta.date)
     slug = meta.slug
@@ -300,7 +305,8 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions,
     if options.audio:
         from . import narrate
 
-        result = narrate.narrate_book(book, staging, options, reporter, cover=cover)
+        result = narrate.narrate_book(book, staging, options, reporter, cover=cover,
+                                      executor=executor)
         narration = result.narration if options.overlays else None
         pls = result.pls
         audio_record = result.record

@@ -7,12 +7,14 @@ Exit codes: 0 success, 1 a problem the user can fix (the message says how),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import PublisherError
@@ -205,8 +207,7 @@ def _expand_sources(sources: Sequence[Path]) -> list[Path]:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .build import BuildOptions, build
-    from .progress import make_reporter
+    from .build import BuildOptions
 
     if args.rate is not None and not 0.5 <= args.rate <= 2.0:
         raise PublisherError(f"--rate {args.rate}: expected a number from 0.5 to 2.0.")
@@ -223,23 +224,31 @@ def _build(args: argparse.Namespace) -> int:
         raise PublisherError("--proof listens to the audio, and --no-audio makes none: "
                              "drop one of them.")
     sources = _expand_sources(args.sources)
-    if args.scheduler and options.audio:
-        # Every book's sentences at once on the cluster; the builds then find
-        # their clips in the cache and only assemble, encode and package.
-        from .cluster import open_executor, synthesize_catalog
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if args.scheduler and options.audio:
+            # Each book's sentences are synthesized on the cluster while this
+            # process assembles the sections already complete (as with local
+            # workers); clips shared between books are made once (the cache).
+            from .cluster import open_executor
 
-        reporter = make_reporter(quiet=args.quiet)
-        try:
-            with open_executor(None if args.scheduler == "local" else args.scheduler,
-                               args.workers) as client:
-                synthesize_catalog(sources, options, client, reporter)
-        finally:
-            reporter.close()
+            executor = stack.enter_context(open_executor(
+                None if args.scheduler == "local" else args.scheduler, args.workers))
+        failures = _build_each(sources, options, args, proof, executor)
+    return EXIT_ERROR if failures else EXIT_OK
+
+
+def _build_each(sources: list[Path], options: Any, args: argparse.Namespace, proof: bool,
+                executor: Any) -> int:
+    """Build (and proof) each source in turn; returns how many failed."""
+    from .build import build
+    from .progress import make_reporter
+
     failures = 0
     for source in sources:
         reporter = make_reporter(quiet=args.quiet)
         try:
-            result = build(source, options, reporter)
+            result = build(source, options, reporter, executor=executor)
         except PublisherError as exc:
             failures += 1
             log.error("%s", exc)
@@ -263,7 +272,7 @@ def _build(args: argparse.Namespace) -> int:
             except PublisherError as exc:
                 failures += 1
                 log.error("%s", exc)
-    return EXIT_ERROR if failures else EXIT_OK
+    return failures
 
 
 def _voices() -> int:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import math
@@ -363,6 +364,7 @@ class _Synthesis:
     def _submit(self, spec: EngineSpec, batch: list[str]) -> Any:
         """One task for a batch, named by the cache keys of its texts."""
         texts = tuple(self.todo[spec][key] for key in batch)
+        spec = _spec_for_workers(spec, self.shared_cache)
         fn: Callable[..., Any]
         args: tuple[Any, ...]
         if self.shared_cache:
@@ -437,6 +439,19 @@ class _Synthesis:
                 f"A worker stored the clip of sentence '{sentence_id}' in {self.cache.root}, "
                 f"but it cannot be read here ({exc}): do the workers see this cache folder? "
                 "Use shared_cache only when they do.") from exc
+
+
+def _spec_for_workers(spec: EngineSpec, shared_cache: bool) -> EngineSpec:
+    """``spec`` as workers get it: a folder of ours (Piper's ``model_cache``) only when
+    they share our disk, and then as an absolute path; never a folder on their machine."""
+    options = dict(spec.options)
+    if "model_cache" not in options:
+        return spec
+    if shared_cache:
+        options["model_cache"] = str(Path(str(options["model_cache"])).resolve())
+    else:
+        del options["model_cache"]
+    return dataclasses.replace(spec, options=tuple(sorted(options.items())))
 
 
 def _as_completed(executor: Any, futures: list[Any]) -> Iterator[Any]:
@@ -580,6 +595,11 @@ def synthesize_catalog(sources: Sequence[Path], options: BuildOptions, executor:
     return {"books": len(jobs), "sentences": total, "distinct_texts": len(run.owners),
             "synthesized": run.synthesized, "from_cache": len(run.done) - run.synthesized,
             "missing": len(run.owners) - len(run.done)}
+
+
+def shared_disk(executor: Any) -> bool:
+    """Whether ``executor``'s workers see our disk (a Client of a LocalCluster)."""
+    return _is_local_cluster(executor)
 
 
 def _is_local_cluster(executor: Any) -> bool:

@@ -31,7 +31,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import audio, overlays, spoken
 from .cache import ClipCache, OutputCache
@@ -77,8 +77,13 @@ def default_workers() -> int:
 
 
 def narrate_book(book: Book, staging: Path, options: BuildOptions,
-                 reporter: Reporter, cover: Cover | None = None) -> NarrationResult:
-    """Synthesize and assemble every section; returns overlays and the audio record."""
+                 reporter: Reporter, cover: Cover | None = None,
+                 executor: Any = None) -> NarrationResult:
+    """Synthesize and assemble every section; returns overlays and the audio record.
+
+    With ``executor`` (a Dask Client, see publisher.cluster) the sentences are
+    synthesized on it instead of in local worker processes.
+    """
     meta = book.meta
     lexicon = load_lexicon(meta.pronunciations, meta.lexicon)
     cache = ClipCache(options.cache_dir or options.out_root / ".cache")
@@ -89,7 +94,7 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
     fell_back = False
     try:
         made = _narrate(book, staging, options, reporter, cover, spec, items, toc, cache,
-                        workers)
+                        workers, executor=executor)
     except EngineUnavailable as exc:
         fallback = options.fallback or meta.fallback
         if not fallback or fallback == spec.name:
@@ -102,7 +107,7 @@ def narrate_book(book: Book, staging: Path, options: BuildOptions,
         # Counted afresh: the clips the first engine made are not this book's audio.
         cache = ClipCache(cache.root)
         made = _narrate(book, staging, options, reporter, cover, spec, items, toc, cache,
-                        workers, label=f"Narrating ({fallback})")
+                        workers, label=f"Narrating ({fallback})", executor=executor)
     except SpeechError as exc:
         raise SpeechError(f"{_where(book, str(exc))}{exc} Clips made so far are kept in the "
                           "cache; fix the sentence (or the engine) and build again.") from exc
@@ -187,7 +192,7 @@ class _Job:
 def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporter,
              cover: Cover | None, spec: EngineSpec, items: list[tuple[str, str]],
              toc: list[tuple[str, str]], cache: ClipCache, workers: int,
-             label: str = "Narrating",
+             label: str = "Narrating", executor: Any = None,
              ) -> tuple[list[SectionAudio], list[SectionAudio], SectionAudio, Engine]:
     """Every section's two files and the contents' one: from the output cache, or made.
 
@@ -239,7 +244,8 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
             made[job.section_id] = fetched
     todo = [job for job in jobs if job.section_id not in made]
     needed = {sentence_id for job in todo for sentence_id, _ in job.parts}
-    reporter.stage(f"Synthesizing {len(items)} sentences with {spec.name}")
+    where = " on the cluster" if executor is not None else ""
+    reporter.stage(f"Synthesizing {len(items)} sentences with {spec.name}{where}")
     reporter.start_sentences(len(items), label)
     for job in jobs:
         if job.section_id in made:
@@ -249,7 +255,7 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
     # Only which clips are ready is kept: each section reads its clips back
     # from the cache when it is assembled, so memory stays flat in book length.
     ready: set[str] = set()
-    pipelined = workers > 1
+    pipelined = workers > 1 or executor is not None
 
     def assemble_ready() -> None:
         while todo and all(sentence_id in ready for sentence_id, _ in todo[0].parts):
@@ -262,9 +268,16 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
             # With two cores, even one missing clip goes to a worker process:
             # this one imports the audio libraries meanwhile (an edit of one
             # sentence then costs the voice load or the imports, not both).
-            with contextlib.closing(stream_clips(
-                    wanted, spec, cache, workers=workers, min_batch_for_workers=1,
-                    while_waiting=audio.preload)) as stream:
+            if executor is not None:
+                from .cluster import shared_disk, stream_with_executor
+
+                audio.preload()
+                clips = stream_with_executor(wanted, spec, cache, executor,
+                                             shared_cache=shared_disk(executor))
+            else:
+                clips = stream_clips(wanted, spec, cache, workers=workers,
+                                     min_batch_for_workers=1, while_waiting=audio.preload)
+            with contextlib.closing(clips) as stream:
                 for sentence_id, clip, cached in stream:
                     ready.add(sentence_id)
                     reporter.sentence_done(clip.duration_ms, cached)

@@ -365,3 +365,17 @@ def test_piper_on_two_workers_is_byte_identical_even_when_one_dies(client,
     assert clips == expected
     assert snapshot(tmp_path / "killed") == snapshot(tmp_path / "ref")
     wait_for_two_workers(client)
+
+
+def test_workers_write_a_voice_model_cache_only_on_our_disk() -> None:
+    """Piper's prepared-model folder is ours: remote workers get none, local ones an
+    absolute path (their working folder may differ)."""
+    from publisher.cluster import _spec_for_workers
+
+    spec = EngineSpec("piper", None, 1.0, "en", (("model_cache", "output/.cache/voices"),))
+    remote = _spec_for_workers(spec, shared_cache=False)
+    assert dict(remote.options) == {}
+    local = _spec_for_workers(spec, shared_cache=True)
+    assert dict(local.options) == {"model_cache": str(Path("output/.cache/voices").resolve())}
+    plain = EngineSpec("fake", None, 1.0, "en")
+    assert _spec_for_workers(plain, shared_cache=False) is plain
