@@ -8,9 +8,11 @@ The executor is anything with ``concurrent.futures.Executor.submit``: a
 ``dask.distributed.Client`` (connected to a scheduler, or to a LocalCluster
 made by :func:`open_executor`), or a local ``ProcessPoolExecutor``. Only
 synthesis is spread out; assembly, encoding and packaging stay per book, on
-the machine that builds it (narrate.py). For a catalog,
-:func:`synthesize_catalog` submits every book's batches at once and the builds
-that follow find every clip in the cache.
+the machine that builds it (narrate.py). ``publisher build --scheduler``
+streams each book's clips from the cluster (:func:`stream_with_executor`)
+while it assembles the sections already complete; :func:`synthesize_catalog`
+fills the cache for a whole catalog at once (every book's batches submitted
+together), for builds that run later or elsewhere.
 
 Tasks are pure and idempotent. A batch's result depends only on the engine
 recipe (:class:`~publisher.speech.EngineSpec`) and its texts, and each clip
