@@ -48,9 +48,11 @@ import hashlib
 import logging
 import math
 import os
+import signal
 import socket
 import statistics
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -118,11 +120,16 @@ def open_executor(scheduler: str | None, workers: int = 0, *,
         stack.callback(dask_log.setLevel, dask_log.level)
         dask_log.setLevel(max(dask_log.getEffectiveLevel(), logging.WARNING))
         if scheduler is None:
-            cluster = distributed.LocalCluster(
-                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                # Failed tasks are reported here, naming the sentence; the
-                # workers' own log of them would only repeat it, with noise.
-                processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL)
+            # A terminal's Ctrl-C goes to every process of the group; this one
+            # stops the build and closes the cluster, so the worker processes
+            # are started with SIGINT ignored (inherited, and kept by Python
+            # and asyncio) instead of each printing its own KeyboardInterrupt.
+            with _sigint_ignored():
+                cluster = distributed.LocalCluster(
+                    n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                    # Failed tasks are reported here, naming the sentence; the
+                    # workers' own log of them would only repeat it, with noise.
+                    processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL)
             stack.callback(cluster.close)
             client = distributed.Client(cluster, set_as_default=False)
             stack.callback(client.close)
@@ -144,6 +151,19 @@ def open_executor(scheduler: str | None, workers: int = 0, *,
                     "(publisher must be installed there too).") from exc
         _LOGGER.info("Synthesis on Dask: %s", _describe(client))
         yield client
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored for the block (in the main thread; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _describe(client: Any) -> str:
