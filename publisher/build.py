@@ -240,6 +240,9 @@ def _up_to_date(source: Path, options: BuildOptions, cache_dir: Path,
         return None
     out_dir = Path(found["out_dir"])
     record = json.loads((out_dir / "build.json").read_text(encoding="utf-8"))
+    # Named as a full build names it (relative when --out is).
+    if (options.out_root / str(record["slug"])).resolve() == out_dir:
+        out_dir = options.out_root / str(record["slug"])
     warnings = tuple(str(w) for w in record.get("warnings", ()))
     for warning in found.get("stats", {}).get("warnings", warnings):
         reporter.warn(str(warning))

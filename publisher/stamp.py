@@ -73,7 +73,10 @@ def _settings(options: Any) -> str:
               if f.name != "force"}
     # Installed packages (Piper, its voice, ebooklib, FFmpeg's libraries, fonts
     # packages ...): installing, upgrading or removing one changes its folder.
-    installed = {entry: _stat(Path(entry)) for entry in sys.path if entry}
+    # (Only package folders: the working folder on sys.path changes whenever a
+    # file comes or goes there, which says nothing about the book.)
+    installed = {entry: _stat(Path(entry)) for entry in sys.path
+                 if Path(entry).name in ("site-packages", "dist-packages")}
     described = {
         "version": _VERSION,
         "options": fields,

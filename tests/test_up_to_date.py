@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,13 @@ def test_second_build_is_up_to_date_and_writes_nothing(tmp_path, book, monkeypat
 @pytest.mark.parametrize("change", [
     "source", "image", "lexicon-appears", "option", "source-date", "output-edited",
     "output-added", "output-removed", "catalog-removed", "force", "voice-file",
+    "package-installed",
 ])
 def test_any_change_builds_again(tmp_path, book, monkeypatch, change):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    packages = tmp_path / "venv" / "site-packages"
+    packages.mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(packages))
     build(book, options(tmp_path))
     out_dir = tmp_path / "out" / "book"
     assert out_dir.is_dir()
@@ -109,6 +114,12 @@ def test_any_change_builds_again(tmp_path, book, monkeypatch, change):
         (tmp_path / "out" / "catalog.json").unlink()
     elif change == "force":
         settings = options(tmp_path, force=True)
+    elif change == "package-installed":
+        # pip adds a package: its folder's mtime changes (ns, so no sleep needed
+        # on most file systems; the time is set explicitly to be sure).
+        (packages / "newlib-1.0.dist-info").mkdir()
+        os.utime(packages, ns=(1, packages.stat().st_mtime_ns + 10**9))
+        reference = None
     again = build(book, settings)
     assert not again.stats.get("up_to_date"), change
     rebuilt = snapshot(out_dir)
