@@ -86,3 +86,19 @@ def narrated_publication(folder: Path, body: str, *, with_cover: bool = False,
                        accessibility=Accessibility((), (), (), (), ""),
                        cover=make_cover(book.meta, source.parent) if with_cover else None,
                        base_url=book.meta.base_url)
+
+
+def require_distributed() -> None:
+    """Skip the calling test module without dask.distributed; in CI, fail instead."""
+    import os
+
+    import pytest
+
+    try:
+        import distributed  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the install
+        if os.environ.get("CI"):
+            raise RuntimeError("dask.distributed is required in CI: "
+                               "pip install 'publisher[cluster]'") from None
+        pytest.skip("dask.distributed is not installed: pip install 'publisher[cluster]'",
+                    allow_module_level=True)

@@ -33,16 +33,10 @@ from publisher.speech import EngineSpec
 from publisher.speech.fake import FakeEngine
 from publisher.synthesize import synthesize_clips
 
-from .helpers import FIRST_BOOK, FIXTURES, snapshot
+from .helpers import FIRST_BOOK, FIXTURES, require_distributed, snapshot
 
-try:
-    import distributed
-except ImportError:  # pragma: no cover - depends on the install
-    if os.environ.get("CI"):
-        raise RuntimeError("dask.distributed is required in CI: "
-                           "pip install 'publisher[cluster]'") from None
-    pytest.skip("dask.distributed is not installed: pip install 'publisher[cluster]'",
-                allow_module_level=True)
+require_distributed()
+import distributed  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("dask-cluster")
 

@@ -29,16 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import FIXTURES, ROOT, snapshot
+from .helpers import FIXTURES, ROOT, require_distributed, snapshot
 
-try:
-    import distributed  # noqa: F401
-except ImportError:  # pragma: no cover - depends on the install
-    if os.environ.get("CI"):
-        raise RuntimeError("dask.distributed is required in CI: "
-                           "pip install 'publisher[cluster]'") from None
-    pytest.skip("dask.distributed is not installed: pip install 'publisher[cluster]'",
-                allow_module_level=True)
+require_distributed()
 
 # One LocalCluster at a time on a small CI machine (see test_cluster.py).
 pytestmark = pytest.mark.xdist_group("dask-cluster")

@@ -248,6 +248,11 @@ class _PreparedModel:
             _LOGGER.debug("Prepared Piper model not kept: %s", exc)
 
 
+def _missing_package(exc: ImportError) -> EngineUnavailable:
+    return EngineUnavailable(f"The Piper engine needs the Python package '{exc.name}': "
+                             "pip install piper-tts onnx (or use --engine gtts).")
+
+
 def _load_voice(voice_path: Path, config: dict[str, Any], threads: int,
                 prepared: _PreparedModel | None = None) -> Any:
     """Load the ONNX model with its noise made deterministic; return a PiperVoice."""
@@ -256,10 +261,7 @@ def _load_voice(voice_path: Path, config: dict[str, Any], threads: int,
         from piper import PiperVoice
         from piper.config import PiperConfig
     except ImportError as exc:
-        raise EngineUnavailable(
-            f"The Piper engine needs the Python package '{exc.name}': "
-            "pip install piper-tts onnx (or use --engine gtts)."
-        ) from exc
+        raise _missing_package(exc) from exc
     model_bytes = prepared.load() if prepared else None
     if model_bytes is None:
         model_bytes = _deterministic_model(voice_path)
@@ -290,10 +292,7 @@ def _deterministic_model(voice_path: Path) -> bytes:
     try:
         import onnx
     except ImportError as exc:
-        raise EngineUnavailable(
-            f"The Piper engine needs the Python package '{exc.name}': "
-            "pip install piper-tts onnx (or use --engine gtts)."
-        ) from exc
+        raise _missing_package(exc) from exc
     try:
         model = onnx.load(str(voice_path))
         replaced = _fix_noise(model)
