@@ -25,7 +25,7 @@ import multiprocessing
 import multiprocessing.connection
 import signal
 import traceback
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -127,25 +127,28 @@ def stream_clips(
         next(made)  # the workers start, with their first texts, before anything else
     else:
         made = _synthesize_here(todo, engine, ids_by_text, cache)
-    for text, key in cached:
-        clip = cache.get(key)
-        if clip is None:  # vanished or damaged since it was looked up: make it again
-            clip = _synthesize_one(engine, text, ids_by_text[text][0])
-            cache.put(key, clip)
-        for sentence_id in ids_by_text[text]:
-            yield sentence_id, clip, True
-    if todo and while_waiting is not None:
-        while_waiting()
-    for text, clip in made:
-        first, *repeats = ids_by_text[text]
-        yield first, clip, False
-        for sentence_id in repeats:
-            yield sentence_id, clip, True
+    # closing(): an early close, an error or Ctrl-C while the cached clips are
+    # handed over stops the workers already started, there and then.
+    with contextlib.closing(made):
+        for text, key in cached:
+            clip = cache.get(key)
+            if clip is None:  # vanished or damaged since it was looked up: make it again
+                clip = _synthesize_one(engine, text, ids_by_text[text][0])
+                cache.put(key, clip)
+            for sentence_id in ids_by_text[text]:
+                yield sentence_id, clip, True
+        if todo and while_waiting is not None:
+            while_waiting()
+        for text, clip in made:
+            first, *repeats = ids_by_text[text]
+            yield first, clip, False
+            for sentence_id in repeats:
+                yield sentence_id, clip, True
 
 
 def _synthesize_here(todo: list[tuple[str, str]], engine: Engine,
                      ids_by_text: dict[str, list[str]],
-                     cache: ClipCache) -> Iterator[tuple[str, Clip]]:
+                     cache: ClipCache) -> Generator[tuple[str, Clip], None, None]:
     """Synthesize in this process, storing each clip the moment it is made."""
     for text, key in todo:
         clip = _synthesize_one(engine, text, ids_by_text[text][0])
@@ -279,7 +282,7 @@ def _synthesize_in_pool(
     workers: int,
     ids_by_text: dict[str, list[str]],
     cache: ClipCache,
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """Synthesize ``todo`` in ``workers`` processes; yield (text, clip) as clips come.
 
     The first item is None, once the workers are started and have their texts.

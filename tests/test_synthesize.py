@@ -230,3 +230,18 @@ def test_one_missing_clip_can_go_to_a_worker_while_the_caller_prepares(
     list(stream_clips(many(3, "other"), FakeEngine, ClipCache(tmp_path), workers=2,
                       while_waiting=lambda: calls.append(len(multiprocessing.active_children()))))
     assert calls == [0]
+
+
+def test_closing_the_stream_among_cached_clips_stops_the_started_workers(
+        tmp_path: Path) -> None:
+    from publisher.synthesize import stream_clips
+
+    items = many(MIN_BATCH_FOR_WORKERS + 6, "early")
+    engine = FakeEngine()
+    for _, text in items[:3]:
+        ClipCache(tmp_path).put(ClipCache.key(engine.identity, text), engine.synthesize(text))
+    stream = stream_clips(items, Sluggish, ClipCache(tmp_path), workers=2)
+    assert next(stream)[2] is True  # a cached clip; the workers are running by now
+    assert multiprocessing.active_children() != []
+    stream.close()
+    assert multiprocessing.active_children() == []
