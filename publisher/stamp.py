@@ -31,6 +31,8 @@ from typing import Any
 __all__ = ["check", "forget", "write"]
 
 _VERSION = 1
+#: Files ``publisher proof`` adds to a built book (see publisher.proof).
+_PROOF_REPORT = frozenset({"proof.json", "proof.html"})
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -126,7 +128,8 @@ def _outputs_intact(out_dir: Path, build_json_digest: str) -> bool:
     record = json.loads(record_path.read_text(encoding="utf-8"))
     listed = {entry["path"]: entry for entry in record["files"]}
     present = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
-    if present != set(listed) | {"build.json"}:
+    # `publisher proof` writes its report beside the book: of these same files.
+    if present - _PROOF_REPORT != set(listed) | {"build.json"}:
         return False
     for name, entry in listed.items():
         file = out_dir / name

@@ -177,3 +177,19 @@ def test_text_only_build_without_a_cache_folder_adds_none(tmp_path, book):
     build(book, BuildOptions(out_root=tmp_path / "out", audio=False))
     assert not (tmp_path / "out" / ".cache").exists()
     assert (tmp_path / "out" / "book" / "book.epub").is_file()
+
+
+def test_a_proof_report_beside_the_book_keeps_it_up_to_date(tmp_path, book, monkeypatch):
+    """`publisher proof` (or build --proof) writes proof.json/html into the book's folder."""
+    from publisher.proof import HTML_NAME, JSON_NAME
+    from publisher.stamp import _PROOF_REPORT
+
+    assert {JSON_NAME, HTML_NAME} == _PROOF_REPORT
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    first = build(book, options(tmp_path))
+    (first.out_dir / JSON_NAME).write_text("{}")
+    (first.out_dir / HTML_NAME).write_text("<p>report</p>")
+    assert build(book, options(tmp_path)).stats.get("up_to_date") is True
+    (first.out_dir / "other.txt").write_text("not ours")
+    assert not build(book, options(tmp_path)).stats.get("up_to_date")
+
