@@ -72,6 +72,7 @@ __all__ = [
     "measure_book",
     "measure_throughput",
     "open_executor",
+    "shared_disk",
     "stream_with_executor",
     "synthesize_catalog",
     "synthesize_with_executor",
@@ -586,7 +587,7 @@ def synthesize_catalog(sources: Sequence[Path], options: BuildOptions, executor:
 
     reporter = reporter or Reporter()
     if shared_cache is None:
-        shared_cache = _is_local_cluster(executor)
+        shared_cache = shared_disk(executor)
     cache = ClipCache(options.cache_dir or options.out_root / ".cache")
     jobs: list[tuple[Path, list[tuple[str, str]], EngineSpec]] = []
     for source in sources:
@@ -620,12 +621,7 @@ def synthesize_catalog(sources: Sequence[Path], options: BuildOptions, executor:
 
 
 def shared_disk(executor: Any) -> bool:
-    """Whether ``executor``'s workers see our disk (a Client of a LocalCluster)."""
-    return _is_local_cluster(executor)
-
-
-def _is_local_cluster(executor: Any) -> bool:
-    """Whether ``executor`` is a Client of a LocalCluster (workers share our disk)."""
+    """Whether ``executor``'s workers see our disk: a Client of a LocalCluster."""
     cluster = getattr(executor, "cluster", None)
     return type(cluster).__name__ == "LocalCluster"
 

@@ -265,9 +265,6 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
     wanted = [(sentence_id, text) for sentence_id, text in items if sentence_id in needed]
     try:
         if wanted:  # else every file came from the cache
-            # With two cores, even one missing clip goes to a worker process:
-            # this one imports the audio libraries meanwhile (an edit of one
-            # sentence then costs the voice load or the imports, not both).
             if executor is not None:
                 from .cluster import shared_disk, stream_with_executor
 
@@ -275,6 +272,9 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
                 clips = stream_with_executor(wanted, spec, cache, executor,
                                              shared_cache=shared_disk(executor))
             else:
+                # With two cores, even one missing clip goes to a worker process:
+                # this one imports the audio libraries meanwhile (an edit of one
+                # sentence then costs the voice load or the imports, not both).
                 clips = stream_clips(wanted, spec, cache, workers=workers,
                                      min_batch_for_workers=1, while_waiting=audio.preload)
             with contextlib.closing(clips) as stream:
