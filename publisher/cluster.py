@@ -63,6 +63,7 @@ from .cache import ClipCache
 from .errors import EngineUnavailable, PublisherError, SpeechError
 from .model import Clip
 from .speech import Engine, EngineSpec
+from .synthesize import clip_problem, sentence_error
 
 if TYPE_CHECKING:
     from .build import BuildOptions, Reporter
@@ -226,15 +227,6 @@ class _BatchFailed(Exception):
                 f"{len(self.done)} clips made before it)")
 
 
-def _clip_problem(clip: object) -> str:
-    """Why ``clip`` would corrupt the audio, or ''."""
-    if not isinstance(clip, Clip) or clip.sample_rate_hz <= 0 or len(clip.pcm) % 2:
-        return f"engine returned a bad clip: {clip!r:.80}"
-    if not clip.pcm:
-        return "engine returned no audio"
-    return ""
-
-
 def _run_batch(spec: EngineSpec, texts: Sequence[str],
                emit: Callable[[str, Clip], tuple[str, Any, int]]) -> list[tuple[str, Any, int]]:
     """Synthesize ``texts`` in order with this process's engine for ``spec``."""
@@ -249,7 +241,7 @@ def _run_batch(spec: EngineSpec, texts: Sequence[str],
     for index, text in enumerate(texts):
         try:
             clip = engine.synthesize(text)
-            problem = _clip_problem(clip)
+            problem = clip_problem(clip)
         except EngineUnavailable as exc:
             raise _BatchFailed("unavailable", index, f"{exc} (on worker {where})",
                                traceback.format_exc(), done) from None
@@ -291,13 +283,6 @@ def _warm_up(spec: EngineSpec) -> str:
 #: (job number, sentence id, clip, from the cache)
 _Event = tuple[int, str, Clip, bool]
 _Events = Generator[_Event, None, None]
-
-
-def _sentence_error(sentence_id: str, text: str, message: str) -> SpeechError:
-    """The wording of synthesize.py, which narrate.py turns into 'Section N (...): ...'."""
-    shown = text if len(text) <= 120 else text[:117] + "..."
-    return SpeechError(f"Speech synthesis failed on sentence '{sentence_id}' ({shown!r}): "
-                       f"{message}")
 
 
 class _Synthesis:
@@ -412,7 +397,7 @@ class _Synthesis:
             if failed.kind == "unavailable":
                 raise EngineUnavailable(failed.message) from None
             sentence_id = self.owners[key][0][1]
-            raise _sentence_error(sentence_id, self.todo[spec][key], failed.message) from None
+            raise sentence_error(sentence_id, self.todo[spec][key], failed.message) from None
         except Exception as exc:
             if type(exc).__name__ == "KilledWorker":
                 sentence_id = self.owners[batch[0]][0][1]
@@ -442,9 +427,9 @@ class _Synthesis:
                 clip = self._adopt(key, sentence_id)
             else:
                 clip = Clip(pcm=payload, sample_rate_hz=rate_hz)
-                problem = _clip_problem(clip)
+                problem = clip_problem(clip)
                 if problem:
-                    raise _sentence_error(sentence_id, self.todo[spec][key], problem)
+                    raise sentence_error(sentence_id, self.todo[spec][key], problem)
                 self.cache.put(key, clip)
             self.done.add(key)
             self.synthesized += 1

@@ -35,7 +35,8 @@ from .errors import EngineUnavailable, SpeechError
 from .model import Clip
 from .speech.base import Engine
 
-__all__ = ["MIN_BATCH_FOR_WORKERS", "stream_clips", "synthesize_clips"]
+__all__ = ["MIN_BATCH_FOR_WORKERS", "clip_problem", "sentence_error", "stream_clips",
+           "synthesize_clips"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -163,17 +164,17 @@ def _synthesize_one(engine: Engine, text: str, sentence_id: str) -> Clip:
     except EngineUnavailable:
         raise  # about the engine, not this sentence
     except Exception as exc:
-        raise _sentence_error(sentence_id, text, exc) from exc
+        raise sentence_error(sentence_id, text, exc) from exc
     _check_clip(clip, sentence_id, text)
     return clip
 
 
-def _sentence_error(sentence_id: str, text: str, exc: BaseException | str) -> SpeechError:
+def sentence_error(sentence_id: str, text: str, exc: BaseException | str) -> SpeechError:
     shown = text if len(text) <= 120 else text[:117] + "..."
     return SpeechError(f"Speech synthesis failed on sentence '{sentence_id}' ({shown!r}): {exc}")
 
 
-def _clip_problem(clip: object) -> str:
+def clip_problem(clip: object) -> str:
     """What is wrong with an engine's clip ('' if nothing)."""
     if not isinstance(clip, Clip) or clip.sample_rate_hz <= 0 or len(clip.pcm) % 2:
         return f"engine returned a bad clip: {clip!r:.80}"
@@ -184,9 +185,9 @@ def _clip_problem(clip: object) -> str:
 
 def _check_clip(clip: Clip, sentence_id: str, text: str) -> None:
     """Engines are third-party code: refuse a clip that would corrupt the audio."""
-    problem = _clip_problem(clip)
+    problem = clip_problem(clip)
     if problem:
-        raise _sentence_error(sentence_id, text, ValueError(problem))
+        raise sentence_error(sentence_id, text, ValueError(problem))
 
 
 # --- worker processes -------------------------------------------------------
@@ -233,7 +234,7 @@ def _worker_main(conn: Connection, engine_factory: Callable[[], Engine], cache_r
             if engine is None:
                 engine = engine_factory()
             clip = engine.synthesize(text)
-            if _clip_problem(clip):
+            if clip_problem(clip):
                 conn.send(("clip", clip))  # the parent names the sentence
             else:
                 cache.put(key, clip)
@@ -326,7 +327,7 @@ def _synthesize_in_pool(
                     raise EngineUnavailable(payload[0]) from _RemoteTraceback(payload[1])
                 if status == "error":
                     cause = _RemoteTraceback(payload[1])
-                    raise _sentence_error(sentence_id, text, payload[0]) from cause
+                    raise sentence_error(sentence_id, text, payload[0]) from cause
                 if status == "clip":
                     _check_clip(payload[0], sentence_id, text)  # raises: it was refused
                 clip = cache.adopt(key)
