@@ -102,3 +102,19 @@ def require_distributed() -> None:
                                "pip install 'publisher[cluster]'") from None
         pytest.skip("dask.distributed is not installed: pip install 'publisher[cluster]'",
                     allow_module_level=True)
+
+
+class Recorder:
+    """An on_progress callback of the synthesis stage: (sentence id, from cache) in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, bool]] = []
+
+    def __call__(self, sentence_id: str, clip, from_cache: bool) -> None:
+        assert clip.num_samples > 0
+        self.events.append((sentence_id, from_cache))
+
+    @property
+    def synthesized(self) -> int:
+        return sum(not cached for _, cached in self.events)
+

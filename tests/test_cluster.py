@@ -33,7 +33,7 @@ from publisher.speech import EngineSpec
 from publisher.speech.fake import FakeEngine
 from publisher.synthesize import synthesize_clips
 
-from .helpers import FIRST_BOOK, FIXTURES, require_distributed, snapshot
+from .helpers import FIRST_BOOK, FIXTURES, Recorder, require_distributed, snapshot
 
 require_distributed()
 import distributed  # noqa: E402
@@ -75,14 +75,6 @@ def client():
 def wait_for_two_workers(client) -> None:
     client.wait_for_workers(2, timeout=240)  # a restarted worker is slow on a busy 2-core machine
 
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, bool]] = []
-
-    def __call__(self, sentence_id: str, clip: Clip, from_cache: bool) -> None:
-        assert clip.num_samples > 0
-        self.events.append((sentence_id, from_cache))
 
 
 # --- fake engine on the LocalCluster --------------------------------------------------

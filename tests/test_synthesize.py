@@ -16,6 +16,8 @@ from publisher.model import Clip
 from publisher.speech.fake import FakeEngine
 from publisher.synthesize import MIN_BATCH_FOR_WORKERS, synthesize_clips
 
+from .helpers import Recorder
+
 ITEMS = [
     ("s1", "You are not alone."),
     ("s2", "Take a slow breath."),
@@ -24,17 +26,6 @@ ITEMS = [
 ]
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, bool]] = []
-
-    def __call__(self, sentence_id: str, clip: Clip, from_cache: bool) -> None:
-        assert clip.num_samples > 0
-        self.events.append((sentence_id, from_cache))
-
-    @property
-    def synthesized(self) -> int:
-        return sum(not cached for _, cached in self.events)
 
 
 def run(items, cache, engine, **kw):
