@@ -118,3 +118,12 @@ class Recorder:
     def synthesized(self) -> int:
         return sum(not cached for _, cached in self.events)
 
+
+def run_cli(args: list[str], capsys) -> tuple[int, str]:
+    """``publisher ARGS`` in this process: (exit code, stdout + stderr)."""
+    from publisher.cli import main
+
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+

@@ -10,18 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from publisher.cli import main
-
-from .helpers import snapshot, write_book
+from .helpers import run_cli, snapshot, write_book
 
 GOOD_FRONT = ("---\ntitle: T\nlanguage: en\n"
               "identifier: urn:uuid:00000000-0000-4000-8000-000000000002\n---\n")
 
 
-def run(args: list[str], capsys) -> tuple[int, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+run = run_cli
 
 
 def test_every_command_has_help():

@@ -30,9 +30,8 @@ import requests
 import urllib3.util.connection
 
 from publisher.build import BuildOptions, build
-from publisher.cli import main
 
-from .helpers import snapshot, write_book
+from .helpers import run_cli, snapshot, write_book
 from .test_gtts import FakeGoogle, speak
 
 EPOCH = "1700000000"
@@ -106,10 +105,7 @@ def assert_nothing_half_written(out: Path, *expected: str) -> None:
     assert names == {".cache", *expected}, names
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+run = run_cli
 
 
 def build_args(source: Path, out: Path, *extra: str) -> list[str]:

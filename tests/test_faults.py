@@ -14,19 +14,15 @@ from pathlib import Path
 import pytest
 
 from publisher.build import BuildOptions, build
-from publisher.cli import main
 from publisher.errors import PublisherError, SpeechError
 
-from .helpers import FIRST_BOOK, snapshot, write_book
+from .helpers import FIRST_BOOK, run_cli, snapshot, write_book
 
 FRONT = ("---\ntitle: T\nlanguage: en\n"
          "identifier: urn:uuid:00000000-0000-4000-8000-000000000009\n---\n\n")
 
 
-def run(args: list[str], capsys) -> tuple[int, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+run = run_cli
 
 
 @pytest.mark.parametrize("name,make,expected", [
