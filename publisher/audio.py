@@ -50,7 +50,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -831,7 +831,9 @@ def assemble_section(items: Sequence[tuple[str, Clip, int]], *,
 
 def assemble_section_files(items: Sequence[tuple[str, Clip, int]],
                            outputs: Sequence[tuple[AudioProfile | str, Path]], *,
-                           tags: SectionTags, section_id: str) -> tuple[SectionAudio, ...]:
+                           tags: SectionTags, section_id: str, executor: Any = None,
+                           then: Callable[[SectionAudio], None] | None = None,
+                           ) -> tuple[SectionAudio, ...]:
     """:func:`assemble_section` for several ``(profile, dest)`` outputs of one section.
 
     Profiles that master alike (same rate, loudness target and measure, codec
@@ -843,6 +845,13 @@ def assemble_section_files(items: Sequence[tuple[str, Clip, int]],
     and a section costs one mastering instead of two. Each file is then
     checked and corrected as :func:`assemble_section` does. Results are in
     the order of ``outputs``.
+
+    ``executor`` (a :class:`publisher.helper.Helper`, or anything with a
+    ``submit(function, *args, description=...)`` whose result has
+    ``.result()``): the first output of a group is encoded here and the
+    others there, at the same time. The files are the same bytes either way.
+    ``then(first file)`` is called as soon as the first output is written,
+    while the others may still be encoding there: more work for this process.
     """
     resolved = [(get_profile(profile) if isinstance(profile, str) else profile, Path(dest))
                 for profile, dest in outputs]
@@ -854,7 +863,8 @@ def assemble_section_files(items: Sequence[tuple[str, Clip, int]],
         groups.setdefault(_mastering(profile), []).append(index)
     results: dict[int, SectionAudio] = {}
     for indexes in groups.values():
-        made = _assemble_group(items, [resolved[i] for i in indexes], tags, section_id)
+        made = _assemble_group(items, [resolved[i] for i in indexes], tags, section_id,
+                               executor, then if 0 in indexes else None)
         results.update(zip(indexes, made, strict=True))
     return tuple(results[i] for i in range(len(resolved)))
 
@@ -872,7 +882,8 @@ def _ceiling_db(profile: AudioProfile) -> float:
 
 def _assemble_group(items: Sequence[tuple[str, Clip, int]],
                     outputs: Sequence[tuple[AudioProfile, Path]], tags: SectionTags,
-                    section_id: str) -> list[SectionAudio]:
+                    section_id: str, executor: Any = None,
+                    then: Callable[[SectionAudio], None] | None = None) -> list[SectionAudio]:
     """One master, encoded to each output (profiles of one :func:`_mastering` group)."""
     first = outputs[0][0]
     rate = first.sample_rate_hz
@@ -883,60 +894,136 @@ def _assemble_group(items: Sequence[tuple[str, Clip, int]],
     duration_ms = _ms(total, rate)
     # One master for all: limited under the strictest ceiling of the group.
     ceiling_db = min(_ceiling_db(profile) for profile, _ in outputs)
-    results: list[SectionAudio] = []
     signal = _place_clips(items, starts, lengths, total, rate, section_id)
     measured = _loudness_of(_measure_array(signal, rate, true_peak=False), first)
     gain_db = _normalize(signal, measured, first, first.loudness_target_db + first.codec_loss_db,
                          ceiling_db, section_id)
     _add_room_tone(signal, first)
-    levels: Levels | None = None
-    for profile, dest in outputs:
-        tmp = dest.with_name(f".{dest.name}.part")
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            gain_db, decoded, changed = _encode_checked(
-                signal, profile, tags, tmp, section_id, gain_db=gain_db,
-                ceiling_db=ceiling_db, duration_ms=duration_ms, timings=timings)
-            if decoded.num_samples != total:
-                logger.warning("Section %s: the MP3 decodes to %d samples, not %d; its "
-                               "timings are off by up to %.1f ms.", section_id,
-                               decoded.num_samples, total,
-                               1000 * abs(decoded.num_samples - total) / rate)
-            os.replace(tmp, dest)
-        except OSError as exc:
-            raise OutputError(f"Could not write the audio of section {section_id!r} to "
-                              f"{dest}: {exc}. Check that the folder is writable and the disk "
-                              "has space.") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
-        if changed or levels is None:
-            levels = _measure_array(signal, rate, true_peak=False)
-        logger.debug("section %s (%s): %d ms, gain %+.1f dB, %.1f LUFS before encoding "
-                     "(decoded %.1f LUFS, %.1f dBTP, %+d samples)", section_id, profile.name,
-                     duration_ms, gain_db, levels.integrated_lufs, decoded.integrated_lufs,
-                     decoded.true_peak_dbtp, decoded.num_samples - total)
-        results.append(SectionAudio(
-            section_id=section_id,
-            path=dest,
-            duration_ms=duration_ms,
-            sample_rate_hz=rate,
-            timings=timings,
-            loudness_lufs=round(levels.integrated_lufs, 2),
-            extra={
-                "profile": profile.name,
-                "bitrate_kbps": profile.bitrate_kbps,
-                "head_ms": timings[0].start_ms,
-                "tail_ms": duration_ms - timings[-1].end_ms,
-                "gain_db": round(gain_db, 2),
-                "rms_dbfs": round(levels.rms_dbfs, 2),
-                "decoded_duration_ms": decoded.duration_ms,
-                "decoded_lufs": round(decoded.integrated_lufs, 2),
-                "decoded_true_peak_dbtp": round(decoded.true_peak_dbtp, 2),
-                "decoded_rms_dbfs": round(decoded.rms_dbfs, 2),
-            },
-        ))
-    del signal
+    # Each output is encoded from this one master (a correction after encoding
+    # works on a copy), so the files do not depend on the order they are made
+    # in: with a helper process, the first is encoded here and the others there,
+    # reading the master from a file chunk by chunk (memory holds it once).
+    levels = _measure_array(signal, rate, true_peak=False)
+    rest = [(signal, levels, profile, dest, tags, section_id, gain_db, ceiling_db,
+             duration_ms, timings, total) for profile, dest in outputs]
+    first_call = rest.pop(0)
+    master: _MasterFile | None = None
+    elsewhere = []
+    try:
+        if executor is not None and rest:
+            master = _MasterFile.write(signal, outputs[1][1])
+            elsewhere = [executor.submit(_encode_output, master, *call[1:],
+                                         description=f"encoding section {section_id!r} "
+                                                     f"({call[2].name})")
+                         for call in rest]
+            rest = []
+        results = [_encode_output(*first_call)]
+        if then is not None:
+            then(results[0])
+        results += [_encode_output(*call) for call in rest]
+        results += [pending.result() for pending in elsewhere]
+    finally:
+        if master is not None:
+            master.remove()
     return results
+
+
+class _MasterFile:
+    """A mastered section kept in a raw float32 file, read back chunk by chunk.
+
+    How a helper process gets the master: the file is written once (to the
+    page cache, mostly) and read a chunk at a time as it is encoded, so no
+    process holds a second copy of a long section. Slicing reads from the
+    file; :meth:`copy` reads all of it (only a correction after encoding
+    needs the whole signal in memory).
+    """
+
+    def __init__(self, path: Path, length: int) -> None:
+        self.path = path
+        self.length = length
+
+    @classmethod
+    def write(cls, signal: np.ndarray, beside: Path) -> _MasterFile:
+        path = beside.with_name(f".{beside.stem}.master.f32")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            signal.astype(np.float32, copy=False).tofile(path)
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise OutputError(f"Could not write {path}: {exc}. Check that the folder is "
+                              "writable and the disk has space.") from exc
+        return cls(path, len(signal))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        start, stop, step = index.indices(self.length)
+        if step != 1:
+            raise ValueError("a master file is read in contiguous slices")
+        count = max(0, stop - start)
+        return np.fromfile(self.path, dtype=np.float32, count=count, offset=4 * start)
+
+    def copy(self) -> np.ndarray:
+        return self[:]
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _encode_output(signal: np.ndarray | _MasterFile, levels: Levels, profile: AudioProfile,
+                   dest: Path, tags: SectionTags, section_id: str, gain_db: float,
+                   ceiling_db: float, duration_ms: int, timings: tuple[Timing, ...],
+                   total: int) -> SectionAudio:
+    """One output file of a mastered ``signal`` (measured at ``levels``), written at ``dest``.
+
+    ``signal`` is left as it is: a correction after encoding works on a copy.
+    """
+    rate = profile.sample_rate_hz
+    tmp = dest.with_name(f".{dest.name}.part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        gain_db, decoded, encoded = _encode_checked(
+            signal, profile, tags, tmp, section_id, gain_db=gain_db,
+            ceiling_db=ceiling_db, duration_ms=duration_ms, timings=timings)
+        if decoded.num_samples != total:
+            logger.warning("Section %s: the MP3 decodes to %d samples, not %d; its "
+                           "timings are off by up to %.1f ms.", section_id,
+                           decoded.num_samples, total,
+                           1000 * abs(decoded.num_samples - total) / rate)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise OutputError(f"Could not write the audio of section {section_id!r} to "
+                          f"{dest}: {exc}. Check that the folder is writable and the disk "
+                          "has space.") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    if encoded is not signal:
+        levels = _measure_array(encoded, rate, true_peak=False)
+    logger.debug("section %s (%s): %d ms, gain %+.1f dB, %.1f LUFS before encoding "
+                 "(decoded %.1f LUFS, %.1f dBTP, %+d samples)", section_id, profile.name,
+                 duration_ms, gain_db, levels.integrated_lufs, decoded.integrated_lufs,
+                 decoded.true_peak_dbtp, decoded.num_samples - total)
+    return SectionAudio(
+        section_id=section_id,
+        path=dest,
+        duration_ms=duration_ms,
+        sample_rate_hz=rate,
+        timings=timings,
+        loudness_lufs=round(levels.integrated_lufs, 2),
+        extra={
+            "profile": profile.name,
+            "bitrate_kbps": profile.bitrate_kbps,
+            "head_ms": timings[0].start_ms,
+            "tail_ms": duration_ms - timings[-1].end_ms,
+            "gain_db": round(gain_db, 2),
+            "rms_dbfs": round(levels.rms_dbfs, 2),
+            "decoded_duration_ms": decoded.duration_ms,
+            "decoded_lufs": round(decoded.integrated_lufs, 2),
+            "decoded_true_peak_dbtp": round(decoded.true_peak_dbtp, 2),
+            "decoded_rms_dbfs": round(decoded.rms_dbfs, 2),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- loudness
@@ -946,24 +1033,25 @@ def _loudness_of(levels: Levels, profile: AudioProfile) -> float:
     return levels.rms_dbfs if profile.loudness_measure == "rms" else levels.integrated_lufs
 
 
-def _encode_checked(signal: np.ndarray, profile: AudioProfile, tags: SectionTags,
+def _encode_checked(signal: np.ndarray | _MasterFile, profile: AudioProfile, tags: SectionTags,
                     path: Path, section_id: str, *, gain_db: float, ceiling_db: float,
-                    duration_ms: int, timings: Sequence[Timing]) -> tuple[float, Levels, bool]:
+                    duration_ms: int, timings: Sequence[Timing],
+                    ) -> tuple[float, Levels, np.ndarray | _MasterFile]:
     """Encode and tag the normalized ``signal`` at ``path``, correcting it until it decodes right.
 
-    Returns (gain dB so far, the decoded file's levels, whether ``signal`` was
-    changed). Everything works on the one array, so a section is held once,
-    not twice. MP3 encoding shifts the level a little (LAME's quantizer loses
-    a few tenths of a dB; the profile aims that much higher) and raises peaks
-    by up to ~2 dB, so the encoded file is decoded and measured, and if it
-    misses the target or the peak limit, the signal is corrected in place by
-    what was missed and encoded again: at most three encodes, nearly always one.
+    Returns (gain dB so far, the decoded file's levels, the signal encoded:
+    ``signal`` itself, or a corrected copy; ``signal`` is never changed). MP3
+    encoding shifts the level a little (LAME's quantizer loses a few tenths of
+    a dB; the profile aims that much higher) and raises peaks by up to ~2 dB,
+    so the encoded file is decoded and measured, and if it misses the target
+    or the peak limit, a copy of the signal is corrected by what was missed
+    and encoded again: at most three encodes, nearly always one.
     """
     rate = profile.sample_rate_hz
     target = profile.loudness_target_db
-    changed = False
+    encoded: np.ndarray | _MasterFile = signal
     for attempt in range(1, _MAX_ENCODES + 1):
-        _encode_mp3(signal, profile, path, section_id)
+        _encode_mp3(encoded, profile, path, section_id)
         write_tags(path, tags, duration_ms=duration_ms, timings=timings)
         decoded = measure_levels(path)
         missed_db = _loudness_of(decoded, profile) - target
@@ -978,13 +1066,15 @@ def _encode_checked(signal: np.ndarray, profile: AudioProfile, tags: SectionTags
         if over_db > 0:
             ceiling_db -= over_db + 0.2
         gain_db -= missed_db
-        _gain_and_limit(signal, 10 ** (-missed_db / 20), ceiling_db, rate, out=signal)
-        changed = True
+        corrected = signal.copy() if encoded is signal else encoded
+        assert isinstance(corrected, np.ndarray)
+        _gain_and_limit(corrected, 10 ** (-missed_db / 20), ceiling_db, rate, out=corrected)
+        encoded = corrected
     if over_db > 0:
         logger.warning("Section %s: true peak %.2f dBTP is over the %s limit of %.1f dBTP.",
                        section_id, decoded.true_peak_dbtp, profile.name,
                        profile.peak_limit_dbtp)
-    return gain_db, decoded, changed
+    return gain_db, decoded, encoded
 
 
 def _normalize(signal: np.ndarray, measured: float, profile: AudioProfile, aim: float,
@@ -1089,7 +1179,8 @@ def _add_room_tone(x: np.ndarray, profile: AudioProfile) -> None:
 # --------------------------------------------------------------------------- encoding
 
 
-def _encode_mp3(x: np.ndarray, profile: AudioProfile, path: Path, section_id: str) -> None:
+def _encode_mp3(x: np.ndarray | _MasterFile, profile: AudioProfile, path: Path,
+                section_id: str) -> None:
     """Encode mono float samples to a CBR MP3 with a LAME gapless header, no tags."""
     rate = profile.sample_rate_hz
     try:

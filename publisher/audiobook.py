@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["M4B_BITRATE_KBPS", "m4b_path", "write_m4b"]
+__all__ = ["M4B_BITRATE_KBPS", "encode_section_ahead", "m4b_path", "write_m4b"]
 
 #: AAC-LC bit rate: transparent for speech, and no higher than the section MP3s.
 M4B_BITRATE_KBPS = 64
@@ -154,7 +154,7 @@ def _encode(sections: list[tuple[Section, SectionAudio]], dest: Path, rate: int,
     # section's AAC, not the book's (about 29 MB an hour).
     segments = []
     for section, audio in sections:
-        segment = _section_packets(section, audio, rate, cache)
+        segment = _section_packets(section.title, audio.path, rate, cache)
         if segment is None:
             return _encode_whole(sections, dest, rate, pub)
         segments.append(segment)
@@ -245,11 +245,23 @@ class _Segment:
         return _unpack(packed, meta["sizes"])  # type: ignore[arg-type]
 
 
-def _section_packets(section: Section, audio: SectionAudio, rate: int,
+def encode_section_ahead(title: str, path: Path, rate: int, cache_dir: Path) -> None:
+    """Encode a finished section MP3's part of the audiobook now, into the cache.
+
+    :func:`write_m4b` then finds it there: the build runs this in a helper
+    process (publisher.helper) while it goes on with other work.
+    """
+    _section_packets(title, path, rate, OutputCache(cache_dir))
+
+
+def _section_packets(title: str, path: Path, rate: int,
                      cache: OutputCache | None) -> _Segment | None:
-    """One section encoded on its own (and cached); None if not whole AAC frames."""
+    """One section (titled ``title``, its MP3 at ``path``) encoded on its own and cached.
+
+    None if it is not whole AAC frames long.
+    """
     key = OutputCache.key({"kind": "m4b-section", "code": _code(), "rate": rate,
-                           "mp3_sha256": file_sha256(audio.path) if audio.path.is_file()
+                           "mp3_sha256": file_sha256(path) if path.is_file()
                            else hashlib.sha256(b"").hexdigest()})
     if cache is not None:
         meta = cache.fetch_meta(key, ".aac")
@@ -267,14 +279,14 @@ def _section_packets(section: Section, audio: SectionAudio, rate: int,
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
     packets: list[bytes] = []
     samples = 0
-    for frame in _decoded_frames(audio.path, resampler, flush=True):
+    for frame in _decoded_frames(path, resampler, flush=True):
         frame.pts = samples
         frame.time_base = time_base
         samples += frame.samples
         packets += [bytes(packet) for packet in encoder.encode(frame)]
     if samples == 0:
-        raise AudioError(f"{audio.path.name}: the audio of section "
-                         f"'{section.title}' decodes to no samples; rebuild the book.")
+        raise AudioError(f"{path.name}: the audio of section "
+                         f"'{title}' decodes to no samples; rebuild the book.")
     if samples % _AAC_FRAME:
         return None
     packets += [bytes(packet) for packet in encoder.encode(None)]

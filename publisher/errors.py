@@ -41,6 +41,10 @@ class ConfigError(PublisherError):
             message = f"{head}{len(self.problems)} problems in the front matter:\n{lines}"
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled as it was made (it crosses to and from worker processes).
+        return (type(self), (self.problems, self.where))
+
 
 class SpeechError(PublisherError):
     """A speech engine failed on a sentence."""

@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import audio, overlays, spoken
+from . import audio, audiobook, overlays, spoken
 from .cache import ClipCache, OutputCache
 from .epub import NAV_HREF, Narration, Overlay, document_href, nav_items, toc_title
 from .errors import AudioError, EngineUnavailable, SpeechError
+from .helper import Helper
 from .lexicon import Lexicon, load_lexicon
 from .model import Book, Clip, Cover, Section, SectionAudio, Timing
 from .speech import Engine, EngineSpec
@@ -256,38 +257,58 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
     # from the cache when it is assembled, so memory stays flat in book length.
     ready: set[str] = set()
     pipelined = workers > 1 or executor is not None
+    # The second core encodes too: a helper process makes a section's EPUB MP3
+    # and its part of the audiobook while this one makes its podcast MP3.
+    helper = Helper(warm_up=_warm_up) if todo and (
+        workers > 1 or (executor is not None and default_workers() > 1)) else None
+    titles = {section.id: section.title for section in book.sections}
 
     def assemble_ready() -> None:
-        while todo and all(sentence_id in ready for sentence_id, _ in todo[0].parts):
-            job = todo.pop(0)
-            made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache)
+        # Any job whose clips are all there, not only the next in book order:
+        # the files do not depend on the order they are made in.
+        while job := next((job for job in todo
+                           if all(sentence_id in ready for sentence_id, _ in job.parts)), None):
+            todo.remove(job)
+            made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache, helper,
+                                             titles.get(job.section_id))
 
-    wanted = [(sentence_id, text) for sentence_id, text in items if sentence_id in needed]
+    # The contents first: its entries are the headings (one clip each, shared
+    # with the sections), so its audio is assembled early, while the workers
+    # go on with the sections, rather than last, after them.
+    toc_ids = {entry_id for entry_id, _ in toc}
+    wanted = sorted(((sentence_id, text) for sentence_id, text in items
+                     if sentence_id in needed), key=lambda item: item[0] not in toc_ids)
+    clean = False
     try:
-        if wanted:  # else every file came from the cache
-            if executor is not None:
-                from .cluster import shared_disk, stream_with_executor
+        try:
+            if wanted:  # else every file came from the cache
+                if executor is not None:
+                    from .cluster import shared_disk, stream_with_executor
 
-                audio.preload()
-                clips = stream_with_executor(wanted, spec, cache, executor,
-                                             shared_cache=shared_disk(executor))
-            else:
-                # With two cores, even one missing clip goes to a worker process:
-                # this one imports the audio libraries meanwhile (an edit of one
-                # sentence then costs the voice load or the imports, not both).
-                clips = stream_clips(wanted, spec, cache, workers=workers,
-                                     min_batch_for_workers=1, while_waiting=audio.preload)
-            with contextlib.closing(clips) as stream:
-                for sentence_id, clip, cached in stream:
-                    ready.add(sentence_id)
-                    reporter.sentence_done(clip.duration_ms, cached)
-                    del clip
-                    if pipelined:
-                        assemble_ready()
+                    audio.preload()
+                    clips = stream_with_executor(wanted, spec, cache, executor,
+                                                 shared_cache=shared_disk(executor))
+                else:
+                    # With two cores, even one missing clip goes to a worker process:
+                    # this one imports the audio libraries meanwhile (an edit of one
+                    # sentence then costs the voice load or the imports, not both).
+                    clips = stream_clips(wanted, spec, cache, workers=workers,
+                                         min_batch_for_workers=1, while_waiting=audio.preload)
+                with contextlib.closing(clips) as stream:
+                    for sentence_id, clip, cached in stream:
+                        ready.add(sentence_id)
+                        reporter.sentence_done(clip.duration_ms, cached)
+                        del clip
+                        if pipelined:
+                            assemble_ready()
+        finally:
+            reporter.end_sentences()
+        reporter.stage("Assembling and encoding audio")
+        assemble_ready()
+        clean = True
     finally:
-        reporter.end_sentences()
-    reporter.stage("Assembling and encoding audio")
-    assemble_ready()
+        if helper is not None:
+            helper.close(kill=not clean)
     sections = [made[section.id][0] for section in book.sections]
     compact = [made[section.id][1] for section in book.sections]
     return sections, compact, made["nav"][0], engine
@@ -342,13 +363,32 @@ def _fetch(job: _Job, outputs_cache: OutputCache) -> tuple[SectionAudio, ...] | 
     return tuple(found)
 
 
+def _warm_up() -> None:
+    """What the helper process needs, imported before its first call."""
+    audio.preload()
+    import mutagen.id3  # noqa: F401
+
+
 def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
-              outputs_cache: OutputCache) -> tuple[SectionAudio, ...]:
-    """Make the job's files from its clips, and keep copies in the output cache."""
+              outputs_cache: OutputCache, helper: Helper | None,
+              title: str | None) -> tuple[SectionAudio, ...]:
+    """Make the job's files from its clips, and keep copies in the output cache.
+
+    With a ``helper`` process, it encodes the EPUB's MP3 while this one makes
+    the podcast MP3 and then, from it, the section's part of the audiobook
+    (which :func:`audiobook.write_m4b` finds in the cache).
+    """
     parts = [(sentence_id, _cached_clip(cache, clip_keys[sentence_id], sentence_id), pause)
              for sentence_id, pause in job.parts]
-    results = audio.assemble_section_files(parts, job.outputs, tags=job.tags,
-                                           section_id=job.section_id)
+
+    def audiobook_part(podcast: SectionAudio) -> None:
+        if title is not None:  # a section, not the contents
+            audiobook.encode_section_ahead(title, podcast.path, podcast.sample_rate_hz,
+                                           cache.root)
+
+    results = audio.assemble_section_files(
+        parts, job.outputs, tags=job.tags, section_id=job.section_id, executor=helper,
+        then=audiobook_part if helper is not None else None)
     del parts
     for result, key in zip(results, job.keys, strict=True):
         outputs_cache.store(key, ".mp3", result.path, {

@@ -1,10 +1,15 @@
-"""Memory stays flat in book length: a 100,000-word book narrates in under 600 MB.
+"""Memory stays flat in book length: a 100,000-word book narrates in under 750 MB.
 
 The book is about 12 hours of speech with the fake engine: 1.9 GB of 22.05 kHz
 16-bit PCM, so any stage that held the whole book's audio would fail here.
 The narration runs in a subprocess (this file, run as a script), and the test
 polls the resident memory of that process and all its children (the synthesis
-workers) and checks the peak of their sum.
+workers, and the helper process that encodes beside the assembler) and checks
+the peak of their sum. Measured: about 450 MB for the narrating process (the
+longest section's 29-minute master is 150 MB of float32, and mastering needs a
+few temporaries), 150 MB for the helper (120 MB of it the audio libraries, the
+same for any book: it reads the master from a file, chunk by chunk), 40 MB for
+each synthesis worker.
 
 The subprocess runs the real ``narrate.narrate_book``, which streams clips
 through the cache and assembles one section at a time: ``local`` lets it
@@ -30,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-LIMIT_MB = 600
+LIMIT_MB = 750
 WORDS = 100_000
 CHAPTERS = 25
 
@@ -98,7 +103,7 @@ def test_a_100000_word_book_narrates_in_flat_memory(synthesis: str, tmp_path: Pa
 
     hours = report["audio_ms"] / 3_600_000
     pcm_mb = report["audio_ms"] / 1000 * 22050 * 2 / 2**20
-    assert hours > 10 and pcm_mb > 3 * LIMIT_MB, report  # holding it all could not pass
+    assert hours > 10 and pcm_mb > 2.5 * LIMIT_MB, report  # holding it all could not pass
     # Every chapter and the title page, and the contents, went through the assembler.
     assert report["assembled"] == CHAPTERS + 2, report
     assert report["encoded_section_minutes"] > 25, report
@@ -156,11 +161,13 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
 
     def assemble_files(items: Sequence[tuple[str, Clip, int]],
                        outputs: Sequence[tuple[audio.AudioProfile | str, Path]], *,
-                       tags: audio.SectionTags, section_id: str) -> tuple[SectionAudio, ...]:
+                       tags: audio.SectionTags, section_id: str,
+                       **helping: object) -> tuple[SectionAudio, ...]:
         nonlocal encoded_ms, assembled
         assembled += 1
         if section_id == longest.id:
-            made = real_files(items, outputs, tags=tags, section_id=section_id)
+            made = real_files(items, outputs, tags=tags, section_id=section_id,
+                              **helping)  # type: ignore[arg-type]
             encoded_ms = made[0].duration_ms
             return made
         return tuple(stand_in(items, audio.get_profile(profile) if isinstance(profile, str)

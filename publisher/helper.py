@@ -1,0 +1,186 @@
+"""A second process that runs audio work beside this one, so both cores encode.
+
+A section's files are independent once it is mastered: the ``podcast`` MP3,
+the ``compact`` MP3 for the EPUB, and the AAC of the audiobook are three
+encodes of a few tenths of a second each (PyAV holds the GIL while it
+encodes, so threads would not run them side by side). :class:`Helper` is one
+worker process, started early (it imports the audio libraries while the
+voice loads elsewhere), that takes calls through a pipe:
+
+    helper = Helper(warm_up=audio.preload)
+    pending = helper.submit(function, *args)   # like concurrent.futures
+    ...                                         # this process does its own part
+    value = pending.result()                    # its exception is raised here
+    helper.close()
+
+Calls run one at a time, in the order submitted. A call is sent only when
+the helper is idle, so neither side ever blocks on a full pipe while the
+other waits for it. Arguments are pickled: pass large data as a file (see
+``audio._MasterFile``), not as an array. The helper ignores SIGINT (the terminal sends Ctrl-C to
+the whole process group; this process stops it), and a helper that dies is
+noticed through its sentinel at once, not waited for.
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: see the note on worker
+processes in :mod:`publisher.synthesize` (a killed worker can hang its
+manager thread); this is the same pipe-per-process design.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .errors import AudioError
+
+__all__ = ["Helper", "Pending"]
+
+#: How much lower the helper's scheduling priority is (CFS weight ~1/10 of a normal process).
+_NICENESS = 10
+
+
+class _RemoteTraceback(Exception):
+    """The traceback of an exception raised in the helper, for the chain."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _helper_main(conn: Connection, warm_up: Callable[[], None] | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Below the processes on the critical path (synthesis, this build's own
+    # assembly) when the cores are all busy; alone on a core it runs as fast.
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(_NICENESS)
+    if warm_up is not None:
+        warm_up()
+    while True:
+        try:
+            call = conn.recv()
+        except EOFError:
+            return
+        if call is None:
+            return
+        function, args = call
+        try:
+            reply: tuple[Any, ...] = ("ok", function(*args))
+        except Exception as exc:  # sent back and raised there, with this traceback
+            reply = ("error", exc, traceback.format_exc())
+        try:
+            conn.send(reply)
+        except Exception as exc:  # an unpicklable result or exception
+            conn.send(("error", AudioError(f"{type(exc).__name__}: {exc}"),
+                       traceback.format_exc()))
+
+
+class Pending:
+    """A call submitted to a :class:`Helper`; :meth:`result` waits for it."""
+
+    def __init__(self, helper: Helper, description: str) -> None:
+        self._helper = helper
+        self.description = description
+        self.done = False
+        self._value: Any = None
+        self._error: tuple[BaseException, str] | None = None
+
+    def result(self) -> Any:
+        while not self.done:
+            self._helper._receive_one()  # noqa: SLF001 (its own helper)
+        if self._error is not None:
+            error, remote = self._error
+            raise error from _RemoteTraceback(remote)
+        return self._value
+
+
+class Helper:
+    """One helper process (see the module's docstring)."""
+
+    def __init__(self, warm_up: Callable[[], None] | None = None) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        # As for synthesis workers: a clean child, never a fork of this process.
+        context: Any = multiprocessing.get_context("forkserver" if "forkserver" in methods
+                                              else "spawn")
+        self._conn, child_conn = context.Pipe()
+        self._process = context.Process(target=_helper_main, args=(child_conn, warm_up),
+                                        daemon=True, name="publisher-helper")
+        self._process.start()
+        child_conn.close()  # so that a dead helper's pipe reads as closed
+        self._queue: collections.deque[
+            tuple[Pending, tuple[Callable[..., Any], tuple[Any, ...]]]] = collections.deque()
+        self._in_flight: Pending | None = None
+        self._closed = False
+
+    def submit(self, function: Callable[..., Any], *args: Any,
+               description: str = "audio work") -> Pending:
+        """Run ``function(*args)`` in the helper (after the calls before it)."""
+        if self._closed:
+            raise RuntimeError("the helper process is closed")
+        pending = Pending(self, description)
+        self._queue.append((pending, (function, args)))
+        if self._in_flight is None:
+            self._send_next()
+        return pending
+
+    def _send_next(self) -> None:
+        if self._queue:
+            pending, call = self._queue.popleft()
+            self._in_flight = pending
+            try:
+                self._conn.send(call)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # it died: _receive_one says so, from its sentinel
+
+    def _receive_one(self) -> None:
+        """Wait for the call in flight to finish, record its outcome, send the next."""
+        pending = self._in_flight
+        if pending is None:
+            raise RuntimeError("nothing was submitted to the helper process")
+        multiprocessing.connection.wait([self._conn, self._process.sentinel])
+        try:
+            status, *payload = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            self._process.join(timeout=2)
+            code = self._process.exitcode
+            how = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
+            raise AudioError(f"The audio helper process died ({how}) during {pending.description}. "
+                             "Out of memory? Build again with --workers 1 to use one "
+                             "process.") from exc
+        if status == "ok":
+            pending._value = payload[0]  # noqa: SLF001
+        else:
+            pending._error = (payload[0], payload[1])  # noqa: SLF001
+        pending.done = True
+        self._in_flight = None
+        self._send_next()
+
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the helper: after its calls (``kill``: now, dropping them)."""
+        if self._closed:
+            return
+        self._closed = True
+        if not kill:
+            with contextlib.suppress(AudioError):
+                while self._in_flight is not None:
+                    self._receive_one()
+            with contextlib.suppress(OSError):
+                self._conn.send(None)
+        else:
+            self._process.terminate()
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._conn.close()
+
+    def __enter__(self) -> Helper:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close(kill=exc_type is not None)
