@@ -92,6 +92,7 @@ def preload() -> None:
     """
     for module in (np, av, _signal, _ndimage, _iirfilter):
         importlib.import_module(module._name)
+    importlib.import_module("mutagen.id3")  # write_tags
 
 __all__ = [
     "AAC_FRAME_SAMPLES",

@@ -33,6 +33,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import threading
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -59,8 +60,10 @@ def _helper_main(conn: Connection, warm_up: Callable[[], None] | None) -> None:
     # assembly) when the cores are all busy; alone on a core it runs as fast.
     with contextlib.suppress(AttributeError, OSError):
         os.nice(_NICENESS)
-    if warm_up is not None:
-        warm_up()
+    # Warmed up in a thread, so that a call (which may carry more than a pipe
+    # holds) is read at once and the caller never waits on its send.
+    warming = threading.Thread(target=_quietly, args=(warm_up,), daemon=True)
+    warming.start()
     while True:
         try:
             call = conn.recv()
@@ -68,6 +71,7 @@ def _helper_main(conn: Connection, warm_up: Callable[[], None] | None) -> None:
             return
         if call is None:
             return
+        warming.join()
         function, args = call
         try:
             reply: tuple[Any, ...] = ("ok", function(*args))
@@ -78,6 +82,13 @@ def _helper_main(conn: Connection, warm_up: Callable[[], None] | None) -> None:
         except Exception as exc:  # an unpicklable result or exception
             conn.send(("error", AudioError(f"{type(exc).__name__}: {exc}"),
                        traceback.format_exc()))
+
+
+def _quietly(warm_up: Callable[[], None] | None) -> None:
+    """Run ``warm_up``; a failure is left to the call that needs what it imports."""
+    if warm_up is not None:
+        with contextlib.suppress(Exception):
+            warm_up()
 
 
 class Pending:

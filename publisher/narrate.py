@@ -259,7 +259,7 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
     pipelined = workers > 1 or executor is not None
     # The second core encodes too: a helper process makes a section's EPUB MP3
     # and its part of the audiobook while this one makes its podcast MP3.
-    helper = Helper(warm_up=_warm_up) if todo and (
+    helper = Helper(warm_up=audio.preload) if todo and (
         workers > 1 or (executor is not None and default_workers() > 1)) else None
     titles = {section.id: section.title for section in book.sections}
 
@@ -361,12 +361,6 @@ def _fetch(job: _Job, outputs_cache: OutputCache) -> tuple[SectionAudio, ...] | 
                           for sid, start, end in meta["timings"]),
             loudness_lufs=float(meta["loudness_lufs"]), extra=dict(meta["extra"])))
     return tuple(found)
-
-
-def _warm_up() -> None:
-    """What the helper process needs, imported before its first call."""
-    audio.preload()
-    import mutagen.id3  # noqa: F401
 
 
 def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],

@@ -215,6 +215,24 @@ def test_piper_prepared_model_is_kept_reused_and_checked(piper, tmp_path, monkey
 
 
 @pytest.mark.slow
+def test_piper_speaks_the_same_from_its_optimized_model(piper, monkeypatch) -> None:
+    """The voice loads from a graph ONNX Runtime optimized once; the audio is unchanged."""
+    from publisher.speech import piper as piper_module
+    from publisher.speech.piper import PiperEngine, default_voice_path
+
+    raw = piper_module._deterministic_model(default_voice_path())
+    assert piper_module._optimized(raw, default_voice_path()) != raw  # it was optimized
+    texts = ["NSSI is self-harm without suicidal intent.",
+             "Harm reduction is often a much better approach than pressuring others or "
+             "ourselves to stop completely or at once."]
+    expected = [piper.synthesize(text) for text in texts]
+    monkeypatch.setattr(piper_module, "_optimized", lambda model, _path: model)
+    for threads in (1, 2):
+        plain = PiperEngine(threads=threads)
+        assert [plain.synthesize(text) for text in texts] == expected
+
+
+@pytest.mark.slow
 def test_piper_rate_and_split_sentences(piper) -> None:
     from publisher.speech.piper import PiperEngine
 

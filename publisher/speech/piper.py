@@ -175,7 +175,8 @@ class PiperEngine:
     def _prepared_key(self) -> str:
         """What the deterministic model is made from: the voice and the noise scheme."""
         described = json.dumps([self._voice_file_digest(), _NOISE_SCHEME, _NOISE_BANK_SIZE,
-                                _NOISE_BANK_SEED, _version("onnx")])
+                                _NOISE_BANK_SEED, _version("onnx"), _PREPARED_OPTIMIZATION,
+                                _version("onnxruntime")])
         return hashlib.sha256(described.encode()).hexdigest()[:32]
 
     def _voice_file_digest(self) -> str:
@@ -215,9 +216,10 @@ class _PreparedModel:
     """The deterministic model of a voice, kept in the cache folder between builds.
 
     Making it (reading the voice with the onnx package, rewriting its noise
-    nodes, serializing it) takes about 0.35 s; reading it back, 0.03 s. The
-    file name carries the SHA-256 of its bytes, checked on every read: a
-    damaged file is made again, never used.
+    nodes, serializing it, then letting ONNX Runtime apply its graph
+    optimizations and save the result: see :func:`_optimized`) takes about
+    0.7 s; reading it back, 0.03 s. The file name carries the SHA-256 of its
+    bytes, checked on every read: a damaged file is made again, never used.
     """
 
     def __init__(self, folder: Path, key: str) -> None:
@@ -264,7 +266,7 @@ def _load_voice(voice_path: Path, config: dict[str, Any], threads: int,
         raise _missing_package(exc) from exc
     model_bytes = prepared.load() if prepared else None
     if model_bytes is None:
-        model_bytes = _deterministic_model(voice_path)
+        model_bytes = _optimized(_deterministic_model(voice_path), voice_path)
         if prepared:
             prepared.store(model_bytes)
 
@@ -285,6 +287,42 @@ def _load_voice(voice_path: Path, config: dict[str, Any], threads: int,
         ) from exc
     _LOGGER.debug("Loaded Piper voice %s (%d threads)", voice_path.name, threads)
     return PiperVoice(session=session, config=PiperConfig.from_dict(config))
+
+
+#: ONNX Runtime optimizations applied once, to the prepared model (see :func:`_optimized`).
+_PREPARED_OPTIMIZATION = "extended"
+
+
+def _optimized(model_bytes: bytes, voice_path: Path) -> bytes:
+    """The model with ONNX Runtime's graph optimizations applied, serialized.
+
+    Creating a session optimizes the graph every time (0.28 s of the 0.3 s a
+    voice takes to load); from a model saved optimized it takes 0.15 s. Only
+    the "extended" level is saved: those rewrites do not depend on the CPU
+    (ORT's documentation), so a cache shared between machines stays valid;
+    the layout rewrites of the "all" level are made when the session is
+    created, as before. The voice is always loaded from these bytes, in the
+    first build too, so every build runs the same graph (measured: the same
+    PCM, bit for bit, as the unoptimized model, at 1 and 2 threads).
+    """
+    import tempfile
+
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.log_severity_level = 3
+    with tempfile.TemporaryDirectory(prefix="publisher-piper-") as folder:
+        saved = Path(folder) / "optimized.onnx"
+        options.optimized_model_filepath = str(saved)
+        try:
+            onnxruntime.InferenceSession(model_bytes, sess_options=options,
+                                         providers=["CPUExecutionProvider"])
+            return saved.read_bytes()
+        except Exception as exc:  # the model as it is still works, only slower to load
+            _LOGGER.info("ONNX Runtime could not save an optimized %s (%s); loading it "
+                         "unoptimized", voice_path.name, exc)
+            return model_bytes
 
 
 def _deterministic_model(voice_path: Path) -> bytes:
