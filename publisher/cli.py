@@ -69,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--base-url", metavar="URL",
                    help="where OUTDIR/<slug>/ will be published, for feed links")
     b.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="synthesis processes (default: 0 = decide from the cores)")
+                   help="synthesis processes (default: 0 = decide from the cores); with 2 "
+                        "or more, a helper process also encodes audio beside the build, "
+                        "and 1 keeps all the work in this one process")
     b.add_argument("--scheduler", metavar="ADDRESS",
                    help="synthesize on a Dask cluster: tcp://HOST:PORT of a running "
                         "`dask scheduler`, or 'local' for --workers processes here "
