@@ -14,11 +14,13 @@ voice loads elsewhere), that takes calls through a pipe:
     helper.close()
 
 Calls run one at a time, in the order submitted. A call is sent only when
-the helper is idle, so neither side ever blocks on a full pipe while the
-other waits for it. Arguments are pickled: pass large data as a file (see
-``audio._MasterFile``), not as an array. The helper ignores SIGINT (the terminal sends Ctrl-C to
-the whole process group; this process stops it), and a helper that dies is
-noticed through its sentinel at once, not waited for.
+the helper waits for one (it warms up in a thread, reading calls meanwhile),
+so neither side ever blocks on a full pipe while the other waits for it.
+Arguments are pickled: pass large data as a file (see ``audio._MasterFile``),
+not as an array. The helper ignores SIGINT (the terminal sends Ctrl-C to the
+whole process group; this process stops it), runs at a lower priority than
+the build and its synthesis workers, and a helper that dies is noticed
+through its sentinel at once, not waited for.
 
 Why not ``concurrent.futures.ProcessPoolExecutor``: see the note on worker
 processes in :mod:`publisher.synthesize` (a killed worker can hang its
@@ -41,14 +43,24 @@ from typing import Any
 
 from .errors import AudioError
 
-__all__ = ["Helper", "Pending"]
+__all__ = ["Helper", "Pending", "RemoteTraceback", "clean_context"]
 
 #: How much lower the helper's scheduling priority is (CFS weight ~1/10 of a normal process).
 _NICENESS = 10
 
 
-class _RemoteTraceback(Exception):
-    """The traceback of an exception raised in the helper, for the chain."""
+def clean_context() -> Any:
+    """The multiprocessing context for our child processes: forkserver, else spawn.
+
+    Never fork: a forked child copies this process's threads' locks as they
+    are (progress bars, logging, loaded ONNX sessions) and can hang on one.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised in another process, for the chain."""
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -106,7 +118,7 @@ class Pending:
             self._helper._receive_one()  # noqa: SLF001 (its own helper)
         if self._error is not None:
             error, remote = self._error
-            raise error from _RemoteTraceback(remote)
+            raise error from RemoteTraceback(remote)
         return self._value
 
 
@@ -114,10 +126,7 @@ class Helper:
     """One helper process (see the module's docstring)."""
 
     def __init__(self, warm_up: Callable[[], None] | None = None) -> None:
-        methods = multiprocessing.get_all_start_methods()
-        # As for synthesis workers: a clean child, never a fork of this process.
-        context: Any = multiprocessing.get_context("forkserver" if "forkserver" in methods
-                                              else "spawn")
+        context = clean_context()
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(target=_helper_main, args=(child_conn, warm_up),
                                         daemon=True, name="publisher-helper")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import multiprocessing
 import os
 import re
 import signal
@@ -680,10 +679,9 @@ class _Presegmenter:
 
     @classmethod
     def start(cls, language: str) -> _Presegmenter | None:
-        methods = multiprocessing.get_all_start_methods()
-        # As synthesize.py: a clean child, never a fork of a process with threads.
-        context: Any = multiprocessing.get_context(
-            "forkserver" if "forkserver" in methods else "spawn")
+        from .helper import clean_context
+
+        context = clean_context()
         try:
             conn, child = context.Pipe()
             process = context.Process(target=_presegment, args=(child, language), daemon=True)

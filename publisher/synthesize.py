@@ -32,6 +32,7 @@ from typing import Any
 
 from .cache import ClipCache
 from .errors import EngineUnavailable, SpeechError
+from .helper import RemoteTraceback, clean_context
 from .model import Clip
 from .speech.base import Engine
 
@@ -208,13 +209,6 @@ def _check_clip(clip: Clip, sentence_id: str, text: str) -> None:
 _QUEUE_DEPTH = 2
 
 
-class _RemoteTraceback(Exception):
-    """The traceback of an exception raised in a worker process, for the chain."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 def _worker_main(conn: Connection, engine_factory: Callable[[], Engine], cache_root: Path) -> None:
     """Synthesize (text, key) pairs received on ``conn`` until told to stop (None or EOF)."""
     # The terminal sends SIGINT to the whole process group; the parent stops
@@ -288,10 +282,7 @@ def _synthesize_in_pool(
 
     The first item is None, once the workers are started and have their texts.
     """
-    methods = multiprocessing.get_all_start_methods()
-    # forkserver/spawn: a clean child, unlike fork, which would copy the
-    # parent's threads and locks (progress bars, loaded ONNX sessions).
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    context = clean_context()
     queue = collections.deque(todo)
     pool: list[_Worker] = []
     clean = False
@@ -324,9 +315,9 @@ def _synthesize_in_pool(
                     ) from exc
                 worker.tasks.popleft()
                 if status == "unavailable":
-                    raise EngineUnavailable(payload[0]) from _RemoteTraceback(payload[1])
+                    raise EngineUnavailable(payload[0]) from RemoteTraceback(payload[1])
                 if status == "error":
-                    cause = _RemoteTraceback(payload[1])
+                    cause = RemoteTraceback(payload[1])
                     raise sentence_error(sentence_id, text, payload[0]) from cause
                 if status == "clip":
                     _check_clip(payload[0], sentence_id, text)  # raises: it was refused
