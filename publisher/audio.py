@@ -44,6 +44,7 @@ binary is installed, and it needs ``audioop``, which Python 3.13 removed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
@@ -950,7 +951,8 @@ class _MasterFile:
             path.parent.mkdir(parents=True, exist_ok=True)
             signal.astype(np.float32, copy=False).tofile(path)
         except OSError as exc:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # half written, or never begun
+                path.unlink(missing_ok=True)
             raise OutputError(f"Could not write {path}: {exc}. Check that the folder is "
                               "writable and the disk has space.") from exc
         return cls(path, len(signal))

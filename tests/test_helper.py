@@ -136,3 +136,13 @@ def test_a_master_file_reads_back_as_the_array(tmp_path):
 def test_errors_cross_processes_unchanged(error):
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is type(error) and str(again) == str(error)
+
+
+def test_a_master_that_cannot_be_written_is_a_clear_output_error(tmp_path):
+    items = make_items(5, seed=43)
+    (tmp_path / "epub").write_text("a file where the folder should be")
+    with Helper() as helper, pytest.raises(OutputError, match=r"Could not write .*"
+                                                              r"master\.f32.*writable"):
+        audio.assemble_section_files(
+            items, (("podcast", tmp_path / "p.mp3"), ("compact", tmp_path / "epub" / "c.mp3")),
+            tags=TAGS, section_id="both", executor=helper)
