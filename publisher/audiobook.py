@@ -248,8 +248,9 @@ class _Segment:
 def encode_section_ahead(title: str, path: Path, rate: int, cache_dir: Path) -> None:
     """Encode a finished section MP3's part of the audiobook now, into the cache.
 
-    :func:`write_m4b` then finds it there: the build runs this in a helper
-    process (publisher.helper) while it goes on with other work.
+    :func:`write_m4b` then finds it there: narrate runs this as soon as a
+    section's podcast MP3 is written, while its helper process
+    (publisher.helper) encodes the section's EPUB MP3.
     """
     _section_packets(title, path, rate, OutputCache(cache_dir))
 

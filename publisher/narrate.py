@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EPUB_AUDIO_DIR = ".epub-audio"  # inside the staging folder; removed after packaging
+_CONTENTS_JOB = "nav"  # the job of the contents' audio, beside the sections' own ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +236,7 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
     nav_tags = audio.SectionTags(title=toc_title(book), album=meta.title,
                                  artist=", ".join(meta.authors), narrator=narrator,
                                  language=meta.language)
-    jobs.append(_job("nav", nav_parts, ((epub_profile, epub_dir / "00-contents.mp3"),),
+    jobs.append(_job(_CONTENTS_JOB, nav_parts, ((epub_profile, epub_dir / "00-contents.mp3"),),
                      nav_tags, clip_keys))
 
     made: dict[str, tuple[SectionAudio, ...]] = {}
@@ -261,7 +262,6 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
     # and its part of the audiobook while this one makes its podcast MP3.
     helper = Helper(warm_up=audio.preload) if todo and (
         workers > 1 or (executor is not None and default_workers() > 1)) else None
-    titles = {section.id: section.title for section in book.sections}
 
     def assemble_ready() -> None:
         # Any job whose clips are all there, not only the next in book order:
@@ -269,8 +269,7 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
         while job := next((job for job in todo
                            if all(sentence_id in ready for sentence_id, _ in job.parts)), None):
             todo.remove(job)
-            made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache, helper,
-                                             titles.get(job.section_id))
+            made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache, helper)
 
     # The contents first: its entries are the headings (one clip each, shared
     # with the sections), so its audio is assembled early, while the workers
@@ -311,7 +310,7 @@ def _narrate(book: Book, staging: Path, options: BuildOptions, reporter: Reporte
             helper.close(kill=not clean)
     sections = [made[section.id][0] for section in book.sections]
     compact = [made[section.id][1] for section in book.sections]
-    return sections, compact, made["nav"][0], engine
+    return sections, compact, made[_CONTENTS_JOB][0], engine
 
 
 def _job(section_id: str, parts: list[tuple[str, int]],
@@ -364,8 +363,7 @@ def _fetch(job: _Job, outputs_cache: OutputCache) -> tuple[SectionAudio, ...] | 
 
 
 def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
-              outputs_cache: OutputCache, helper: Helper | None,
-              title: str | None) -> tuple[SectionAudio, ...]:
+              outputs_cache: OutputCache, helper: Helper | None) -> tuple[SectionAudio, ...]:
     """Make the job's files from its clips, and keep copies in the output cache.
 
     With a ``helper`` process, it encodes the EPUB's MP3 while this one makes
@@ -376,8 +374,8 @@ def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
              for sentence_id, pause in job.parts]
 
     def audiobook_part(podcast: SectionAudio) -> None:
-        if title is not None:  # a section, not the contents
-            audiobook.encode_section_ahead(title, podcast.path, podcast.sample_rate_hz,
+        if job.section_id != _CONTENTS_JOB:  # the contents are not in the audiobook
+            audiobook.encode_section_ahead(job.tags.title, podcast.path, podcast.sample_rate_hz,
                                            cache.root)
 
     results = audio.assemble_section_files(

@@ -173,7 +173,7 @@ class PiperEngine:
             return self._voice
 
     def _prepared_key(self) -> str:
-        """What the deterministic model is made from: the voice and the noise scheme."""
+        """What the prepared model is made from: the voice, the noise scheme, the optimizer."""
         described = json.dumps([self._voice_file_digest(), _NOISE_SCHEME, _NOISE_BANK_SIZE,
                                 _NOISE_BANK_SEED, _version("onnx"), _PREPARED_OPTIMIZATION,
                                 _version("onnxruntime")])
