@@ -41,12 +41,13 @@ def _listening_writers() -> tuple[Callable[[Publication], object], ...]:
 
     Imported here, not at the top: a text-only build needs none of them.
     """
-    from . import audiobook, feeds, manifests, site, transcripts
+    from . import feeds, manifests, site, transcripts
+    from .audio import m4b
 
     return (
         transcripts.write_transcripts,
         feeds.write_feed,
-        audiobook.write_m4b,
+        m4b.write_m4b,
         manifests.write_readium_audiobook,
         manifests.write_lpf,
         site.write_site,  # last: it links the M4B and feed only if they exist

@@ -16,7 +16,7 @@ voice loads elsewhere), that takes calls through a pipe:
 Calls run one at a time, in the order submitted. A call is sent only when
 the helper waits for one (it warms up in a thread, reading calls meanwhile),
 so neither side ever blocks on a full pipe while the other waits for it.
-Arguments are pickled: pass large data as a file (see ``audio._MasterFile``),
+Arguments are pickled: pass large data as a file (see ``publisher.audio.master.MasterFile``),
 not as an array. The helper ignores SIGINT (the terminal sends Ctrl-C to the
 whole process group; this process stops it), runs at a lower priority than
 the build and its synthesis workers, and a helper that dies is noticed

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import audio, audiobook, overlays, spoken
+from . import audio, overlays, spoken
+from .audio import m4b
 from .cache import ClipCache, OutputCache
 from .epub import NAV_HREF, Narration, Overlay, document_href, nav_items, toc_title
 from .errors import AudioError, EngineUnavailable, SpeechError
@@ -339,11 +340,12 @@ def _job(section_id: str, parts: list[tuple[str, int]],
 
 @functools.cache
 def _audio_code() -> dict[str, str]:
-    """The code that makes audio files: audio.py itself and the libraries it drives."""
+    """The code that makes audio files: the audio package itself and the libraries it drives."""
     versions = {name: importlib.metadata.version(name)
                 for name in ("av", "numpy", "scipy", "pyloudnorm", "mutagen")}
-    source = Path(audio.__file__).read_bytes()
-    return {"audio.py": hashlib.sha256(source).hexdigest(), **versions}
+    sources = sorted(Path(audio.__file__).parent.glob("*.py"))
+    return {**{f"audio/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest()
+               for path in sources}, **versions}
 
 
 def _fetch(job: _Job, outputs_cache: OutputCache) -> tuple[SectionAudio, ...] | None:
@@ -368,15 +370,15 @@ def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
 
     With a ``helper`` process, it encodes the EPUB's MP3 while this one makes
     the podcast MP3 and then, from it, the section's part of the audiobook
-    (which :func:`audiobook.write_m4b` finds in the cache).
+    (which :func:`m4b.write_m4b` finds in the cache).
     """
     parts = [(sentence_id, _cached_clip(cache, clip_keys[sentence_id], sentence_id), pause)
              for sentence_id, pause in job.parts]
 
     def audiobook_part(podcast: SectionAudio) -> None:
         if job.section_id != _CONTENTS_JOB:  # the contents are not in the audiobook
-            audiobook.encode_section_ahead(job.tags.title, podcast.path, podcast.sample_rate_hz,
-                                           cache.root)
+            m4b.encode_section_ahead(job.tags.title, podcast.path, podcast.sample_rate_hz,
+                                     cache.root)
 
     results = audio.assemble_section_files(
         parts, job.outputs, tags=job.tags, section_id=job.section_id, executor=helper,

@@ -20,8 +20,13 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3, BitrateMode
 
 from publisher import audio
+from publisher.audio import loudness as audio_loudness
+from publisher.audio import tags as audio_tags
+from publisher.audio import timeline
 from publisher.errors import AudioError, ConfigError
 from publisher.model import Clip, SectionAudio
+
+from .audio_helpers import assemble_section, decode_duration_ms, measure_loudness
 
 FAKE_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) + b"\xff\xd9"
 
@@ -67,14 +72,14 @@ def items() -> list[tuple[str, Clip, int]]:
 @pytest.fixture(scope="module")
 def podcast(items, tmp_path_factory) -> SectionAudio:
     dest = tmp_path_factory.mktemp("podcast") / "02-tonight.mp3"
-    return audio.assemble_section(items, profile="podcast", tags=TAGS, dest=dest,
+    return assemble_section(items, profile="podcast", tags=TAGS, dest=dest,
                                   section_id="tonight")
 
 
 @pytest.fixture(scope="module")
 def acx(items, tmp_path_factory) -> SectionAudio:
     dest = tmp_path_factory.mktemp("acx") / "02-tonight.mp3"
-    return audio.assemble_section(items, profile=audio.get_profile("acx"), tags=TAGS,
+    return assemble_section(items, profile=audio.get_profile("acx"), tags=TAGS,
                                   dest=dest, section_id="tonight")
 
 
@@ -105,7 +110,7 @@ def test_unknown_profile_names_the_valid_ones(tmp_path):
         audio.get_profile("loud")
     assert str(info.value) == "Unknown audio profile 'loud'. Use one of: acx, compact, podcast."
     with pytest.raises(ConfigError, match="acx, compact, podcast"):
-        audio.assemble_section(make_items(2), profile="mp3", tags=PLAIN,
+        assemble_section(make_items(2), profile="mp3", tags=PLAIN,
                                dest=tmp_path / "x.mp3", section_id="x")
     assert not list(tmp_path.iterdir())
 
@@ -129,7 +134,7 @@ def test_one_mp3_that_decodes_to_the_reported_rate_and_duration(podcast):
     assert info.channels == 1
     # The LAME gapless header makes the decoded length exactly the encoded one.
     assert abs(info.frames * 1000 / info.samplerate - podcast.duration_ms) <= 1
-    assert audio.decode_duration_ms(podcast.path) == podcast.duration_ms
+    assert decode_duration_ms(podcast.path) == podcast.duration_ms
     data, rate = soundfile.read(str(podcast.path), dtype="float32")
     assert abs(len(data) * 1000 / rate - podcast.duration_ms) <= 1
 
@@ -150,7 +155,7 @@ def test_timings_are_contiguous_and_end_where_the_tail_begins(podcast, items):
     assert timings[0].start_ms == head_ms and 500 <= head_ms <= 1000
     assert timings[-1].end_ms + tail_ms == podcast.duration_ms
     assert 1000 <= tail_ms <= 3000
-    decoded_ms = audio.decode_duration_ms(podcast.path)
+    decoded_ms = decode_duration_ms(podcast.path)
     assert abs(timings[-1].end_ms + tail_ms - decoded_ms) <= 50
     # A span is its clip (resampled, so the same duration) plus the pause after it.
     for timing, (_, clip, pause_ms) in zip(timings[:-1], items[:-1], strict=True):
@@ -177,7 +182,7 @@ def test_loudness_of_the_encoded_file_meets_the_target(podcast):
     data, rate = soundfile.read(str(podcast.path), dtype="float64")
     lufs = pyloudnorm.Meter(rate).integrated_loudness(data)
     assert abs(lufs - profile.loudness_target_db) <= 1.0
-    measured_lufs, true_peak = audio.measure_loudness(podcast.path)
+    measured_lufs, true_peak = measure_loudness(podcast.path)
     assert abs(measured_lufs - lufs) <= 0.1
     assert true_peak <= profile.peak_limit_dbtp
     # An independent true-peak check: 4x oversampling with scipy.
@@ -225,7 +230,7 @@ def test_chapter_frames(podcast):
 
 def test_no_chapter_frames_without_chapters_and_bad_chapters_are_errors(tmp_path):
     items = make_items(3, seed=20)
-    result = audio.assemble_section(items, profile="compact", tags=PLAIN,
+    result = assemble_section(items, profile="compact", tags=PLAIN,
                                     dest=tmp_path / "plain.mp3", section_id="plain")
     tags = ID3(result.path)
     assert not tags.getall("CHAP") and not tags.getall("CTOC") and not tags.getall("APIC")
@@ -240,9 +245,9 @@ def test_no_chapter_frames_without_chapters_and_bad_chapters_are_errors(tmp_path
 
 def test_same_input_same_bytes(tmp_path):
     items = make_items(5, seed=7)
-    first = audio.assemble_section(items, profile="compact", tags=TAGS,
+    first = assemble_section(items, profile="compact", tags=TAGS,
                                    dest=tmp_path / "a.mp3", section_id="s")
-    second = audio.assemble_section(items, profile="compact", tags=TAGS,
+    second = assemble_section(items, profile="compact", tags=TAGS,
                                     dest=tmp_path / "b.mp3", section_id="s")
     assert first.path.read_bytes() == second.path.read_bytes()
     assert first.timings == second.timings
@@ -255,7 +260,7 @@ def test_acx_profile_meets_acx_requirements(acx):
     info = MP3(acx.path).info
     assert (info.sample_rate, info.bitrate, info.channels) == (44100, 192000, 1)
     assert info.bitrate_mode == BitrateMode.CBR
-    assert audio.decode_duration_ms(acx.path) == acx.duration_ms
+    assert decode_duration_ms(acx.path) == acx.duration_ms
     levels = audio.measure_levels(acx.path)
     assert -23.0 <= levels.rms_dbfs <= -18.0
     assert abs(levels.rms_dbfs - audio.get_profile("acx").loudness_target_db) <= 1.0
@@ -280,10 +285,10 @@ def test_limiter_holds_peaks_without_lowering_loudness(tmp_path):
     for at in (5000, 30000, 61000):
         pcm[at:at + 30] = 30000
     clicks = Clip(pcm.tobytes(), clip.sample_rate_hz)
-    result = audio.assemble_section([("a", clicks, 700), ("b", speechlike(4, 3.0), 2000)],
+    result = assemble_section([("a", clicks, 700), ("b", speechlike(4, 3.0), 2000)],
                                     profile="podcast", tags=PLAIN, dest=tmp_path / "c.mp3",
                                     section_id="clicks")
-    lufs, true_peak = audio.measure_loudness(result.path)
+    lufs, true_peak = measure_loudness(result.path)
     assert abs(lufs - (-19.0)) <= 1.0
     assert true_peak <= -1.5
 
@@ -292,7 +297,7 @@ def test_the_loudness_meter_matches_pyloudnorm():
     rate = 44100
     rng = np.random.default_rng(5)
     x = rng.standard_normal(rate * 7) * np.repeat(rng.uniform(0.0, 0.3, 70), rate // 10)
-    meter = audio._Meter(rate)
+    meter = audio_loudness._Meter(rate)
     for start in range(0, len(x), 12345):  # odd blocks: filter state and sub-blocks carry
         meter.feed(x[start:start + 12345].astype(np.float32))
     levels = meter.levels()
@@ -311,7 +316,7 @@ def test_the_true_peak_meter_sees_between_samples(tmp_path):
     x = x.astype(np.float32)
     path = tmp_path / "sine.wav"
     soundfile.write(str(path), x, rate, subtype="FLOAT")
-    _, true_peak = audio.measure_loudness(path)
+    _, true_peak = measure_loudness(path)
     assert 20 * math.log10(np.max(np.abs(x))) < -8.9
     assert abs(true_peak - 20 * math.log10(0.5)) <= 0.1
 
@@ -319,7 +324,7 @@ def test_the_true_peak_meter_sees_between_samples(tmp_path):
 @pytest.mark.parametrize("extra_ms", [0, 3, 11, 17, 26])
 def test_decoded_length_is_exact_whatever_the_length(tmp_path, extra_ms):
     items = [("a", speechlike(9, 0.5 + extra_ms / 1000, 22050), 1000)]
-    result = audio.assemble_section(items, profile="compact", tags=PLAIN,
+    result = assemble_section(items, profile="compact", tags=PLAIN,
                                     dest=tmp_path / "len.mp3", section_id="len")
     info = soundfile.info(str(result.path))
     # duration_ms is the exact sample count rounded to ms.
@@ -328,42 +333,42 @@ def test_decoded_length_is_exact_whatever_the_length(tmp_path, extra_ms):
 
 def test_every_length_is_aligned_to_whole_mp3_frames():
     for rate in (16000, 22050, 24000, 44100):
-        frame = audio._mp3_frame_size(rate)
+        frame = timeline._mp3_frame_size(rate)
         for n in (0, 1, 575, 576, 1151, 99_999):
-            aligned = audio._aligned_length(n, rate)
+            aligned = timeline._aligned_length(n, rate)
             assert 0 <= aligned - n < frame
-            assert (aligned + audio._MP3_DELAY_SAMPLES) % frame == 0
+            assert (aligned + timeline._MP3_DELAY_SAMPLES) % frame == 0
 
 
 def test_silent_section_still_makes_a_file(tmp_path, caplog):
     silent = Clip(bytes(22050 * 2), 22050)
     with caplog.at_level(logging.WARNING, logger="publisher.audio"):
-        result = audio.assemble_section([("quiet", silent, 2000)], profile="podcast",
+        result = assemble_section([("quiet", silent, 2000)], profile="podcast",
                                         tags=PLAIN, dest=tmp_path / "q.mp3", section_id="q")
     assert "silent" in caplog.text
-    assert audio.decode_duration_ms(result.path) == result.duration_ms
+    assert decode_duration_ms(result.path) == result.duration_ms
 
 
 def test_bad_input_is_an_audio_error(tmp_path):
     with pytest.raises(AudioError, match="no narrated sentences"):
-        audio.assemble_section([], profile="podcast", tags=PLAIN, dest=tmp_path / "e.mp3",
+        assemble_section([], profile="podcast", tags=PLAIN, dest=tmp_path / "e.mp3",
                                section_id="empty")
     clip = speechlike(1, 0.3)
     with pytest.raises(AudioError, match="appears twice"):
-        audio.assemble_section([("a", clip, 300), ("a", clip, 300)], profile="podcast",
+        assemble_section([("a", clip, 300), ("a", clip, 300)], profile="podcast",
                                tags=PLAIN, dest=tmp_path / "d.mp3", section_id="dup")
     with pytest.raises(AudioError, match="negative pause"):
-        audio.assemble_section([("a", clip, -1), ("b", clip, 300)], profile="podcast",
+        assemble_section([("a", clip, -1), ("b", clip, 300)], profile="podcast",
                                tags=PLAIN, dest=tmp_path / "n.mp3", section_id="neg")
     assert not list(tmp_path.iterdir())
 
 
 def test_language_codes_for_tags():
-    assert audio._iso639_2("en-GB") == "eng"
-    assert audio._iso639_2("de") == "deu"
-    assert audio._iso639_2("fra") == "fra"
+    assert audio_tags._iso639_2("en-GB") == "eng"
+    assert audio_tags._iso639_2("de") == "deu"
+    assert audio_tags._iso639_2("fra") == "fra"
     with pytest.raises(AudioError, match="BCP 47"):
-        audio._iso639_2("zz-nope")
+        audio_tags._iso639_2("zz-nope")
 
 
 def test_write_tags_on_a_path_that_is_not_there(tmp_path):
@@ -390,10 +395,10 @@ def test_one_master_for_podcast_and_compact(tmp_path):
     for result in (podcast, compact):
         profile = audio.get_profile(result.extra["profile"])
         assert MP3(result.path).info.bitrate == profile.bitrate_kbps * 1000
-        lufs, true_peak = audio.measure_loudness(result.path)
+        lufs, true_peak = measure_loudness(result.path)
         assert abs(lufs - profile.loudness_target_db) <= 1.0
         assert true_peak <= profile.peak_limit_dbtp
-        assert audio.decode_duration_ms(result.path) == result.duration_ms
+        assert decode_duration_ms(result.path) == result.duration_ms
     # Each is the file assemble_section makes alone for the same pair of profiles.
     again = audio.assemble_section_files(
         items, (("podcast", tmp_path / "p2.mp3"), ("compact", tmp_path / "c2.mp3")),
@@ -405,7 +410,7 @@ def test_one_master_for_podcast_and_compact(tmp_path):
 def test_sections_are_whole_aac_frames_and_decode_exactly(tmp_path):
     for extra_ms in (0, 7, 23):
         items = [("a", speechlike(11, 0.8 + extra_ms / 1000, 24000), 1000)]
-        result = audio.assemble_section(items, profile="podcast", tags=PLAIN,
+        result = assemble_section(items, profile="podcast", tags=PLAIN,
                                         dest=tmp_path / f"{extra_ms}.mp3", section_id="x")
         frames = soundfile.info(str(result.path)).frames
         assert frames % audio.AAC_FRAME_SAMPLES == 0

@@ -1,4 +1,4 @@
-"""Tests for publisher.helper (the second process that encodes) and its use by audio.py.
+"""Tests for publisher.helper (the second process that encodes) and its use by publisher.audio.
 
 The helper is a real process here. Functions sent to it are the standard
 library's or the publisher's own, so that they pickle by reference.
@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from publisher import audio
+from publisher.audio.master import MasterFile
 from publisher.errors import AudioError, ConfigError, OutputError
 from publisher.helper import Helper
 from tests.test_audio import TAGS, make_items
@@ -78,7 +79,7 @@ def test_an_exception_in_the_block_kills_the_helper():
     assert not process.is_alive()
 
 
-# --------------------------------------------------------------------------- audio.py
+# --------------------------------------------------------------------------- publisher.audio
 
 
 def test_files_made_with_a_helper_are_the_files_made_without(tmp_path):
@@ -118,7 +119,7 @@ def test_a_failure_in_the_helper_is_raised_here_and_leaves_no_master(tmp_path):
 
 def test_a_master_file_reads_back_as_the_array(tmp_path):
     signal_ = np.linspace(-1, 1, 300_001, dtype=np.float32)
-    master = audio._MasterFile.write(signal_, tmp_path / "x.mp3")  # noqa: SLF001
+    master = MasterFile.write(signal_, tmp_path / "x.mp3")
     assert len(master) == len(signal_)
     assert np.array_equal(master[1000:2000], signal_[1000:2000])
     assert np.array_equal(master[299_990:400_000], signal_[299_990:])

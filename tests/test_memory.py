@@ -20,7 +20,7 @@ take half an hour on a CI machine, so only the longest section (29 minutes) is
 really assembled and encoded; every other section goes through a stand-in
 that still reads all its clips and places them into one float32 array, as the
 assembler does, but does not master and encode it. Memory in the assembler
-depends on the section, not on the book (see audio.py).
+depends on the section, not on the book (see publisher.audio).
 """
 
 from __future__ import annotations
@@ -127,6 +127,8 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
     """
     import resource
 
+    # audio_helpers is beside this file, which runs as a script: its folder is on sys.path.
+    import audio_helpers
     import numpy as np
 
     from publisher import audio, narrate
@@ -135,7 +137,9 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
 
     book = load_book(source, BuildOptions())
     longest = max(book.sections, key=lambda s: sum(len(x.spoken) for x in s.sentences))
-    real_files, real_one = audio.assemble_section_files, audio.assemble_section
+    # audio_helpers.assemble_section calls the package's assemble_section_files,
+    # so replacing that one replaces both.
+    real_files, real_one = audio.assemble_section_files, audio_helpers.assemble_section
     encoded_ms = 0
     assembled = 0
 
@@ -186,7 +190,7 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
         raise SystemExit("narrate.py no longer calls audio.assemble_section(_files): "
                          "update the stand-in in tests/test_memory.py")
     audio.assemble_section_files = assemble_files  # type: ignore[assignment]
-    audio.assemble_section = assemble_one  # type: ignore[assignment]
+    audio_helpers.assemble_section = assemble_one  # type: ignore[assignment]
     assert real_one is not None
 
     options = BuildOptions(engine="fake", workers=2, cache_dir=cache_dir)

@@ -461,6 +461,8 @@ def reassemble(out_dir: Path, section_id: str, engine, says: dict[str, str | Non
     from publisher import audio
     from publisher.model import Clip
 
+    from .audio_helpers import assemble_section
+
     record = load_record(out_dir)
     section = next(s for s in record["sections"] if s["id"] == section_id)
     items = []
@@ -475,7 +477,7 @@ def reassemble(out_dir: Path, section_id: str, engine, says: dict[str, str | Non
                     if replacement is None else engine.synthesize(replacement))
         items.append((timing["id"], clip, max(0, pause_ms)))
     items[-1] = (items[-1][0], items[-1][1], 0)
-    result = audio.assemble_section(
+    result = assemble_section(
         items, profile="podcast", tags=audio.SectionTags(title=section["title"], album="Test"),
         dest=out_dir / section["audio"], section_id=section_id)
     texts = {t["id"]: t["text"] for t in section["timings"]}

@@ -15,8 +15,8 @@ trailer, so the exact chapter starts (counted in decoded samples) can be set
 after the audio. An edit list hides the AAC encoder's priming samples, so a
 chapter's start is where its section's first sample plays.
 
-Tags are written by mutagen, not by the muxer, so there is one place that
-knows them. Narrator: Audible's ``©nrt`` atom, the composer atom ``©wrt`` (the
+Tags are written by mutagen (:func:`publisher.audio.tags.write_m4b_tags`),
+not by the muxer, so there is one place that knows them. Narrator: Audible's ``©nrt`` atom, the composer atom ``©wrt`` (the
 de facto narrator field of Apple Books and most audiobook players) and the
 freeform ``com.apple.iTunes:NARRATOR`` (read by taggers built on mp4ameta).
 ``stik`` = 2 marks the file as an audiobook.
@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.metadata
 import logging
 from collections.abc import Iterator
 from fractions import Fraction
@@ -39,12 +40,14 @@ from typing import TYPE_CHECKING, Any
 
 import langcodes
 
-from .cache import OutputCache, file_sha256
-from .errors import AudioError, OutputError
-from .model import Publication, Section, SectionAudio
+from ..cache import OutputCache, file_sha256
+from ..errors import AudioError, OutputError
+from ..model import Publication, Section, SectionAudio
+from .libs import av
+from .tags import write_m4b_tags
+from .timeline import AAC_FRAME_SAMPLES
 
 if TYPE_CHECKING:
-    import av
     from av.container.core import Chapter
 
 log = logging.getLogger(__name__)
@@ -79,12 +82,10 @@ def write_m4b(pub: Publication) -> list[Path]:
     key = _cache_key(pub, sections) if cache is not None else ""
     if cache is not None and cache.fetch(key, ".m4b", dest) is not None:
         return [dest]
-    import av  # only when encoding: it takes a while to import
-
     rate = pub.audio[0].sample_rate_hz
     try:
         chapters = _encode(sections, dest, rate, pub, cache)
-        _write_tags(dest, pub)
+        write_m4b_tags(dest, pub)
         if cache is not None:
             cache.store(key, ".m4b", dest)
     except av.FFmpegError as exc:
@@ -116,10 +117,10 @@ def _cache_key(pub: Publication, sections: list[tuple[Section, SectionAudio]]) -
 
 @functools.cache
 def _code() -> dict[str, str]:
-    """This module and the libraries that make the audiobook."""
-    import importlib.metadata
-
-    return {"audiobook.py": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+    """This module, the tags it writes, and the libraries that make the audiobook."""
+    here = Path(__file__).parent
+    return {**{name: hashlib.sha256((here / name).read_bytes()).hexdigest()
+               for name in ("m4b.py", "tags.py")},
             **{name: importlib.metadata.version(name) for name in ("av", "mutagen")}}
 
 
@@ -140,7 +141,7 @@ def _encode(sections: list[tuple[Section, SectionAudio]], dest: Path, rate: int,
             pub: Publication, cache: OutputCache | None) -> list[Chapter]:
     """Write every section into one AAC stream at ``dest``; return the chapters written.
 
-    Sections that are whole AAC frames long (as audio.py makes them) are
+    Sections that are whole AAC frames long (as :mod:`publisher.audio` makes them) are
     encoded one by one, each by its own encoder, and their packets joined: a
     section starts and ends in silence, so leaving out a section's first
     packet (its encoder's priming, silence) and letting the previous
@@ -159,8 +160,6 @@ def _encode(sections: list[tuple[Section, SectionAudio]], dest: Path, rate: int,
             return _encode_whole(sections, dest, rate, pub)
         segments.append(segment)
 
-    import av
-
     time_base = Fraction(1, rate)
     chapters: list[Chapter] = []
     with _open_m4b(dest, rate, pub) as (out, stream):
@@ -174,8 +173,8 @@ def _encode(sections: list[tuple[Section, SectionAudio]], dest: Path, rate: int,
                 packet.stream = stream
                 packet.time_base = time_base
                 # The first packet is the encoder's priming: it plays before 0.
-                packet.pts = packet.dts = (index - 1) * _AAC_FRAME
-                packet.duration = _AAC_FRAME
+                packet.pts = packet.dts = (index - 1) * AAC_FRAME_SAMPLES
+                packet.duration = AAC_FRAME_SAMPLES
                 out.mux(packet)
                 index += 1
             chapters.append({"id": number, "start": position, "end": position + samples,
@@ -185,15 +184,9 @@ def _encode(sections: list[tuple[Section, SectionAudio]], dest: Path, rate: int,
     return chapters
 
 
-#: Samples per AAC frame (and packet).
-_AAC_FRAME = 1024
-
-
 @contextlib.contextmanager
 def _open_m4b(dest: Path, rate: int, pub: Publication) -> Iterator[tuple[Any, Any]]:
     """The output container and its AAC stream, set up as every audiobook is."""
-    import av
-
     options = {"fflags": "+bitexact", "movflags": "+faststart"}
     with av.open(str(dest), mode="w", format=_MUXER, container_options=options) as out:
         # Read by the muxer for mvhd/tkhd/mdhd; it is not written as a tag.
@@ -206,15 +199,11 @@ def _open_m4b(dest: Path, rate: int, pub: Publication) -> Iterator[tuple[Any, An
 
 def _configure(codec_context: Any) -> None:
     """AAC-LC at our bit rate, with nothing in it that depends on the FFmpeg version."""
-    import av
-
     codec_context.bit_rate = M4B_BITRATE_KBPS * 1000
     codec_context.flags |= av.codec.context.Flags.bitexact
 
 
 def _set_chapters(out: Any, chapters: list[Chapter]) -> None:
-    import av
-
     # The muxer writes chapters in its trailer, so the exact starts can come last.
     if not hasattr(out, "set_chapters"):
         raise AudioError(f"PyAV {av.__version__} cannot write chapters; the audiobook "
@@ -268,8 +257,6 @@ def _section_packets(title: str, path: Path, rate: int,
         meta = cache.fetch_meta(key, ".aac")
         if meta is not None:
             return _Segment(int(meta["samples"]), cache=cache, key=key)  # type: ignore[arg-type]
-    import av
-
     time_base = Fraction(1, rate)
     encoder = av.CodecContext.create("aac", "w")
     encoder.sample_rate = rate
@@ -288,7 +275,7 @@ def _section_packets(title: str, path: Path, rate: int,
     if samples == 0:
         raise AudioError(f"{path.name}: the audio of section "
                          f"'{title}' decodes to no samples; rebuild the book.")
-    if samples % _AAC_FRAME:
+    if samples % AAC_FRAME_SAMPLES:
         return None
     packets += [bytes(packet) for packet in encoder.encode(None)]
     if cache is None:
@@ -312,8 +299,6 @@ def _encode_whole(sections: list[tuple[Section, SectionAudio]], dest: Path, rate
     time_base = Fraction(1, rate)
     chapters: list[Chapter] = []
     with _open_m4b(dest, rate, pub) as (out, stream):
-        import av
-
         resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
         position = 0  # samples written so far, at ``rate``
         for number, (section, audio) in enumerate(sections, start=1):
@@ -344,8 +329,6 @@ def _decoded_frames(path: Path, resampler: av.AudioResampler,
 
     ``flush``: then what the resampler still holds (the file is the last one).
     """
-    import av
-
     try:
         with av.open(str(path)) as source:
             for frame in source.decode(audio=0):
@@ -355,57 +338,6 @@ def _decoded_frames(path: Path, resampler: av.AudioResampler,
         raise AudioError(f"Could not decode {path.name} for the audiobook: {exc}") from exc
     if flush:
         yield from resampler.resample(None)
-
-
-def _write_tags(dest: Path, pub: Publication) -> None:
-    """Write the iTunes item list (title, author, narrator, cover ...) with mutagen."""
-    from mutagen import MutagenError
-    from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
-
-    meta = pub.book.meta
-    authors = ", ".join(meta.authors)
-    tags: dict[str, list[object]] = {
-        "\xa9nam": [meta.title],
-        "\xa9alb": [meta.title],
-        "\xa9gen": ["Audiobook"],
-        "stik": [2],
-        "pgap": [True],  # gapless: the sections follow one another without a gap
-    }
-    if authors:
-        tags["\xa9ART"] = [authors]
-        tags["aART"] = [authors]
-    if pub.narrator:
-        tags["\xa9nrt"] = [pub.narrator]
-        tags["\xa9wrt"] = [pub.narrator]
-        tags["----:com.apple.iTunes:NARRATOR"] = [MP4FreeForm(pub.narrator.encode("utf-8"))]
-    year = (meta.date or pub.modified.strftime("%Y"))[:4]
-    tags["\xa9day"] = [year]
-    if meta.description:
-        tags["desc"] = [meta.description]
-        tags["ldes"] = [meta.description]
-    if meta.publisher:
-        tags["\xa9pub"] = [meta.publisher]
-    if meta.rights:
-        tags["cprt"] = [meta.rights]
-    tags["----:com.apple.iTunes:LANGUAGE"] = [MP4FreeForm(meta.language.encode("utf-8"))]
-    tags["----:com.apple.iTunes:ISBN" if meta.identifier.lower().startswith("urn:isbn:")
-         else "----:com.apple.iTunes:IDENTIFIER"] = [
-        MP4FreeForm(meta.identifier.encode("utf-8"))]
-    if pub.cover is not None:
-        kind = (MP4Cover.FORMAT_PNG if pub.cover.media_type == "image/png"
-                else MP4Cover.FORMAT_JPEG)
-        tags["covr"] = [MP4Cover(pub.cover.data, imageformat=kind)]
-    try:
-        mp4 = MP4(str(dest))
-        if mp4.tags is None:
-            mp4.add_tags()
-        assert mp4.tags is not None
-        mp4.tags.clear()
-        for key in sorted(tags):
-            mp4.tags[key] = tags[key]
-        mp4.save()
-    except MutagenError as exc:
-        raise AudioError(f"Could not tag the audiobook {dest.name}: {exc}") from exc
 
 
 def _iso639_2(language: str) -> str:
