@@ -17,24 +17,18 @@ Calls run one at a time, in the order submitted. A call is sent only when
 the helper waits for one (it warms up in a thread, reading calls meanwhile),
 so neither side ever blocks on a full pipe while the other waits for it.
 Arguments are pickled: pass large data as a file (see ``publisher.audio.master.MasterFile``),
-not as an array. The helper ignores SIGINT (the terminal sends Ctrl-C to the
-whole process group; this process stops it), runs at a lower priority than
-the build and its synthesis workers, and a helper that dies is noticed
-through its sentinel at once, not waited for.
-
-Why not ``concurrent.futures.ProcessPoolExecutor``: see the note on worker
-processes in :mod:`publisher.synthesize` (a killed worker can hang its
-manager thread); this is the same pipe-per-process design.
+not as an array. The helper runs at a lower priority than the build and its
+synthesis workers; it is started, stopped and reported dead as every child
+process is (:class:`publisher.workers.Child`: SIGINT ignored, noticed through
+its sentinel at once, not waited for).
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import multiprocessing
 import multiprocessing.connection
 import os
-import signal
 import threading
 import traceback
 from collections.abc import Callable
@@ -42,32 +36,15 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .errors import AudioError
+from .workers import Child, RemoteTraceback
 
-__all__ = ["Helper", "Pending", "RemoteTraceback", "clean_context"]
+__all__ = ["Helper", "Pending"]
 
 #: How much lower the helper's scheduling priority is (CFS weight ~1/10 of a normal process).
 _NICENESS = 10
 
 
-def clean_context() -> Any:
-    """The multiprocessing context for our child processes: forkserver, else spawn.
-
-    Never fork: a forked child copies this process's threads' locks as they
-    are (progress bars, logging, loaded ONNX sessions) and can hang on one.
-    """
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
-class RemoteTraceback(Exception):
-    """The traceback of an exception raised in another process, for the chain."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 def _helper_main(conn: Connection, warm_up: Callable[[], None] | None) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Below the processes on the critical path (synthesis, this build's own
     # assembly) when the cores are all busy; alone on a core it runs as fast.
     with contextlib.suppress(AttributeError, OSError):
@@ -126,12 +103,7 @@ class Helper:
     """One helper process (see the module's docstring)."""
 
     def __init__(self, warm_up: Callable[[], None] | None = None) -> None:
-        context = clean_context()
-        self._conn, child_conn = context.Pipe()
-        self._process = context.Process(target=_helper_main, args=(child_conn, warm_up),
-                                        daemon=True, name="publisher-helper")
-        self._process.start()
-        child_conn.close()  # so that a dead helper's pipe reads as closed
+        self._child = Child(_helper_main, warm_up, name="publisher-helper")
         self._queue: collections.deque[
             tuple[Pending, tuple[Callable[..., Any], tuple[Any, ...]]]] = collections.deque()
         self._in_flight: Pending | None = None
@@ -152,26 +124,20 @@ class Helper:
         if self._queue:
             pending, call = self._queue.popleft()
             self._in_flight = pending
-            try:
-                self._conn.send(call)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # it died: _receive_one says so, from its sentinel
+            self._child.send(call)  # if it died, _receive_one says so, from its sentinel
 
     def _receive_one(self) -> None:
         """Wait for the call in flight to finish, record its outcome, send the next."""
         pending = self._in_flight
         if pending is None:
             raise RuntimeError("nothing was submitted to the helper process")
-        multiprocessing.connection.wait([self._conn, self._process.sentinel])
+        multiprocessing.connection.wait([self._child.conn, self._child.sentinel])
         try:
-            status, *payload = self._conn.recv()
+            status, *payload = self._child.conn.recv()
         except (EOFError, OSError) as exc:
-            self._process.join(timeout=2)
-            code = self._process.exitcode
-            how = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
-            raise AudioError(f"The audio helper process died ({how}) during {pending.description}. "
-                             "Out of memory? Build again with --workers 1 to use one "
-                             "process.") from exc
+            died = self._child.died("The audio helper process")
+            raise AudioError(f"{died} during {pending.description}. Out of memory? Build "
+                             "again with --workers 1 to use one process.") from exc
         if status == "ok":
             pending._value = payload[0]  # noqa: SLF001
         else:
@@ -189,15 +155,7 @@ class Helper:
             with contextlib.suppress(AudioError):
                 while self._in_flight is not None:
                     self._receive_one()
-            with contextlib.suppress(OSError):
-                self._conn.send(None)
-        else:
-            self._process.terminate()
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-        self._conn.close()
+        self._child.stop(kill=kill)
 
     def __enter__(self) -> Helper:
         return self

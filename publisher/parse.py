@@ -18,12 +18,10 @@ import functools
 import hashlib
 import os
 import re
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 import markdown
 import nh3
@@ -37,6 +35,7 @@ from . import spoken
 from .config import load_meta, resolve_inside, slugify
 from .errors import SourceError
 from .model import Block, Book, BookMeta, Heading, Image, Manuscript, Section, Sentence
+from .workers import Child
 
 # --- sanitizing -------------------------------------------------------------
 
@@ -671,25 +670,18 @@ class _Presegmenter:
     not segment, is segmented by the walk as usual (``get`` returns None).
     """
 
-    def __init__(self, process: Any, conn: Connection) -> None:
-        self._process = process
-        self._conn = conn
+    def __init__(self, child: Child) -> None:
+        self._child = child
+        self._conn = child.conn
         self._ready: dict[str, list[str] | None] = {}
         self._pending: set[str] = set()
 
     @classmethod
     def start(cls, language: str) -> _Presegmenter | None:
-        from .helper import clean_context
-
-        context = clean_context()
         try:
-            conn, child = context.Pipe()
-            process = context.Process(target=_presegment, args=(child, language), daemon=True)
-            process.start()
+            return cls(Child(_presegment, language))
         except OSError:
             return None  # no second process: the walk does it all
-        child.close()
-        return cls(process, conn)
 
     def submit(self, texts: list[str]) -> None:
         try:
@@ -707,14 +699,11 @@ class _Presegmenter:
         return self._ready.get(text)
 
     def close(self) -> None:
-        self._process.terminate()
-        self._process.join(timeout=5)
-        self._conn.close()
+        self._child.stop(kill=True)  # what it has not segmented yet, the walk did
 
 
 def _presegment(conn: Connection, language: str) -> None:
     """The helper process: segment the texts received, answering in batches as it goes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     segmenter = pysbd.Segmenter(language=language, clean=False)
     texts = conn.recv()
     batch: dict[str, list[str] | None] = {}

@@ -21,9 +21,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
-import multiprocessing
 import multiprocessing.connection
-import signal
 import traceback
 from collections.abc import Callable, Generator, Sequence
 from multiprocessing.connection import Connection
@@ -32,9 +30,9 @@ from typing import Any
 
 from .cache import ClipCache
 from .errors import EngineUnavailable, SpeechError
-from .helper import RemoteTraceback, clean_context
 from .model import Clip
 from .speech.base import Engine
+from .workers import Child, RemoteTraceback, clean_context
 
 __all__ = ["MIN_BATCH_FOR_WORKERS", "clip_problem", "sentence_error", "stream_clips",
            "synthesize_clips"]
@@ -193,13 +191,9 @@ def _check_clip(clip: Clip, sentence_id: str, text: str) -> None:
 
 # --- worker processes -------------------------------------------------------
 #
-# A hand-rolled pool rather than concurrent.futures: each worker has its own
-# pipe and a short queue of sentences. Killing a ProcessPoolExecutor's
-# workers (on an error or Ctrl-C) can leave half a result in its shared result
-# pipe, and its manager thread then blocks forever, hanging the interpreter at
-# exit (seen here). With a pipe per worker, a killed worker's pipe just reads
-# as closed, and a worker that dies (out of memory) is noticed at once through
-# its sentinel instead of waiting forever.
+# A hand-rolled pool rather than concurrent.futures: each worker is a
+# publisher.workers.Child (its own pipe; see there why) with a short queue of
+# sentences.
 #
 # A worker stores each clip in the cache itself and answers with a few bytes:
 # a clip (hundreds of KB) sent through the pipe would block the worker until
@@ -211,9 +205,6 @@ _QUEUE_DEPTH = 2
 
 def _worker_main(conn: Connection, engine_factory: Callable[[], Engine], cache_root: Path) -> None:
     """Synthesize (text, key) pairs received on ``conn`` until told to stop (None or EOF)."""
-    # The terminal sends SIGINT to the whole process group; the parent stops
-    # the workers, and workers dying on their own would only add noise.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     cache = ClipCache(cache_root)
     engine: Engine | None = None
     while True:
@@ -238,37 +229,19 @@ def _worker_main(conn: Connection, engine_factory: Callable[[], Engine], cache_r
             conn.send((kind, str(exc) or type(exc).__name__, traceback.format_exc()))
 
 
-class _Worker:
+class _Worker(Child):
     """One worker process, its end of the pipe, and the texts queued for it."""
 
     def __init__(self, context: Any, engine_factory: Callable[[], Engine],
                  cache_root: Path) -> None:
-        self.conn, child_conn = context.Pipe()
-        self.process = context.Process(
-            target=_worker_main, args=(child_conn, engine_factory, cache_root), daemon=True
-        )
-        self.process.start()
-        child_conn.close()  # so that a dead worker's pipe reads as closed
+        super().__init__(_worker_main, engine_factory, cache_root, context=context)
         self.tasks: collections.deque[tuple[str, str]] = collections.deque()  # (text, key)
 
     def give(self, task: tuple[str, str]) -> None:
         self.tasks.append(task)
         # A worker that has just died is reported by its sentinel, naming the
         # sentence it was working on; this one stays queued until then.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.conn.send(task)
-
-    def stop(self, *, kill: bool) -> None:
-        if kill:
-            self.process.terminate()
-        else:
-            with contextlib.suppress(OSError):
-                self.conn.send(None)
-        self.process.join(timeout=5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-        self.conn.close()
+        self.send(task)
 
 
 def _synthesize_in_pool(
@@ -296,7 +269,7 @@ def _synthesize_in_pool(
                     worker.give(queue.popleft())
         yield None  # started (see stream_clips)
         while busy := [w for w in pool if w.tasks]:
-            waitables = {w.conn: w for w in busy} | {w.process.sentinel: w for w in busy}
+            waitables = {w.conn: w for w in busy} | {w.sentinel: w for w in busy}
             for ready in multiprocessing.connection.wait(list(waitables)):
                 worker = waitables[ready]
                 if not worker.tasks:
@@ -306,11 +279,8 @@ def _synthesize_in_pool(
                 try:
                     status, *payload = worker.conn.recv()
                 except (EOFError, OSError) as exc:
-                    worker.process.join(timeout=2)  # its pipe closes before it is reaped
-                    code = worker.process.exitcode
-                    how = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
                     raise SpeechError(
-                        f"A speech worker process died ({how}) while synthesizing sentence "
+                        f"{worker.died('A speech worker process')} while synthesizing sentence "
                         f"'{sentence_id}'. Out of memory? Try again with fewer workers."
                     ) from exc
                 worker.tasks.popleft()

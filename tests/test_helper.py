@@ -50,7 +50,7 @@ def test_a_helper_that_dies_is_an_audio_error_naming_the_work_and_a_way_out():
 
 def test_the_helper_ignores_ctrl_c_and_yields_the_cores_to_the_build():
     with Helper() as helper:
-        child = psutil.Process(helper._process.pid)  # noqa: SLF001
+        child = psutil.Process(helper._child.process.pid)  # noqa: SLF001
         assert helper.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
         # A terminal's Ctrl-C reaches the whole process group: the helper
         # stays up (the build stops it), and still answers.
@@ -61,7 +61,7 @@ def test_the_helper_ignores_ctrl_c_and_yields_the_cores_to_the_build():
 
 def test_closing_with_kill_stops_a_long_call_at_once():
     helper = Helper()
-    pid = helper._process.pid  # noqa: SLF001
+    pid = helper._child.process.pid  # noqa: SLF001
     helper.submit(time.sleep, 60)
     started = time.monotonic()
     helper.close(kill=True)
@@ -73,7 +73,7 @@ def test_closing_with_kill_stops_a_long_call_at_once():
 
 def test_an_exception_in_the_block_kills_the_helper():
     with pytest.raises(KeyError), Helper() as helper:
-        process = helper._process  # noqa: SLF001
+        process = helper._child.process  # noqa: SLF001
         helper.submit(time.sleep, 60)
         raise KeyError("stop")
     assert not process.is_alive()
