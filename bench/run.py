@@ -245,9 +245,10 @@ def _pool_cpu(pool) -> float:
 def bench_audio(quick: bool, runs: int) -> dict[str, object]:
     """Cold, warm and one-edit builds of the first book with Piper, vs the raw engine."""
     sys.path.insert(0, str(ROOT))
-    from publisher.build import BuildOptions, load_book
+    from publisher.build import load_book
     from publisher.lexicon import load_lexicon
-    from publisher.narrate import _speech_items, _toc_entries, default_workers
+    from publisher.narrate import _speech_items, _toc_entries
+    from publisher.options import BuildOptions, default_workers
 
     book = load_book(FIRST_BOOK, BuildOptions(audio=True))
     lexicon = load_lexicon(book.meta.pronunciations, book.meta.lexicon)
@@ -396,8 +397,9 @@ def bench_cluster(quick: bool, runs: int) -> dict[str, Any]:
     the serial part into a fixed cost per book and a rate per audio minute.
     """
     sys.path.insert(0, str(ROOT))
-    from publisher.build import BuildOptions, load_book
+    from publisher.build import load_book
     from publisher.cluster import measure_book
+    from publisher.options import BuildOptions
 
     repeats = 1 if quick else min(runs, 3)
     load_before = os.getloadavg()[0]

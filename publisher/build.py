@@ -10,6 +10,7 @@ cache (written as clips are made) keeps what was already synthesized.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import logging
@@ -18,7 +19,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from .config import load_meta
 from .cover import keep_cover, make_cover, write_cover
 from .errors import OutputError, PublisherError
 from .model import Book, Publication
+from .options import BuildOptions, BuildResult, RecordingReporter, Reporter
 from .parse import parse_book
 from .source import read_manuscript
 
@@ -51,89 +52,6 @@ def _listening_writers() -> tuple[Callable[[Publication], object], ...]:
         manifests.write_lpf,
         site.write_site,  # last: it links the M4B and feed only if they exist
     )
-
-
-@dataclass(frozen=True, slots=True)
-class BuildOptions:
-    """Settings for one build; None means 'from the front matter, else the default'."""
-
-    out_root: Path = Path("output")
-    audio: bool = True
-    overlays: bool = True
-    engine: str | None = None
-    voice: str | None = None
-    rate: float | None = None
-    audio_profile: str = "podcast"
-    epub_audio_profile: str = "compact"
-    cache_dir: Path | None = None
-    base_url: str | None = None
-    strict: bool = False
-    workers: int = 0
-    fallback: str | None = None
-    #: Build even when the outputs are up to date (see publisher.stamp).
-    force: bool = False
-    #: Extra engine keyword arguments (tests inject a fake engine's settings).
-    engine_options: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class BuildResult:
-    slug: str
-    out_dir: Path
-    files: tuple[Path, ...]
-    warnings: tuple[str, ...]
-    record: dict[str, object]
-    #: Facts about this run, not the book (cache use, time): never in build.json.
-    stats: dict[str, object]
-
-
-class Reporter:
-    """Where a build reports progress; the CLI gives a rich one, tests a silent one."""
-
-    def stage(self, name: str) -> None:
-        log.info("%s", name)
-
-    def warn(self, message: str) -> None:
-        log.warning("%s", message)
-
-    def start_sentences(self, total: int, label: str) -> None:
-        pass
-
-    def sentence_done(self, audio_ms: float, cached: bool) -> None:
-        pass
-
-    def end_sentences(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class _Recording(Reporter):
-    """A reporter that passes everything on and keeps the warnings."""
-
-    def __init__(self, inner: Reporter) -> None:
-        self.inner = inner
-        self.warnings: list[str] = []
-
-    def stage(self, name: str) -> None:
-        self.inner.stage(name)
-
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
-        self.inner.warn(message)
-
-    def start_sentences(self, total: int, label: str) -> None:
-        self.inner.start_sentences(total, label)
-
-    def sentence_done(self, audio_ms: float, cached: bool) -> None:
-        self.inner.sentence_done(audio_ms, cached)
-
-    def end_sentences(self) -> None:
-        self.inner.end_sentences()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def source_date(meta_date: str = "") -> _dt.datetime:
@@ -162,8 +80,6 @@ def load_book(source: Path, options: BuildOptions) -> Book:
     meta, warnings = load_meta(manuscript, overrides)
     book = parse_book(manuscript, meta)
     if warnings:
-        import dataclasses
-
         book = dataclasses.replace(book, warnings=tuple(warnings) + book.warnings)
     return book
 
@@ -182,7 +98,7 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
         if up_to_date is not None:
             return up_to_date
     stamp.forget(source, options, cache_dir)
-    reporter = _Recording(reporter)  # its warnings are said again when up to date
+    reporter = RecordingReporter(reporter)  # its warnings are said again when up to date
     reporter.stage(f"Reading {source}")
     book = load_book(source, options)
     for warning in book.warnings:

@@ -66,7 +66,7 @@ from .speech import Engine, EngineSpec
 from .synthesize import clip_problem, sentence_error
 
 if TYPE_CHECKING:
-    from .build import BuildOptions, Reporter
+    from .options import BuildOptions, Reporter
 
 __all__ = [
     "MAX_BATCH_SIZE",
@@ -568,7 +568,8 @@ def synthesize_catalog(sources: Sequence[Path], options: BuildOptions, executor:
     """
     from .build import Reporter, load_book
     from .lexicon import load_lexicon
-    from .narrate import _speech_items, _toc_entries, engine_spec
+    from .narrate import _speech_items, _toc_entries
+    from .options import engine_spec
 
     reporter = reporter or Reporter()
     if shared_cache is None:

@@ -28,10 +28,9 @@ import functools
 import hashlib
 import importlib.metadata
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import audio, audiobook, overlays, spoken
 from .cache import ClipCache, OutputCache
@@ -40,11 +39,9 @@ from .errors import AudioError, EngineUnavailable, SpeechError
 from .helper import Helper
 from .lexicon import Lexicon, load_lexicon
 from .model import Book, Clip, Cover, Section, SectionAudio, Timing
+from .options import BuildOptions, Reporter, default_workers, engine_spec
 from .speech import Engine, EngineSpec
 from .synthesize import stream_clips
-
-if TYPE_CHECKING:
-    from .build import BuildOptions, Reporter
 
 log = logging.getLogger(__name__)
 
@@ -59,23 +56,6 @@ class NarrationResult:
     record: dict[str, object]
     sections: tuple[SectionAudio, ...]
     stats: dict[str, object]
-
-
-def engine_spec(book: Book, options: BuildOptions, name: str | None = None) -> EngineSpec:
-    meta = book.meta
-    name = name or options.engine or meta.engine or "piper"
-    engine_options = dict(options.engine_options)
-    if name == "piper" and "model_cache" not in engine_options:
-        # The deterministic voice model is kept beside the clips (see speech.piper).
-        cache_root = options.cache_dir or options.out_root / ".cache"
-        engine_options["model_cache"] = str(cache_root / "voices")
-    return EngineSpec(name=name, voice=options.voice or meta.voice or None,
-                      rate=options.rate if options.rate is not None else meta.rate,
-                      lang=meta.language, options=tuple(sorted(engine_options.items())))
-
-
-def default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
 
 
 def narrate_book(book: Book, staging: Path, options: BuildOptions,

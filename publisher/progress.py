@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from .build import Reporter
+from .options import Reporter
 
 if TYPE_CHECKING:
     from rich.progress import TaskID

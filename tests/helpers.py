@@ -69,9 +69,10 @@ def narrated_publication(folder: Path, body: str, *, with_cover: bool = False,
     Returns the :class:`~publisher.model.Publication` the listening writers take.
     """
     from publisher import narrate
-    from publisher.build import BuildOptions, Reporter, load_book, source_date
+    from publisher.build import load_book, source_date
     from publisher.cover import make_cover
     from publisher.model import Accessibility, Publication
+    from publisher.options import BuildOptions, Reporter
 
     source = write_book(folder, body, **front)
     options = BuildOptions(engine="fake", out_root=folder, cache_dir=folder.parent / "cache",

@@ -14,9 +14,10 @@ from PIL import Image
 
 from publisher import epub, narrate
 from publisher.audiobook import M4B_BITRATE_KBPS, m4b_path, write_m4b
-from publisher.build import BuildOptions, Reporter, load_book, source_date
+from publisher.build import load_book, source_date
 from publisher.errors import AudioError
 from publisher.model import Cover, Publication
+from publisher.options import BuildOptions, Reporter
 
 from .helpers import FIXTURES
 

@@ -12,9 +12,10 @@ import pytest
 from lxml import etree
 
 from publisher import catalog, epub, narrate
-from publisher.build import BuildOptions, Reporter, load_book, source_date
+from publisher.build import load_book, source_date
 from publisher.catalog import list196_codes
 from publisher.model import Accessibility, Publication
+from publisher.options import BuildOptions, Reporter
 
 from .helpers import FIXTURES, NS
 from .schemas.registry import errors

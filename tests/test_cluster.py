@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from publisher import cluster
-from publisher.build import BuildOptions, build, load_book
+from publisher.build import build, load_book
 from publisher.cache import ClipCache
 from publisher.cluster import (
     open_executor,
@@ -29,6 +29,7 @@ from publisher.errors import EngineUnavailable, PublisherError, SpeechError
 from publisher.lexicon import load_lexicon
 from publisher.model import Clip
 from publisher.narrate import _speech_items, _toc_entries
+from publisher.options import BuildOptions
 from publisher.speech import EngineSpec
 from publisher.speech.fake import FakeEngine
 from publisher.synthesize import synthesize_clips
@@ -244,7 +245,7 @@ def test_catalog_then_builds_find_every_clip_in_the_cache(client, tmp_path: Path
 
 def test_catalog_warns_about_a_failing_book_and_does_the_others(client,
                                                                 tmp_path: Path) -> None:
-    from publisher.build import Reporter
+    from publisher.options import Reporter
 
     class Warnings(Reporter):
         def __init__(self) -> None:

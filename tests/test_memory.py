@@ -130,8 +130,9 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
     import numpy as np
 
     from publisher import audio, narrate
-    from publisher.build import BuildOptions, Reporter, load_book
+    from publisher.build import load_book
     from publisher.model import Clip, SectionAudio, Timing
+    from publisher.options import BuildOptions, Reporter
 
     book = load_book(source, BuildOptions())
     longest = max(book.sections, key=lambda s: sum(len(x.spoken) for x in s.sentences))

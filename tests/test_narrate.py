@@ -10,7 +10,8 @@ import soundfile
 from mutagen.id3 import ID3
 
 from publisher.audio import get_profile, measure_levels
-from publisher.build import BuildOptions, build
+from publisher.build import build
+from publisher.options import BuildOptions
 
 from .helpers import FIXTURES, write_book
 

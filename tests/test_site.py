@@ -20,8 +20,9 @@ import lxml.html
 import pytest
 
 from publisher import narrate
-from publisher.build import BuildOptions, Reporter, build, load_book, source_date
+from publisher.build import build, load_book, source_date
 from publisher.model import Accessibility, Publication
+from publisher.options import BuildOptions, Reporter
 from publisher.site import SITE_DIR, page_href, write_site
 from tests.helpers import FIXTURES, write_book
 

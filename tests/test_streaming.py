@@ -15,9 +15,10 @@ import tracemalloc
 import zipfile
 from pathlib import Path
 
-from publisher.build import BuildOptions, _file_list, load_book
+from publisher.build import _file_list, load_book
 from publisher.cache import OutputCache, copy_hashed, file_sha256
 from publisher.epub import Narration, Overlay, write_epub
+from publisher.options import BuildOptions
 
 from .helpers import write_book
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import webvtt
 
-from publisher.build import BuildOptions, load_book
+from publisher.build import load_book
 from publisher.model import Publication, Section, SectionAudio, Sentence, Timing
+from publisher.options import BuildOptions
 from publisher.transcripts import (
     CHAPTERS_VERSION,
     chapters_href,

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from publisher.build import BuildOptions, build
+from publisher.build import build
 from publisher.cli import main
+from publisher.options import BuildOptions
 
 from .helpers import snapshot, write_book
 
