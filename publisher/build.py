@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 import logging
 import os
 import shutil
@@ -24,14 +23,23 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from . import catalog, epub, stamp
-from .cache import file_sha256
+from . import catalog, cluster, epub, narrate, stamp
 from .config import load_meta
 from .cover import keep_cover, make_cover, write_cover
 from .errors import OutputError, PublisherError
+from .layout import (
+    EPUB_AUDIO_DIR,
+    RECORD_NAME,
+    book_file,
+    lock_path,
+    old_prefix,
+    staging_prefix,
+)
 from .model import Book, Publication
-from .options import BuildOptions, BuildResult, RecordingReporter, Reporter
+from .options import BuildOptions, BuildResult, RecordingReporter, Reporter, default_workers
 from .parse import parse_book
+from .record import load_record, make_record
+from .script import script_book
 from .source import read_manuscript
 
 log = logging.getLogger(__name__)
@@ -92,7 +100,7 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
     """
     reporter = reporter or Reporter()
     started = time.monotonic()
-    cache_dir = options.cache_dir or options.out_root / ".cache"
+    cache_dir = options.cache_root
     if not options.force:
         up_to_date = _up_to_date(source, options, cache_dir, reporter)
         if up_to_date is not None:
@@ -113,7 +121,7 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
     except OSError as exc:
         raise OutputError(f"{out_root}: cannot create the output folder ({exc.strerror}).") \
             from exc
-    lock = FileLock(str(out_root / f".{slug}.lock"))
+    lock = FileLock(str(lock_path(out_root, slug)))
     try:
         lock.acquire(timeout=0.5)
     except Timeout as exc:
@@ -121,7 +129,7 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
                           "wait for it to finish, then run this build again.") from exc
     try:
         _remove_stale(out_root, slug)
-        staging = Path(tempfile.mkdtemp(prefix=f".{slug}.building-", dir=out_root))
+        staging = Path(tempfile.mkdtemp(prefix=staging_prefix(slug), dir=out_root))
         try:
             record, stats = _write_outputs(book, staging, options, reporter, executor)
             stats["build_seconds"] = round(time.monotonic() - started, 3)
@@ -155,11 +163,11 @@ def _up_to_date(source: Path, options: BuildOptions, cache_dir: Path,
     if found is None:
         return None
     out_dir = Path(found["out_dir"])
-    record = json.loads((out_dir / "build.json").read_text(encoding="utf-8"))
+    record = load_record(out_dir / RECORD_NAME)
     # Named as a full build names it (relative when --out is).
-    if (options.out_root / str(record["slug"])).resolve() == out_dir:
-        out_dir = options.out_root / str(record["slug"])
-    warnings = tuple(str(w) for w in record.get("warnings", ()))
+    if (options.out_root / record.slug).resolve() == out_dir:
+        out_dir = options.out_root / record.slug
+    warnings = record.warnings
     for warning in found.get("stats", {}).get("warnings", warnings):
         reporter.warn(str(warning))
     stats: dict[str, object] = {"up_to_date": True, "build_seconds": 0.0}
@@ -168,8 +176,8 @@ def _up_to_date(source: Path, options: BuildOptions, cache_dir: Path,
             found["stats"].get("clips_from_cache", 0))
         stats.update(clips_synthesized=0, clips_from_cache=distinct)
     files = tuple(sorted(p for p in out_dir.rglob("*") if p.is_file()))
-    return BuildResult(slug=str(record["slug"]), out_dir=out_dir, files=files,
-                       warnings=warnings, record=record, stats=stats)
+    return BuildResult(slug=record.slug, out_dir=out_dir, files=files,
+                       warnings=warnings, record=record.to_dict(), stats=stats)
 
 
 def _inputs(source: Path, book: Book) -> list[Path]:
@@ -207,54 +215,43 @@ def _statted(source: Path, book: Book, options: BuildOptions) -> list[Path]:
 
 def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: Reporter,
                    executor: Any = None) -> tuple[dict[str, object], dict[str, object]]:
+    """Gather the script, cover and audio, then write every output into ``staging``."""
     meta = book.meta
     modified = source_date(meta.date)
-    slug = meta.slug
-    narration = None
-    pls = None
-    audio_record: dict[str, object] = {}
-    stats: dict[str, object] = {}
-
-    cache_dir = options.cache_dir or options.out_root / ".cache"
+    cache_dir = options.cache_root
     # Drawing the cover is a fifth of a small text-only build: it is cached
     # beside the clips (a text-only build never adds that folder itself).
     use_cache = options.audio or options.cache_dir is not None or cache_dir.is_dir()
+
+    # Gather. The script first (the lexicon is loaded and applied once, here);
+    # the cover before the audio, whose tags carry it.
+    script = script_book(book)
     cover = make_cover(meta, book.source.parent if book.source else Path.cwd(),
                        cache_dir=cache_dir if use_cache else None)
+    audio = None
     if options.audio:
-        from . import narrate
+        synthesis = (cluster.cluster_synthesis(executor, spare_core=default_workers() > 1)
+                     if executor is not None else None)
+        audio = narrate.narrate_book(book, script, staging, options, reporter, cover=cover,
+                                     synthesis=synthesis)
 
-        result = narrate.narrate_book(book, staging, options, reporter, cover=cover,
-                                      executor=executor)
-        narration = result.narration if options.overlays else None
-        pls = result.pls
-        audio_record = result.record
-        stats.update(result.stats)
-    else:
-        from .lexicon import load_lexicon
-
-        lexicon = load_lexicon(meta.pronunciations, meta.lexicon)
-        pls = lexicon.to_pls(meta.language) if lexicon.entries else None
-
+    # Write. The EPUB first: it packs the EPUB profile's audio, which then goes.
     reporter.stage("Writing the EPUB")
-    epub_path = staging / f"{slug}.epub"
-    facts = epub.write_epub(book, epub_path, modified=modified, narration=narration, pls=pls,
-                            cover=cover)
-    if options.audio:
-        from .narrate import EPUB_AUDIO_DIR
+    epub_path = staging / book_file(meta.slug, "epub")
+    epub_audio = audio if options.overlays else None
+    facts = epub.write_epub(book, epub_path, modified=modified, audio=epub_audio,
+                            pls=script.pls, cover=cover)
+    shutil.rmtree(staging / EPUB_AUDIO_DIR, ignore_errors=True)
 
-        shutil.rmtree(staging / EPUB_AUDIO_DIR, ignore_errors=True)
-
-    pub = Publication(book=book, out_dir=staging,
-                      audio=result.sections if options.audio else (), modified=modified,
-                      narrator=result.narration.narrator if options.audio else "",
+    pub = Publication(book=book, out_dir=staging, audio=audio.sections if audio else (),
+                      modified=modified, narrator=audio.narrator if audio else "",
                       accessibility=facts, cover=cover, base_url=meta.base_url,
-                      cache_dir=cache_dir if options.audio else None)
+                      cache_dir=cache_dir if audio else None)
     write_cover(pub)
     if use_cache:  # only now: until synthesis is over, the cache holds nothing but clips
         keep_cover(meta, cover, cache_dir)
     catalog.write_onix(pub)
-    if options.audio:
+    if audio is not None:
         # Listening outputs: each reads the finished section MP3s.
         reporter.stage("Writing transcripts, chapters and the podcast feed")
         from . import feeds
@@ -264,65 +261,37 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
         for warning in feeds.feed_warnings(pub):
             reporter.warn(warning)
 
-    record: dict[str, object] = {
-        "slug": slug,
-        "title": meta.title,
-        "identifier": meta.identifier,
-        "language": meta.language,
-        "modified": modified.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "epub": {"file": epub_path.name, "bytes": epub_path.stat().st_size,
-                 "media_overlays": narration is not None,
-                 "accessibility": {"accessMode": list(facts.access_modes),
-                                   "accessModeSufficient": list(facts.access_mode_sufficient),
-                                   "accessibilityFeature": list(facts.features),
-                                   "accessibilityHazard": list(facts.hazards)}},
-        "sections": [
-            {"id": s.id, "number": s.number, "title": s.title, "role": s.role,
-             "document": epub.document_href(s), "sentences": len(s.sentences)}
-            for s in book.sections
-        ],
-        "warnings": list(book.warnings),
-    }
-    record.update(audio_record)
-    sections_audio = audio_record.get("audio_sections")
-    if isinstance(sections_audio, list):
-        by_id = {entry["id"]: entry for entry in sections_audio}
-        for entry in record["sections"]:  # type: ignore[attr-defined]
-            entry.update(by_id.get(entry["id"], {}))
-        record.pop("audio_sections")
-    record["catalog"] = catalog.catalog_record(pub)
-    record["files"] = _file_list(staging)
-    (staging / "build.json").write_text(
-        json.dumps(record, indent=2, ensure_ascii=False, sort_keys=False) + "\n",
-        encoding="utf-8")
-    return record, stats
+    # Last, the record: it lists (with their hashes) every file written above.
+    record = make_record(book, script, audio, modified=modified, epub_path=epub_path,
+                         media_overlays=epub_audio is not None, facts=facts,
+                         catalog=catalog.catalog_record(pub), folder=staging)
+    record.write(staging)
+    stats: dict[str, object] = {}
+    if audio is not None:
+        stats.update(clips_synthesized=audio.clips_synthesized,
+                     clips_from_cache=audio.clips_from_cache)
+        if audio.fell_back:
+            stats["fell_back"] = True
+    return record.to_dict(), stats
 
 
 def _remove_stale(out_root: Path, slug: str) -> None:
     """Remove what a killed build left behind; we hold the lock, so none is live."""
     final = out_root / slug
-    previous = sorted(out_root.glob(f".{slug}.old-*"))
+    previous = sorted(out_root.glob(f"{old_prefix(slug)}*"))
     if not final.exists() and previous:
         # Killed between the two renames of a swap: the old output is the good one.
         os.replace(previous[-1], final)
-    for stale in sorted(out_root.glob(f".{slug}.building-*")) + sorted(
-            out_root.glob(f".{slug}.old-*")):
+    for stale in sorted(out_root.glob(f"{staging_prefix(slug)}*")) + sorted(
+            out_root.glob(f"{old_prefix(slug)}*")):
         shutil.rmtree(stale, ignore_errors=True)
-
-
-def _file_list(folder: Path) -> list[dict[str, object]]:
-    files = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        files.append({"path": path.relative_to(folder).as_posix(),
-                      "bytes": path.stat().st_size, "sha256": file_sha256(path)})
-    return files
 
 
 def _swap_in(staging: Path, final: Path) -> None:
     """Replace ``final`` by ``staging`` with renames, so readers never see a mix."""
     old = None
     if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        old = final.with_name(f"{old_prefix(final.name)}{os.getpid()}")
         if old.exists():
             shutil.rmtree(old)
         os.replace(final, old)

@@ -50,17 +50,19 @@ import functools
 import json
 import os
 import re
-import tempfile
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filelock import FileLock, Timeout
 
+from .cache import write_atomically
 from .errors import AudioError, OutputError, PublisherError
+from .layout import PROOF_HTML_NAME, PROOF_JSON_NAME, RECORD_NAME, lock_path
+from .record import BuildRecord, NotARecord, load_record
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -87,8 +89,8 @@ DEFAULT_THRESHOLD = 0.35
 BOUNDARY_TOLERANCE_MS = 400
 MODEL_NAME = "whisper tiny.en"
 INSTALL_HINT = "pip install 'publisher[proof]'"
-JSON_NAME = "proof.json"
-HTML_NAME = "proof.html"
+JSON_NAME = PROOF_JSON_NAME
+HTML_NAME = PROOF_HTML_NAME
 
 #: Words a narrator only says when markup or a raw URL reached the speech engine.
 MARKUP_WORDS = frozenset({
@@ -497,13 +499,12 @@ def proof_book(out_dir: Path, *, max_wer: float | None = None,
     out_dir = Path(out_dir)
     record = _read_record(out_dir)
     entries = _audio_entries(record, out_dir)
-    empty = ProofReport(slug=str(record.get("slug") or out_dir.name),
-                        title=str(record.get("title", "")),
-                        language=str(record.get("language") or ""), out_dir=out_dir,
+    empty = ProofReport(slug=record.slug or out_dir.name, title=record.title,
+                        language=record.language, out_dir=out_dir,
                         model=MODEL_NAME, threshold=threshold, max_wer=max_wer)
     # The build's own lock: a build swapping this folder in mid-proof would get
     # a report about audio it no longer has.
-    lock = FileLock(str(out_dir.parent / f".{out_dir.name}.lock"))
+    lock = FileLock(str(lock_path(out_dir.parent, out_dir.name)))
     try:
         lock.acquire(timeout=0.5)
     except Timeout as exc:
@@ -516,7 +517,7 @@ def proof_book(out_dir: Path, *, max_wer: float | None = None,
         lock.release()
 
 
-def _listen(report: ProofReport, entries: list[dict[str, Any]],
+def _listen(report: ProofReport, entries: list[Mapping[str, Any]],
             transcriber: Transcriber | None, model_path: Path | None,
             on_section: Callable[[int, int, SectionProof], None] | None) -> ProofReport:
     """Transcribe and check every section, or say why the book is skipped."""
@@ -566,32 +567,32 @@ def _finish(report: ProofReport, write: bool, started: float) -> ProofReport:
     return dataclasses.replace(report, files=files, stats=stats)
 
 
-def _read_record(out_dir: Path) -> dict[str, Any]:
-    path = out_dir / "build.json"
+def _read_record(out_dir: Path) -> BuildRecord:
+    path = out_dir / RECORD_NAME
     if out_dir.suffix.lower() == ".md" and out_dir.is_file():
         raise PublisherError(f"{out_dir} is a Markdown source; proof-listen its output folder "
-                             "instead, e.g. 'publisher proof output/<slug>'.")
+                             "instead, e.g. 'publisher proof output/<slug>'.", path=out_dir)
     if not path.is_file():
         raise PublisherError(f"{out_dir}: no build.json here, so no built book to "
                              "proof-listen. Build it first with 'publisher build SOURCE.md' "
-                             "and pass its output folder (output/<slug>).")
+                             "and pass its output folder (output/<slug>).", path=path)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        return load_record(path)
+    except NotARecord as exc:
+        raise PublisherError(f"{path}: is not a build record; build the book again.",
+                             path=path) from exc
     except (OSError, ValueError) as exc:
         raise PublisherError(f"{path}: cannot be read as JSON ({exc}); build the book "
-                             "again.") from exc
-    if not isinstance(record, dict):
-        raise PublisherError(f"{path}: is not a build record; build the book again.")
-    return record
+                             "again.", path=path) from exc
 
 
-def _audio_entries(record: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
+def _audio_entries(record: BuildRecord, out_dir: Path) -> list[Mapping[str, Any]]:
     """Sections of build.json that have audio, checked for what proof needs."""
-    sections = record.get("sections")
-    if not isinstance(sections, list):
+    sections = record.sections
+    if not sections:
         raise PublisherError(f"{out_dir / 'build.json'}: has no sections; build the book "
                              "again.")
-    entries = [s for s in sections if isinstance(s, dict) and s.get("audio")]
+    entries = [s for s in sections if s.get("audio")]
     if not entries:
         raise PublisherError(f"{out_dir}: the book was built without audio (--no-audio), "
                              "so there is nothing to proof-listen. Build it with audio.")
@@ -607,7 +608,7 @@ def _audio_entries(record: dict[str, Any], out_dir: Path) -> list[dict[str, Any]
     return entries
 
 
-def _check_section(entry: dict[str, Any], heard: Sequence[HeardWord], threshold: float,
+def _check_section(entry: Mapping[str, Any], heard: Sequence[HeardWord], threshold: float,
                    texts: dict[str, list[str]]) -> SectionProof:
     expected = [_Expected(id=str(t["id"]), start_ms=int(t["start_ms"]), end_ms=int(t["end_ms"]),
                           text=str(t["text"]), words=tuple(normalize_words(str(t["text"]))))
@@ -815,24 +816,15 @@ def _write_reports(report: ProofReport) -> tuple[Path, ...]:
     json_text = json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
     html_text = render("proof.html", report=report, flag_text=FLAG_TEXT,
                        media_fragment=_media_fragment, percent=_percent)
-    return (_write_atomically(report.out_dir / JSON_NAME, json_text),
-            _write_atomically(report.out_dir / HTML_NAME, html_text))
+    return (_write_report(report.out_dir / JSON_NAME, json_text),
+            _write_report(report.out_dir / HTML_NAME, html_text))
 
 
-def _write_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    tmp = None
+def _write_report(path: Path, text: str) -> Path:
+    """Write one report file atomically, readable by all (the report is for sharing)."""
     try:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
-                                         prefix=f".{path.name}.", suffix=".part",
-                                         delete=False) as handle:
-            tmp = Path(handle.name)
-            handle.write(text)
-        tmp.chmod(0o644)  # mkstemp makes it private; the report is for sharing
-        os.replace(tmp, path)
+        write_atomically(path, text.encode("utf-8"), mode=0o644)
     except OSError as exc:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write the proof-listening report ({exc}). Check "
                           "that the folder is writable and the disk has space.") from exc
     return path

@@ -240,12 +240,12 @@ class _PreparedModel:
         return None
 
     def store(self, data: bytes) -> None:
-        from ..cache import _write_atomically
+        from ..cache import write_atomically
 
         name = f"piper-{self.key}-{hashlib.sha256(data).hexdigest()[:16]}.onnx"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self.folder / name, data)
+            write_atomically(self.folder / name, data)
         except OSError as exc:  # a read-only cache only costs time
             _LOGGER.debug("Prepared Piper model not kept: %s", exc)
 
