@@ -141,6 +141,7 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``publisher ARGV``; the exit code (0, 1 a user's problem, 2 usage, 130 Ctrl-C)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -167,6 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
+
+
+def run() -> None:
+    """``python -m publisher``: run :func:`main` and exit with its code."""
+    raise SystemExit(main())
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:

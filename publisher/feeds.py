@@ -34,9 +34,15 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
-from .layout import FEED_NAME, chapters_href, cover_filename, relative_href, transcript_href
+from .layout import (
+    CHAPTERS_MEDIA_TYPE,
+    FEED_NAME,
+    chapters_href,
+    cover_filename,
+    relative_href,
+    transcript_href,
+)
 from .model import Publication, Section, SectionAudio
-from .transcripts import CHAPTERS_MEDIA_TYPE
 
 __all__ = [
     "APPLE_CATEGORIES",

@@ -36,6 +36,8 @@ from .model import Book, Cover, Section
 AUDIO_DIR = "audio"
 TRANSCRIPTS_DIR = "transcripts"
 CHAPTERS_DIR = "chapters"
+#: The media type the Podcasting 2.0 namespace gives JSON chapters files.
+CHAPTERS_MEDIA_TYPE = "application/json+chapters"
 SITE_DIR = "site"
 FEED_NAME = "feed.xml"
 ONIX_NAME = "onix.xml"

@@ -16,7 +16,13 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from .layout import CHAPTERS_DIR, TRANSCRIPTS_DIR, chapters_href, transcript_href
+from .layout import (
+    CHAPTERS_DIR,
+    CHAPTERS_MEDIA_TYPE,
+    TRANSCRIPTS_DIR,
+    chapters_href,
+    transcript_href,
+)
 from .model import Publication, Section, SectionAudio, Timing
 
 __all__ = [
@@ -30,8 +36,6 @@ __all__ = [
     "write_transcripts",
 ]
 
-#: The media type the Podcasting 2.0 namespace gives JSON chapters files.
-CHAPTERS_MEDIA_TYPE = "application/json+chapters"
 CHAPTERS_VERSION = "1.2.0"
 
 def write_transcripts(pub: Publication) -> list[Path]:
