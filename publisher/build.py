@@ -23,7 +23,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from . import catalog, cluster, epub, narrate, stamp
+from . import catalog, epub, stamp
 from .config import load_meta
 from .cover import keep_cover, make_cover, write_cover
 from .errors import OutputError, PublisherError
@@ -230,6 +230,9 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
                        cache_dir=cache_dir if use_cache else None)
     audio = None
     if options.audio:
+        # Imported here, not at the top: a text-only build needs neither (start-up time).
+        from . import cluster, narrate
+
         synthesis = (cluster.cluster_synthesis(executor, spare_core=default_workers() > 1)
                      if executor is not None else None)
         audio = narrate.narrate_book(book, script, staging, options, reporter, cover=cover,

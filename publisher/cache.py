@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import importlib.metadata
 import json
 import logging
 import os
@@ -332,6 +331,8 @@ def code_identity(modules: tuple[ModuleType, ...] = (),
 
 @functools.cache
 def _code_identity(files: tuple[str, ...], packages: tuple[str, ...]) -> dict[str, str]:
+    import importlib.metadata  # here: it imports the email package, 20 ms at start-up
+
     found: dict[str, str] = {}
     for name in files:
         path = Path(name).resolve()

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import __version__
 from .errors import PublisherError
+from .speech import engine_names
 
 log = logging.getLogger("publisher")
 
@@ -46,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="text-only build: the EPUB without narration, no audio files")
     b.add_argument("--no-overlays", "--text-only", dest="no_overlays", action="store_true",
                    help="make audio files but keep the EPUB text-only (no media overlays)")
-    b.add_argument("--engine", choices=("piper", "gtts", "fake"),
+    b.add_argument("--engine", choices=engine_names(),
                    help="speech engine (default: front matter 'engine', else piper, offline)")
     b.add_argument("--voice", metavar="VOICE",
                    help="Piper: path to a voice .onnx (its .onnx.json beside it); "
@@ -56,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true",
                    help="build even when nothing changed since the last build (by "
                         "default such a book is checked and left as it is)")
-    b.add_argument("--fallback", choices=("piper", "fake"),
+    b.add_argument("--fallback", choices=engine_names(offline=True),
                    help="engine to finish the book with if the first is unreachable "
                         "(e.g. --engine gtts --fallback piper)")
     b.add_argument("--audio-profile", default="podcast", metavar="NAME",

@@ -25,6 +25,7 @@ __all__ = [
     "EngineInfo",
     "EngineSpec",
     "VoiceInfo",
+    "engine_names",
     "list_voices",
     "make_engine",
 ]
@@ -38,6 +39,7 @@ class EngineInfo:
 
     name: str
     description: str
+    #: Runs without a network: such an engine can finish a book (``--fallback``).
     offline: bool
     make: Callable[..., Engine]
 
@@ -70,6 +72,12 @@ ENGINES: dict[str, EngineInfo] = {
         EngineInfo("fake", "speech-like test tones, instant (for tests)", True, _make_fake),
     )
 }
+
+
+def engine_names(*, offline: bool = False) -> tuple[str, ...]:
+    """The registered engines' names (only those that run offline, with ``offline``):
+    the one list the CLI's choices and the front matter's check are made from."""
+    return tuple(name for name, info in ENGINES.items() if info.offline or not offline)
 
 
 def make_engine(name: str, voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
