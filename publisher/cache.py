@@ -44,7 +44,7 @@ from .model import Clip
 __all__ = ["ClipCache", "FORMAT_VERSION", "OutputCache", "code_identity", "copy_hashed",
            "file_sha256", "write_atomically"]
 
-_LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 MAGIC = b"PUBCLIP\0"
 FORMAT_VERSION = 1
@@ -98,7 +98,7 @@ class ClipCache:
             return None
         clip, problem = _decode(data)
         if clip is None:
-            _LOGGER.warning("Discarding corrupt cache entry %s: %s", path, problem)
+            log.warning("Discarding corrupt cache entry %s: %s", path, problem)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             self.misses += 1

@@ -70,7 +70,7 @@ __all__ = [
     "synthesize_with_executor",
 ]
 
-_LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 #: Texts per task at most. Big enough that per-task overhead (a few ms in Dask)
 #: is nothing next to synthesis (Piper: about a second a sentence), small
@@ -142,7 +142,7 @@ def open_executor(scheduler: str | None, workers: int = 0, *,
                     f"The Dask scheduler at {scheduler} has no workers. Start some on each "
                     f"machine with: dask worker {scheduler} --nthreads 1 --nworkers auto "
                     "(publisher must be installed there too).") from exc
-        _LOGGER.info("Synthesis on Dask: %s", _describe(client))
+        log.info("Synthesis on Dask: %s", _describe(client))
         yield client
 
 
@@ -327,7 +327,7 @@ class _Synthesis:
             for start in range(0, len(keys), size):
                 batch = keys[start:start + size]
                 futures[self._submit(batch)] = batch
-            _LOGGER.info("Synthesizing %d texts in %d batches of up to %d", todo, len(futures),
+            log.info("Synthesizing %d texts in %d batches of up to %d", todo, len(futures),
                          size)
             for future in _as_completed(self.executor, list(futures)):
                 batch = futures.pop(future)
@@ -359,7 +359,7 @@ class _Synthesis:
         try:
             results = future.result()
         except _BatchFailed as failed:
-            _LOGGER.debug("Batch failed in a worker:\n%s", failed.trace)
+            log.debug("Batch failed in a worker:\n%s", failed.trace)
             yield from self._store(batch, failed.done)  # keep what the batch made first
             key = batch[min(failed.index, len(batch) - 1)]
             if failed.kind == "unavailable":

@@ -257,6 +257,7 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
 
 
 def render_nav(book: Book, toc: list[dict[str, object]], has_cover: bool = False) -> str:
+    """The nav document: the table of contents ``toc`` (see layout.nav_items) and the landmarks."""
     meta = book.meta
     landmarks = [{"type": "toc", "href": f"{NAV_HREF}#toc", "title": toc_title(book)}]
     for section in book.sections:

@@ -145,6 +145,7 @@ def public_base(pub: Publication) -> str:
 
 
 def feed_url(pub: Publication) -> str:
+    """The feed's own address (its ``atom:link rel=self``)."""
     return f"{public_base(pub)}/{FEED_NAME}"
 
 

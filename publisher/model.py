@@ -124,6 +124,7 @@ class Section:
 
     @property
     def sentences(self) -> tuple[Sentence, ...]:
+        """The section's sentences in reading order."""
         return tuple(s for b in self.blocks for s in b.sentences)
 
     @property
@@ -203,6 +204,7 @@ class BookMeta:
 
 @dataclass(frozen=True, slots=True)
 class Book:
+    """The whole book: metadata and sections, from the parser."""
     meta: BookMeta
     sections: tuple[Section, ...]
     images: tuple[Image, ...] = ()
@@ -212,6 +214,7 @@ class Book:
 
     @property
     def sentences(self) -> tuple[Sentence, ...]:
+        """Every sentence of the book in reading order."""
         return tuple(s for sec in self.sections for s in sec.sentences)
 
 
@@ -224,10 +227,12 @@ class Clip:
 
     @property
     def num_samples(self) -> int:
+        """Number of 16-bit samples."""
         return len(self.pcm) // 2
 
     @property
     def duration_ms(self) -> float:
+        """Length in milliseconds."""
         return 1000.0 * self.num_samples / self.sample_rate_hz
 
 

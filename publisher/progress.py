@@ -98,6 +98,7 @@ class _RichReporter(_PlainReporter):
 
 
 def make_reporter(quiet: bool = False) -> Reporter:
+    """The CLI's reporter: a progress bar on a terminal, else log lines; none if ``quiet``."""
     if not quiet and sys.stderr.isatty():
         return _RichReporter()
     return _PlainReporter(quiet)

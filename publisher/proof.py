@@ -129,6 +129,7 @@ class HeardWord:
 
     @property
     def mid_ms(self) -> float:
+        """The middle of the word, in ms: which sentence it is heard in."""
         return (self.start_ms + self.end_ms) / 2
 
 
@@ -162,6 +163,7 @@ class SentenceProof:
 
     @property
     def flagged(self) -> bool:
+        """Whether the sentence is listed for a person to listen to."""
         return bool(self.flags)
 
 
@@ -186,6 +188,7 @@ class SectionProof:
 
     @property
     def flagged(self) -> tuple[SentenceProof, ...]:
+        """The section's flagged sentences, in order."""
         return tuple(s for s in self.sentences if s.flagged)
 
 
@@ -209,10 +212,12 @@ class ProofReport:
 
     @property
     def words(self) -> int:
+        """Words the narrator was given, over every section."""
         return sum(s.words for s in self.sections)
 
     @property
     def errors(self) -> int:
+        """Word errors heard, over every section."""
         return sum(s.errors for s in self.sections)
 
     @property
@@ -222,6 +227,7 @@ class ProofReport:
 
     @property
     def flagged(self) -> tuple[SentenceProof, ...]:
+        """Every flagged sentence of the book, in order."""
         return tuple(s for sec in self.sections for s in sec.flagged)
 
     @property
@@ -281,6 +287,7 @@ class Transcriber(Protocol):
         ...
 
     def transcribe(self, path: Path, language: str) -> tuple[HeardWord, ...]:
+        """The words heard in the audio file ``path``, with their times."""
         ...
 
 
@@ -342,9 +349,11 @@ class WhisperTranscriber:
         self.name = MODEL_NAME if model_path is None else f"whisper {path.name}"
 
     def supports(self, language: str) -> bool:
+        """Whether this model hears ``language`` (tiny.en: English only)."""
         return self.multilingual or _primary(language) == "en"
 
     def transcribe(self, path: Path, language: str) -> tuple[HeardWord, ...]:
+        """The words Whisper hears in ``path``, with their times."""
         import av.error
 
         try:

@@ -30,7 +30,7 @@ __all__ = [
     "make_engine",
 ]
 
-_LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,7 @@ class EngineSpec:
     options: tuple[tuple[str, Any], ...] = ()
 
     def __call__(self) -> Engine:
+        """Make the engine this recipe describes."""
         return make_engine(self.name, self.voice, self.rate, self.lang, **dict(self.options))
 
 
@@ -146,7 +147,7 @@ def _piper_voices() -> list[VoiceInfo]:
         import onnx  # noqa: F401  (needed to load voices deterministically)
         import piper  # noqa: F401
     except (ImportError, PublisherError) as exc:
-        _LOGGER.debug("Piper voice unavailable: %s", exc)
+        log.debug("Piper voice unavailable: %s", exc)
         available = False
     return [
         VoiceInfo(

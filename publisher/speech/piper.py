@@ -38,7 +38,7 @@ from ..model import Clip
 
 __all__ = ["PiperEngine", "default_voice_path", "DEFAULT_VOICE_NAME"]
 
-_LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 DEFAULT_VOICE_NAME = "en_US-joe-medium"
 
@@ -117,14 +117,17 @@ class PiperEngine:
 
     @property
     def sample_rate_hz(self) -> int:
+        """The voice's sample rate."""
         return int(self._config["audio"]["sample_rate"])
 
     @property
     def voice_name(self) -> str:
+        """The voice's name, as the narrator is credited."""
         return self.voice_path.name.removesuffix(".onnx")
 
     @property
     def identity(self) -> dict[str, str]:
+        """What the clips depend on: the voice file, settings and library versions."""
         return {
             "engine": self.name,
             "voice": self.voice_path.name,
@@ -139,6 +142,7 @@ class PiperEngine:
         }
 
     def synthesize(self, text: str) -> Clip:
+        """Piper's speech for ``text`` (the deterministic voice: the same text, the same PCM)."""
         # Imported here: a rebuild whose audio all comes from the cache makes
         # the engine (for its identity) but never synthesizes.
         import numpy as np
@@ -157,7 +161,7 @@ class PiperEngine:
         if not pieces:
             # Nothing pronounceable (e.g. only symbols): a short pause keeps the
             # sentence in the book and its timing, rather than failing the build.
-            _LOGGER.warning("Piper found nothing to say in %r; using a short silence", text)
+            log.warning("Piper found nothing to say in %r; using a short silence", text)
             pieces.append(np.zeros(round(rate_hz * 0.3), dtype=np.int16))
         pcm = np.concatenate(pieces).astype("<i2", copy=False).tobytes()
         return Clip(pcm=pcm, sample_rate_hz=rate_hz)
@@ -234,7 +238,7 @@ class _PreparedModel:
                 continue
             if path.stem.endswith("-" + hashlib.sha256(data).hexdigest()[:16]):
                 return data
-            _LOGGER.warning("Prepared Piper model %s is damaged; making it again", path)
+            log.warning("Prepared Piper model %s is damaged; making it again", path)
             with contextlib.suppress(OSError):
                 path.unlink()
         return None
@@ -247,7 +251,7 @@ class _PreparedModel:
             self.folder.mkdir(parents=True, exist_ok=True)
             write_atomically(self.folder / name, data)
         except OSError as exc:  # a read-only cache only costs time
-            _LOGGER.debug("Prepared Piper model not kept: %s", exc)
+            log.debug("Prepared Piper model not kept: %s", exc)
 
 
 def _missing_package(exc: ImportError) -> EngineUnavailable:
@@ -285,7 +289,7 @@ def _load_voice(voice_path: Path, config: dict[str, Any], threads: int,
         raise EngineUnavailable(
             f"ONNX Runtime could not load Piper voice '{voice_path}': {exc}"
         ) from exc
-    _LOGGER.debug("Loaded Piper voice %s (%d threads)", voice_path.name, threads)
+    log.debug("Loaded Piper voice %s (%d threads)", voice_path.name, threads)
     return PiperVoice(session=session, config=PiperConfig.from_dict(config))
 
 
@@ -320,7 +324,7 @@ def _optimized(model_bytes: bytes, voice_path: Path) -> bytes:
                                          providers=["CPUExecutionProvider"])
             return saved.read_bytes()
         except Exception as exc:  # the model as it is still works, only slower to load
-            _LOGGER.info("ONNX Runtime could not save an optimized %s (%s); loading it "
+            log.info("ONNX Runtime could not save an optimized %s (%s); loading it "
                          "unoptimized", voice_path.name, exc)
             return model_bytes
 
@@ -341,7 +345,7 @@ def _deterministic_model(voice_path: Path) -> bytes:
             f"The file may be incomplete: download it again. {_MISSING_VOICE_FIX}"
         ) from exc
     if not replaced:
-        _LOGGER.info("Piper voice %s draws no random noise; nothing to fix", voice_path.name)
+        log.info("Piper voice %s draws no random noise; nothing to fix", voice_path.name)
     return model_bytes
 
 
@@ -359,7 +363,7 @@ def _fix_noise(model: Any) -> int:
     random_ops = {"RandomNormal", "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial"}
     others = sorted({n.op_type for n in graph.node} & random_ops)
     if others:
-        _LOGGER.warning(
+        log.warning(
             "Piper voice uses random ops %s that are not made deterministic: "
             "rebuilds may give slightly different audio",
             ", ".join(others),
