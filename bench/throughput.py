@@ -1,6 +1,7 @@
-"""Synthesis throughput in this process and on Dask LocalClusters (``bench/run.py --only cluster``).
+"""Measurements only benchmarks make: synthesis throughput in this process and on Dask
+LocalClusters (``bench/run.py --only cluster``), and proof-listening speed.
 
-Moved here from publisher/cluster.py: only the benchmarks use it.
+Moved here from publisher/cluster.py and publisher/proof.py: only the benchmarks use them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any
 from publisher.build import load_book
 from publisher.cache import ClipCache
 from publisher.cluster import open_executor, synthesize_with_executor
+from publisher.errors import PublisherError
 from publisher.model import Clip
 from publisher.options import BuildOptions
+from publisher.proof import WhisperTranscriber, proof_book
 from publisher.script import script_book
 from publisher.speech import EngineSpec
 from publisher.synthesize import synthesize_clips
@@ -127,3 +130,30 @@ def measure_book(source: Path, sentences: int = 40, *, spec: EngineSpec = BENCH_
     texts = [text for _, text in script.items[:len(book.sentences)]][:sentences]
     results = measure_throughput(texts, spec, worker_counts, repeats=repeats)
     return {"source": source.name, **results}
+
+
+def measure_proof(out_dir: Path, *, runs: int = 1) -> dict[str, float]:
+    """Proof-listen the book in ``out_dir`` for a benchmark (writes no report).
+
+    Returns its WER and how long listening took: ``seconds`` is the median of
+    ``runs`` runs with the model already loaded (``model_load_seconds`` is
+    the one-off cost of loading it), ``seconds_per_audio_minute`` the same per
+    minute of section audio. (Moved here from publisher/proof.py: only a benchmark uses it.)
+    """
+    started = time.monotonic()
+    transcriber = WhisperTranscriber()
+    load_seconds = time.monotonic() - started
+    times, report = [], None
+    for _ in range(max(1, runs)):
+        report = proof_book(out_dir, transcriber=transcriber, write=False)
+        times.append(report.stats["seconds"])
+    assert report is not None
+    if report.skipped:
+        raise PublisherError(f"{out_dir}: {report.skipped}")
+    seconds = statistics.median(times)
+    audio_minutes = report.stats["audio_ms"] / 60000
+    return {"wer": round(report.wer, 4), "words": report.words, "errors": report.errors,
+            "flagged_sentences": len(report.flagged), "audio_minutes": round(audio_minutes, 2),
+            "model_load_seconds": round(load_seconds, 2), "seconds": round(seconds, 2),
+            "seconds_per_audio_minute": round(seconds / audio_minutes, 2),
+            "times_real_time": round(60 * audio_minutes / seconds, 1)}

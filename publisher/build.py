@@ -25,7 +25,7 @@ from filelock import FileLock, Timeout
 
 from . import catalog, epub, stamp
 from .config import load_meta
-from .cover import keep_cover, make_cover, write_cover
+from .cover import SYSTEM_FONTS, keep_cover, make_cover, write_cover
 from .errors import OutputError, PublisherError
 from .layout import (
     EPUB_AUDIO_DIR,
@@ -43,6 +43,13 @@ from .script import script_book
 from .source import read_manuscript
 
 log = logging.getLogger(__name__)
+
+
+def _feed_warnings(pub: Publication) -> list[str]:
+    """What the feed lacks to be published (a base URL, a cover)."""
+    from . import feeds  # as the writers above: a text-only build needs no feed
+
+    return feeds.feed_warnings(pub)
 
 
 def _listening_writers() -> tuple[Callable[[Publication], object], ...]:
@@ -192,8 +199,6 @@ def _inputs(source: Path, book: Book) -> list[Path]:
 
 def _absent(source: Path, book: Book) -> list[Path]:
     """Files the build looked for and did not find: their arrival changes the book."""
-    from .cover import SYSTEM_FONTS
-
     absent = [Path(p) for p in SYSTEM_FONTS if not Path(p).exists()]
     if book.meta.lexicon is None:
         absent.append(source.with_suffix(".pls"))
@@ -203,8 +208,6 @@ def _absent(source: Path, book: Book) -> list[Path]:
 def _statted(source: Path, book: Book, options: BuildOptions) -> list[Path]:
     """Large inputs checked by size and time, not read: fonts a generated cover may be
     drawn with, and a voice given as a file (``--voice`` or ``voice:``) with its config."""
-    from .cover import SYSTEM_FONTS
-
     paths = [Path(p) for p in SYSTEM_FONTS if Path(p).exists()]
     voice = options.voice or book.meta.voice
     if voice and voice.endswith(".onnx"):
@@ -257,11 +260,9 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
     if audio is not None:
         # Listening outputs: each reads the finished section MP3s.
         reporter.stage("Writing transcripts, chapters and the podcast feed")
-        from . import feeds
-
         for writer in _listening_writers():
             writer(pub)
-        for warning in feeds.feed_warnings(pub):
+        for warning in _feed_warnings(pub):
             reporter.warn(warning)
 
     # Last, the record: it lists (with their hashes) every file written above.

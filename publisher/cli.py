@@ -2,6 +2,9 @@
 
 Exit codes: 0 success, 1 a problem the user can fix (the message says how),
 2 wrong command-line usage, 130 interrupted (Ctrl-C).
+
+Each command imports what it runs inside its function: ``publisher --help``
+or ``publisher voices`` must not wait for the build's libraries (start-up time).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ so editing one paragraph never renumbers the rest of the book.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterator
@@ -718,6 +719,4 @@ def _link_across_sections(sections: list[Section]) -> list[Section]:
 
 
 def _replace(section: Section, **changes: object) -> Section:
-    import dataclasses
-
     return dataclasses.replace(section, **changes)  # type: ignore[arg-type]

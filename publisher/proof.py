@@ -46,6 +46,7 @@ the model loaded, plus about 1 s to load it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -76,7 +77,6 @@ __all__ = [
     "SentenceProof",
     "Transcriber",
     "WhisperTranscriber",
-    "measure",
     "normalize_words",
     "proof_book",
     "render_report",
@@ -530,8 +530,6 @@ def _listen(report: ProofReport, entries: list[Mapping[str, Any]],
             transcriber: Transcriber | None, model_path: Path | None,
             on_section: Callable[[int, int, SectionProof], None] | None) -> ProofReport:
     """Transcribe and check every section, or say why the book is skipped."""
-    import dataclasses
-
     language = report.language
     if transcriber is None and model_path is None and _primary(language) != "en":
         # Known before loading anything: the default model hears English only.
@@ -563,8 +561,6 @@ def _skip_reason(language: str, model: str) -> str:
 
 
 def _finish(report: ProofReport, write: bool, started: float) -> ProofReport:
-    import dataclasses
-
     files: tuple[Path, ...] = ()
     if write:
         files = _write_reports(report)
@@ -754,8 +750,6 @@ def _check_sentence(e: _Expected, section_id: str, heard: Sequence[HeardWord],
 
 def _with_suggestion(s: SentenceProof) -> SentenceProof:
     """Add the likely fix to a flagged sentence, when there is one."""
-    import dataclasses
-
     suggestion = ""
     if "silent" in s.flags:
         suggestion = ("No speech was heard where this sentence should be: its clip may be "
@@ -785,35 +779,6 @@ def _as_written(word: str, text: str) -> str:
         if normalize_words(token) == [word]:
             return token
     return word
-
-
-def measure(out_dir: Path, *, runs: int = 1) -> dict[str, float]:
-    """Proof-listen the book in ``out_dir`` for a benchmark (writes no report).
-
-    Returns its WER and how long listening took: ``seconds`` is the median of
-    ``runs`` runs with the model already loaded (``model_load_seconds`` is
-    the one-off cost of loading it), ``seconds_per_audio_minute`` the same per
-    minute of section audio. For ``bench/run.py``.
-    """
-    import statistics
-
-    started = time.monotonic()
-    transcriber = WhisperTranscriber()
-    load_seconds = time.monotonic() - started
-    times, report = [], None
-    for _ in range(max(1, runs)):
-        report = proof_book(out_dir, transcriber=transcriber, write=False)
-        times.append(report.stats["seconds"])
-    assert report is not None
-    if report.skipped:
-        raise PublisherError(f"{out_dir}: {report.skipped}")
-    seconds = statistics.median(times)
-    audio_minutes = report.stats["audio_ms"] / 60000
-    return {"wer": round(report.wer, 4), "words": report.words, "errors": report.errors,
-            "flagged_sentences": len(report.flagged), "audio_minutes": round(audio_minutes, 2),
-            "model_load_seconds": round(load_seconds, 2), "seconds": round(seconds, 2),
-            "seconds_per_audio_minute": round(seconds / audio_minutes, 2),
-            "times_real_time": round(60 * audio_minutes / seconds, 1)}
 
 
 # --------------------------------------------------------------------------- reports

@@ -29,10 +29,12 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from ..cache import write_atomically
 from ..errors import ConfigError, EngineUnavailable
 from ..model import Clip
 
@@ -244,8 +246,6 @@ class _PreparedModel:
         return None
 
     def store(self, data: bytes) -> None:
-        from ..cache import write_atomically
-
         name = f"piper-{self.key}-{hashlib.sha256(data).hexdigest()[:16]}.onnx"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -309,8 +309,6 @@ def _optimized(model_bytes: bytes, voice_path: Path) -> bytes:
     first build too, so every build runs the same graph (measured: the same
     PCM, bit for bit, as the unoptimized model, at 1 and 2 threads).
     """
-    import tempfile
-
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
