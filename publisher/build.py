@@ -1,11 +1,16 @@
 """The orchestrator: the only module that knows the order of the stages.
 
-    read -> metadata -> parse -> synthesize -> assemble audio -> write outputs
+    source.read_manuscript -> config.load_meta -> parse.parse_book      (load_book)
+    -> script.script_book -> cover.make_cover
+    -> narrate.narrate_book (synthesis: local workers, or the cluster's)
+    -> epub.write_epub -> cover, ONIX -> transcripts, feed, M4B, manifests, site
+    -> record.make_record (build.json, last: it lists every other file)
 
-Everything is gathered first and written last, into a temporary folder beside
-output/<slug>/ that is swapped in only when every file is complete: an
-interrupted or failed build never leaves a half-written book, and the clip
-cache (written as clips are made) keeps what was already synthesized.
+Everything is gathered first and written last (as MkDocs' ``build()``), into a
+temporary folder beside output/<slug>/ that is swapped in only when every file
+is complete: an interrupted or failed build never leaves a half-written book,
+and the clip cache (written as clips are made) keeps what was already
+synthesized. Stages do not import each other: each gets what it needs from here.
 """
 
 from __future__ import annotations
@@ -45,13 +50,6 @@ from .source import read_manuscript
 log = logging.getLogger(__name__)
 
 
-def _feed_warnings(pub: Publication) -> list[str]:
-    """What the feed lacks to be published (a base URL, a cover)."""
-    from . import feeds  # as the writers above: a text-only build needs no feed
-
-    return feeds.feed_warnings(pub)
-
-
 def _listening_writers() -> tuple[Callable[[Publication], object], ...]:
     """Writers run after the audio and the EPUB, in this order (one line per format).
 
@@ -67,6 +65,13 @@ def _listening_writers() -> tuple[Callable[[Publication], object], ...]:
         manifests.write_lpf,
         site.write_site,  # last: it links the M4B and feed only if they exist
     )
+
+
+def _feed_warnings(pub: Publication) -> list[str]:
+    """What the feed lacks to be published (a base URL, a cover)."""
+    from . import feeds  # as the writers above: a text-only build needs no feed
+
+    return feeds.feed_warnings(pub)
 
 
 def source_date(meta_date: str = "") -> _dt.datetime:
