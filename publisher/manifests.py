@@ -105,8 +105,9 @@ def audiobook_toc(pub: Publication) -> tuple[TocEntry, ...]:
         href = _href(pub, audio.path)
         starts = {t.sentence_id: t.start_ms for t in audio.timings}
         children = []
+        first = section.heading_sentences()
         for heading in section.headings:
-            sentence_id = _first_sentence_after(section, heading.id)
+            sentence_id = first.get(heading.id, "")
             if sentence_id in starts:
                 children.append(TocEntry(title=heading.title,
                                          href=f"{href}#t={_seconds(starts[sentence_id])}"))
@@ -318,16 +319,6 @@ def _cover_name(pub: Publication) -> str:
     """The cover's file name, as the cover writer names it in the output folder."""
     assert pub.cover is not None
     return cover_filename(pub.cover)
-
-
-def _first_sentence_after(section: Section, element_id: str) -> str:
-    """The id of the first sentence at or after the element ``element_id``."""
-    marker = f'id="{element_id}"'
-    at = section.body_html.find(marker)
-    if at < 0:
-        return ""
-    found = re.compile(r'<span id="([^"]+)"').search(section.body_html, at)
-    return found.group(1) if found else ""
 
 
 def _bitrate_kbps(audio: SectionAudio) -> int:
