@@ -29,10 +29,9 @@ version out of the file; the movie's creation time is the publication's
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-import importlib.metadata
 import logging
+import sys
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -40,8 +39,9 @@ from typing import TYPE_CHECKING, Any
 
 import langcodes
 
-from ..cache import OutputCache, file_sha256
+from ..cache import OutputCache, code_identity, file_sha256
 from ..errors import AudioError, OutputError
+from ..layout import book_file
 from ..model import Publication, Section, SectionAudio
 from .libs import av
 from .tags import write_m4b_tags
@@ -62,7 +62,7 @@ _MUXER = "ipod"
 
 def m4b_path(pub: Publication) -> Path:
     """Where the audiobook of ``pub`` is written: ``<out_dir>/<slug>.m4b``."""
-    return pub.out_dir / f"{pub.book.meta.slug}.m4b"
+    return pub.out_dir / book_file(pub.book.meta.slug, "m4b")
 
 
 def write_m4b(pub: Publication) -> list[Path]:
@@ -115,13 +115,10 @@ def _cache_key(pub: Publication, sections: list[tuple[Section, SectionAudio]]) -
     })
 
 
-@functools.cache
 def _code() -> dict[str, str]:
     """This module, the tags it writes, and the libraries that make the audiobook."""
-    here = Path(__file__).parent
-    return {**{name: hashlib.sha256((here / name).read_bytes()).hexdigest()
-               for name in ("m4b.py", "tags.py")},
-            **{name: importlib.metadata.version(name) for name in ("av", "mutagen")}}
+    return code_identity((sys.modules[__name__], sys.modules[write_m4b_tags.__module__]),
+                         ("av", "mutagen"))
 
 
 def _sections_with_audio(pub: Publication) -> list[tuple[Section, SectionAudio]]:
