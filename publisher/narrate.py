@@ -1,8 +1,12 @@
-"""The audio stage: spoken text -> clips -> one audio file per section.
+"""The audio stage: the spoken script -> clips -> one audio file per section.
+
+    Script (script.py) --Synthesis (build.py's choice: local workers or the
+    cluster)--> clips in the cache --audio.py, audiobook.py--> BookAudio
 
 Sentences are synthesized one by one (through the content-addressed cache), so
 each sentence's start and end in its section file are known exactly; those
-timings drive the media overlays, transcripts and chapters.
+timings (in the returned :class:`~publisher.model.BookAudio`) drive the media
+overlays the EPUB writer makes, the transcripts and the chapters.
 
 Where the time goes, and how little of it a build spends:
 
