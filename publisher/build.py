@@ -24,7 +24,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from . import catalog, epub, stamp
+from . import catalog, claims, epub, stamp
 from .cache import file_sha256
 from .config import load_meta
 from .cover import keep_cover, make_cover, write_cover
@@ -72,6 +72,9 @@ class BuildOptions:
     fallback: str | None = None
     #: Build even when the outputs are up to date (see publisher.stamp).
     force: bool = False
+    #: Run EPUBCheck and DAISY Ace on the finished EPUB; claim conformance only if both
+    #: pass (see publisher.claims).
+    check: bool = False
     #: Extra engine keyword arguments (tests inject a fake engine's settings).
     engine_options: dict[str, object] = field(default_factory=dict)
 
@@ -322,8 +325,18 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
 
     reporter.stage("Writing the EPUB")
     epub_path = staging / f"{slug}.epub"
+    plan = claims.planned() if options.check else None
     facts = epub.write_epub(book, epub_path, modified=modified, narration=narration, pls=pls,
-                            cover=cover)
+                            cover=cover, verification=plan)
+    verification = None
+    if plan is not None:
+        # The file checked is the file shipped: it already carries the claim it
+        # is checked for; a failure rewrites it without one (publisher.claims).
+        reporter.stage(f"Checking the EPUB with {plan.tools()}")
+        verification = claims.verify(epub_path, plan)
+        if not verification.passed:
+            facts = epub.write_epub(book, epub_path, modified=modified, narration=narration,
+                                    pls=pls, cover=cover, verification=verification)
     if options.audio:
         from .narrate import EPUB_AUDIO_DIR
 
@@ -359,7 +372,8 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
                  "accessibility": {"accessMode": list(facts.access_modes),
                                    "accessModeSufficient": list(facts.access_mode_sufficient),
                                    "accessibilityFeature": list(facts.features),
-                                   "accessibilityHazard": list(facts.hazards)}},
+                                   "accessibilityHazard": list(facts.hazards),
+                                   "conformsTo": list(facts.conforms_to)}},
         "sections": [
             {"id": s.id, "number": s.number, "title": s.title, "role": s.role,
              "document": epub.document_href(s), "sentences": len(s.sentences)}
@@ -374,6 +388,8 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
         for entry in record["sections"]:  # type: ignore[attr-defined]
             entry.update(by_id.get(entry["id"], {}))
         record.pop("audio_sections")
+    if verification is not None:
+        record["check"] = verification.record()
     record["catalog"] = catalog.catalog_record(pub)
     record["files"] = _file_list(staging)
     (staging / "build.json").write_text(
