@@ -135,3 +135,19 @@ def test_verify_reports_a_broken_epub(tmp_path):
     found = claims.verify(broken, claims.planned())
     assert not found.passed
     assert any("RSC-007" in problem for problem in found.problems), found.problems
+
+
+def test_the_command_line_says_a_failed_check_failed(caplog):
+    from publisher.cli import _report_check
+
+    found = claims.Verification("5.3.0", "1.4.6", checked=True,
+                                problems=("EPUBCheck: ERROR RSC-007 a.xhtml: missing",))
+    with caplog.at_level("INFO", logger="publisher"):
+        assert _report_check(Path("book.md"), found.record()) is False
+        assert _report_check(Path("book.md"), None) is True  # no --check: nothing to say
+        passed = claims.Verification("5.3.0", "1.4.6", checked=True).record()
+        assert _report_check(Path("book.md"), passed) is True
+    text = caplog.text
+    assert "EPUBCheck 5.3.0 and DAISY Ace 1.4.6 found 1 problem(s)" in text
+    assert "makes no conformance claim" in text and "RSC-007" in text
+    assert "claims EPUB Accessibility 1.1 - WCAG 2.2 Level AA" in text
