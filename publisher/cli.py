@@ -80,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="synthesize on a Dask cluster: tcp://HOST:PORT of a running "
                         "`dask scheduler`, or 'local' for --workers processes here "
                         "(needs: pip install 'publisher[cluster]')")
+    b.add_argument("--check", action="store_true",
+                   help="run EPUBCheck and DAISY Ace on the finished EPUB; only a book that "
+                        "passes both claims conformance (EPUB Accessibility 1.1, WCAG 2.2 "
+                        "AA); one that fails is kept, without the claim, and the build fails")
     b.add_argument("--strict", action="store_true",
                    help="treat warnings (placeholder links, missing alt text ...) as errors")
     b.add_argument("--proof", action="store_true",
@@ -230,7 +234,7 @@ def _build(args: argparse.Namespace) -> int:
         engine=args.engine, voice=args.voice, rate=args.rate,
         audio_profile=args.audio_profile, epub_audio_profile=args.epub_audio_profile,
         cache_dir=args.cache_dir, base_url=args.base_url, strict=args.strict,
-        workers=args.workers, fallback=args.fallback, force=args.force)
+        workers=args.workers, fallback=args.fallback, force=args.force, check=args.check)
     proof = args.proof or args.max_wer is not None
     if proof and args.no_audio:
         raise PublisherError("--proof listens to the audio, and --no-audio makes none: "
@@ -248,6 +252,22 @@ def _build(args: argparse.Namespace) -> int:
                 None if args.scheduler == "local" else args.scheduler, args.workers))
         failures = _build_each(sources, options, args, proof, executor)
     return EXIT_ERROR if failures else EXIT_OK
+
+
+def _report_check(source: Path, found: object) -> bool:
+    """Say what --check found (nothing without --check); False when it failed."""
+    if not isinstance(found, dict):
+        return True
+    tools = f"EPUBCheck {found.get('epubcheck')} and DAISY Ace {found.get('ace')}"
+    if found.get("passed"):
+        log.info("Checked %s with %s: no problems; the EPUB claims %s.", source, tools,
+                 found.get("conforms_to"))
+        return True
+    problems = [str(p) for p in found.get("problems") or ()]
+    log.error("%s: %s found %d problem(s) in the EPUB, which therefore makes no "
+              "conformance claim:\n  %s", source, tools, len(problems),
+              "\n  ".join(problems[:50]) + ("\n  ..." if len(problems) > 50 else ""))
+    return False
 
 
 def _build_each(sources: list[Path], options: Any, args: argparse.Namespace, proof: bool,
@@ -277,6 +297,10 @@ def _build_each(sources: list[Path], options: Any, args: argparse.Namespace, pro
                           if "clips_synthesized" in stats else "")
             log.info("Built %s -> %s (%d files, %.1f s%s)", source, result.out_dir,
                      len(result.files), stats.get("build_seconds", 0.0), cache_note)
+        epub_record = result.record.get("epub")
+        if not _report_check(source, epub_record.get("check")
+                             if isinstance(epub_record, dict) else None):
+            failures += 1
         if proof:
             try:
                 failures += 0 if _proof_one(result.out_dir, args.max_wer, quiet=args.quiet) \

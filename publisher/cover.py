@@ -13,9 +13,17 @@ Podcast directories and audiobook players want a square RGB JPEG or PNG of
   fit inside a margin that survives the round masks some apps apply.
 
 Fonts: Source Sans Pro from the ``font-source-sans-pro`` package, so every
-machine draws the same cover. For scripts it lacks (Arabic, Hebrew, CJK ...)
-well-known system fonts are tried; if none has the characters, a warning
-says so and how to fix it (install fonts, or give a cover image).
+machine draws the same cover; for what it lacks, Noto (SIL Open Font
+License) from the ``manimgx-fonts`` package (Noto Sans, Arabic, Hebrew,
+Devanagari and 16 more scripts, Noto Emoji, Symbols) and ``manimgx-fonts-cjk``
+(Noto Sans CJK, the face for the book's language), then well-known system
+fonts. Each character is drawn in the first font whose cmap has it (read with
+fontTools), so no character becomes a missing-glyph box; if none has it, a
+warning says so. Each run of one font is shaped by Pillow's libraqm layout
+(bidi, Arabic joining, Indic reordering). Lines break at spaces, and inside a
+word only where Unicode line breaking allows (uniseg, UAX #14: after a
+hyphen, between CJK characters): a word too long for the line makes the size
+smaller, never a break between its letters.
 
 Deterministic: no clock, no EXIF, fixed JPEG settings: the same input gives
 the same bytes with the same Pillow.
@@ -27,10 +35,14 @@ import functools
 import io
 import logging
 import sys
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fontTools.ttLib import TTFont, TTLibError
 from PIL import Image, ImageDraw, ImageFont, ImageOps, ImageStat, features
+from uniseg.linebreak import line_break_units
 
 from .cache import OutputCache, code_identity
 from .errors import ConfigError
@@ -132,11 +144,22 @@ def _cache(cache_dir: Path) -> OutputCache:
 def _cache_key(meta: BookMeta) -> str:
     """Everything a generated cover's pixels come from: the book's metadata, this
     module, Pillow's version and the fonts installed (see _font_for)."""
-    fonts = [(path, Path(path).stat().st_size) for path in
+    fonts: list[tuple[str, object]] = [(path, Path(path).stat().st_size) for path in
              (*(_bundled_font(weight) for weight in _BUNDLED), *SYSTEM_FONTS)
              if path and Path(path).is_file()]
+    fonts += [(name, _package_version(name)) for name in ("manimgx-fonts", "manimgx-fonts-cjk",
+                                                          "uniseg", "fonttools")]
     return OutputCache.key({"kind": "cover", "meta": repr(meta), "fonts": fonts,
                             "code": code_identity((sys.modules[__name__],), ("pillow",))})
+
+
+def _package_version(name: str) -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
 
 
 def generated_cover_alt(meta: BookMeta) -> str:
@@ -236,12 +259,22 @@ def _encode(image: Image.Image, icc_profile: bytes | None = None) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class _Face:
+    """One font: a file, and the face's index when the file is a collection (.ttc)."""
+
+    path: str
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class _Block:
-    """A block of text set in one font: its lines and their line height."""
+    """A block of text set at one size: its lines, their line height, and the fonts
+    (in order of preference) that its characters are drawn in."""
 
     font: ImageFont.FreeTypeFont | ImageFont.ImageFont
     lines: tuple[str, ...]
     line_height_px: int
+    chain: _Chain | None = None
 
     @property
     def height_px(self) -> int:
@@ -253,14 +286,16 @@ def _draw_cover(meta: BookMeta) -> Image.Image:
     height = COVER_SIZE_PX - 2 * MARGIN_PX
     authors = _join_names(meta.authors)
 
-    author_block = (_fit(authors, "semibold", AUTHOR_SIZES, width, AUTHOR_MAX_HEIGHT_PX)
+    author_block = (_fit(authors, "semibold", AUTHOR_SIZES, width, AUTHOR_MAX_HEIGHT_PX,
+                         meta.language)
                     if authors else None)
     subtitle_block = (_fit(meta.subtitle, "regular", SUBTITLE_SIZES, width,
-                           SUBTITLE_MAX_HEIGHT_PX) if meta.subtitle else None)
+                           SUBTITLE_MAX_HEIGHT_PX, meta.language) if meta.subtitle else None)
     reserved = GAP_PX if author_block is None else author_block.height_px + 2 * GAP_PX
     if subtitle_block is not None:
         reserved += subtitle_block.height_px + 2 * GAP_PX + RULE_HEIGHT_PX
-    title_block = _fit(meta.title, "bold", TITLE_SIZES, width, height - reserved)
+    title_block = _fit(meta.title, "bold", TITLE_SIZES, width, height - reserved,
+                       meta.language)
 
     image = Image.new("RGB", (COVER_SIZE_PX, COVER_SIZE_PX), BACKGROUND)
     draw = ImageDraw.Draw(image)
@@ -292,21 +327,81 @@ def _draw_block(draw: ImageDraw.ImageDraw, block: _Block, centre_x: int, top: in
     """Draw the lines centred under each other from ``top``; returns the bottom."""
     y = top
     for line in block.lines:
-        draw.text((centre_x, y), line, font=block.font, fill=INK, anchor="ma")
+        runs = block.chain.runs(line) if block.chain is not None else []
+        if len(runs) <= 1:
+            font = block.chain.font(runs[0][1]) if runs and block.chain else block.font
+            draw.text((centre_x, y), line, font=font, fill=INK, anchor="ma")
+        else:
+            _draw_runs(draw, block, runs, centre_x, y)
         y += block.line_height_px
     return y
 
 
+def _draw_runs(draw: ImageDraw.ImageDraw, block: _Block, runs: list[tuple[str, _Face]],
+               centre_x: int, top: int) -> None:
+    """A line in several fonts: each run shaped on its own (raqm), set side by side on
+    one baseline, right to left when the line starts in a right-to-left script."""
+    assert block.chain is not None
+    chain = block.chain
+    ascent = max(_ascent(chain.font(face)) for _, face in runs)
+    widths = [chain.font(face).getlength(text) for text, face in runs]
+    x = centre_x - sum(widths) / 2
+    for (text, face), width in _visual_order(list(zip(runs, widths, strict=True))):
+        draw.text((x, top + ascent), text, font=chain.font(face), fill=INK, anchor="ls")
+        x += width
+
+
+def _visual_order(runs: list[tuple[tuple[str, _Face], float]]
+                  ) -> list[tuple[tuple[str, _Face], float]]:
+    """Runs left to right: runs of one direction stay together, right-to-left ones
+    reversed, and the groups reversed on a right-to-left line (each run's own
+    letters are ordered by raqm)."""
+    groups: list[tuple[bool, list[tuple[tuple[str, _Face], float]]]] = []
+    for run in runs:
+        rtl = _starts_rtl(run[0][0])
+        if groups and groups[-1][0] == rtl:
+            groups[-1][1].append(run)
+        else:
+            groups.append((rtl, [run]))
+    if _starts_rtl("".join(run[0][0] for run in runs)):
+        groups.reverse()
+    return [run for rtl, group in groups for run in (group[::-1] if rtl else group)]
+
+
+def _ascent(font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> int:
+    return font.getmetrics()[0] if isinstance(font, ImageFont.FreeTypeFont) else 0
+
+
+def _starts_rtl(text: str) -> bool:
+    for character in text:
+        kind = unicodedata.bidirectional(character)
+        if kind in ("R", "AL"):
+            return True
+        if kind == "L":
+            return False
+    return False
+
+
 def _fit(text: str, weight: str, sizes: tuple[int, int], width_px: int,
-         max_height_px: int) -> _Block:
-    """The largest size from ``sizes`` at which ``text`` wraps into the box."""
+         max_height_px: int, language: str = "") -> _Block:
+    """The largest size from ``sizes`` at which ``text`` wraps into the box.
+
+    Words are never broken: a line breaks at spaces, or inside a word only
+    where Unicode line breaking allows it (after a hyphen, between CJK
+    characters); when a word is wider than the box even at the smallest
+    size, the size goes on down until it fits.
+    """
     largest, smallest = sizes
-    font_path = _font_for(text, weight)
+    faces = _faces_for(text, weight, language)
     size = largest
     while True:
-        font = _load_font(font_path, size)
-        block = _Block(font=font, lines=tuple(_wrap_balanced(text, font, width_px)),
-                       line_height_px=_line_height(font))
+        chain = _Chain(faces, size, weight)
+        lines, overflow = _wrap_balanced(text, chain.length, width_px)
+        block = _Block(font=chain.primary, lines=tuple(lines),
+                       line_height_px=chain.line_height(text), chain=chain)
+        if overflow and size > _TINY_PX:
+            size = max(_TINY_PX, size - max(4, size // 20))
+            continue
         if block.height_px <= max_height_px or size <= smallest:
             break
         size = max(smallest, size - max(4, size // 20))
@@ -314,56 +409,69 @@ def _fit(text: str, weight: str, sizes: tuple[int, int], width_px: int,
         # Even the smallest size is too tall: keep what fits and say it goes on.
         keep = max(1, max_height_px // block.line_height_px)
         lines = list(block.lines[:keep])
-        lines[-1] = _ellipsize(lines[-1], block.font, width_px)
+        lines[-1] = _ellipsize(lines[-1], chain.length, width_px)
         block = _Block(font=block.font, lines=tuple(lines),
-                       line_height_px=block.line_height_px)
+                       line_height_px=block.line_height_px, chain=chain)
     return block
 
 
-def _wrap_balanced(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
-                   width_px: int) -> list[str]:
-    """Wrap into as few lines as greedy wrapping, but of even lengths (no lone last word)."""
-    lines = _wrap(text, font, width_px)
-    if len(lines) < 2:
-        return lines
+#: The smallest size a word too long for the line is set at (px).
+_TINY_PX = 24
+
+
+def _wrap_balanced(text: str, length: Callable[[str], float],
+                   width_px: int) -> tuple[list[str], bool]:
+    """Wrap into as few lines as greedy wrapping, but of even lengths (no lone last word).
+
+    Also says whether a piece that cannot be broken is wider than the line.
+    """
+    lines, overflow = _wrap(text, length, width_px)
+    if len(lines) < 2 or overflow:
+        return lines, overflow
     narrow, wide = 1, width_px  # the narrowest width that still needs no more lines
     while narrow < wide:
         middle = (narrow + wide) // 2
-        if len(_wrap(text, font, middle)) <= len(lines):
+        found, too_wide = _wrap(text, length, middle)
+        if len(found) <= len(lines) and not too_wide:
             wide = middle
         else:
             narrow = middle + 1
-    return _wrap(text, font, wide)
+    return _wrap(text, length, wide)
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
-          width_px: int) -> list[str]:
-    """Greedy word wrap; a word wider than the line is broken between characters."""
+def _wrap(text: str, length: Callable[[str], float], width_px: int) -> tuple[list[str], bool]:
+    """Greedy wrap at spaces; a word wider than the line is broken only at its Unicode
+    line-break opportunities (uniseg, UAX #14). Returns the lines, and whether some
+    piece is still wider than the line."""
     lines: list[str] = []
     current = ""
+    overflow = False
     for word in text.split():
         candidate = f"{current} {word}" if current else word
-        if font.getlength(candidate) <= width_px:
+        if length(candidate) <= width_px:
             current = candidate
             continue
         if current:
             lines.append(current)
         current = ""
-        while font.getlength(word) > width_px:
-            cut = len(word) - 1
-            while cut > 1 and font.getlength(word[:cut]) > width_px:
-                cut -= 1
-            lines.append(word[:cut])
-            word = word[cut:]
-        current = word
+        if length(word) <= width_px:
+            current = word
+            continue
+        for unit in line_break_units(word):
+            if length(current + unit) <= width_px:
+                current += unit
+                continue
+            if current:
+                lines.append(current)
+            overflow = overflow or length(unit) > width_px
+            current = unit
     if current:
         lines.append(current)
-    return lines or [""]
+    return lines or [""], overflow
 
 
-def _ellipsize(line: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
-               width_px: int) -> str:
-    while line and font.getlength(line + "…") > width_px:
+def _ellipsize(line: str, length: Callable[[str], float], width_px: int) -> str:
+    while line and length(line + "…") > width_px:
         line = line[:-1].rstrip()
     return line + "…"
 
@@ -375,37 +483,228 @@ def _line_height(font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> int:
     return round(font.getbbox("Hg")[3] * 1.4)
 
 
-@functools.lru_cache(maxsize=32)
-def _load_font(path: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+#: Variable fonts' weight axis value for each weight we set.
+_WEIGHTS = {"bold": 700, "semibold": 600, "regular": 400}
+
+
+@functools.lru_cache(maxsize=64)
+def _load_font(path: str, size: int, index: int = 0,
+               weight: str = "") -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     if not path:
         return ImageFont.load_default(size=size)
-    return ImageFont.truetype(path, size)
+    font = ImageFont.truetype(path, size, index=index)
+    if weight:
+        try:
+            axes = font.get_variation_axes()
+        except OSError:  # not a variable font: the file is its weight
+            return font
+        values: list[float] = [
+            min(max(_WEIGHTS[weight], int(axis["minimum"] or 0)), int(axis["maximum"] or 0))
+            if axis.get("name") in (b"Weight", "Weight") else int(axis["default"] or 0)
+            for axis in axes]
+        font.set_variation_by_axes(values)
+    return font
 
 
-def _font_for(text: str, weight: str) -> str:
-    """The first font that has every character of ``text`` ('' = Pillow's built-in)."""
-    candidates = [p for p in (_bundled_font(weight), *SYSTEM_FONTS) if p and Path(p).is_file()]
-    characters = sorted({c for c in text if not c.isspace()})
-    best, best_missing = "", characters
-    for path in candidates:
-        missing = [c for c in characters if not _has_glyph(path, c)]
-        if not missing:
-            best, best_missing = path, []
-            break
-        if len(missing) < len(best_missing):
-            best, best_missing = path, missing
-    if best_missing:
+class _Chain:
+    """Fonts in order of preference at one size: each character is drawn in the first
+    that has it (its cmap, read with fontTools), so no character becomes a box."""
+
+    def __init__(self, faces: tuple[_Face, ...], size: int, weight: str) -> None:
+        self.faces, self.size, self.weight = faces, size, weight
+        self.primary = self.font(faces[0]) if faces else _load_font("", size)
+
+    def font(self, face: _Face) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+        if not face.path:
+            return _load_font("", self.size)
+        # Only the packaged variable fonts need a weight set; the bundled Source
+        # Sans Pro files are one weight each.
+        weight = self.weight if _is_packaged(face.path) else ""
+        return _load_font(face.path, self.size, face.index, weight)
+
+    def runs(self, text: str) -> list[tuple[str, _Face]]:
+        return _runs(text, self.faces)
+
+    def length(self, text: str) -> float:
+        runs = self.runs(text)
+        if len(runs) <= 1:
+            return (self.font(runs[0][1]) if runs else self.primary).getlength(text)
+        return sum(self.font(face).getlength(piece) for piece, face in runs)
+
+    def line_height(self, text: str) -> int:
+        used = {face for _, face in self.runs(text)}
+        if not used:
+            return _line_height(self.primary)
+        return max(_line_height(self.font(face)) for face in used)
+
+
+def _runs(text: str, faces: tuple[_Face, ...]) -> list[tuple[str, _Face]]:
+    """``text`` cut where the font changes, in logical order.
+
+    Each letter or symbol is set in the first font that has it; joiners and
+    variation selectors in the font of what they join. Spaces and punctuation
+    between two fonts go, as the Unicode bidirectional algorithm would place
+    them, with the side whose direction is the line's (rule N1/N2), else with
+    the font preferred for them (a space after an emoji is the text's space).
+    """
+    chosen: list[_Face | None] = []
+    for character in text:
+        if _ignorable(character) and chosen:
+            chosen.append(chosen[-1])
+        elif _neutral(character):
+            chosen.append(None)
+        else:
+            chosen.append(_first_face(faces, character))
+    rtl_line = _starts_rtl(text)
+    index = 0
+    while index < len(text):
+        if chosen[index] is not None:
+            index += 1
+            continue
+        end = index
+        while end < len(text) and chosen[end] is None:
+            end += 1
+        before = chosen[index - 1] if index else None
+        after = chosen[end] if end < len(text) else None
+        neutrals = text[index:end]
+        face = _side(neutrals, before, after, rtl_line, text, index, end, faces)
+        for position in range(index, end):
+            chosen[position] = face
+        index = end
+    runs: list[tuple[str, _Face]] = []
+    for character, given in zip(text, chosen, strict=True):
+        assert given is not None
+        if runs and runs[-1][1] == given:
+            runs[-1] = (runs[-1][0] + character, given)
+        else:
+            runs.append((character, given))
+    return runs
+
+
+def _side(neutrals: str, before: _Face | None, after: _Face | None, rtl_line: bool,
+          text: str, start: int, end: int, faces: tuple[_Face, ...]) -> _Face:
+    """The font for a run of spaces and punctuation between two fonts."""
+    options = [f for f in (before, after) if f is not None]
+    if not options:
+        return _first_face(faces, neutrals[0])
+    if len(options) == 2 and options[0] != options[1]:
+        before_rtl = _starts_rtl(text[:start][::-1])
+        after_rtl = _starts_rtl(text[end:])
+        if before_rtl != after_rtl:
+            options = [before] if before_rtl == rtl_line else [after]  # type: ignore[list-item]
+        else:
+            preferred = _first_face(faces, neutrals[0])
+            options = [preferred] if preferred in options else options[:1]
+    face = options[0]
+    return face if all(_covers(face, c) for c in neutrals) else _first_face(faces, neutrals[0])
+
+
+def _first_face(faces: tuple[_Face, ...], character: str) -> _Face:
+    return next((f for f in faces if _covers(f, character)), faces[0] if faces else _Face(""))
+
+
+def _ignorable(character: str) -> bool:
+    """Joiners, variation selectors, direction marks: drawn with what they join."""
+    code = ord(character)
+    return (code in (0x200C, 0x200D, 0x200E, 0x200F, 0x20E3)
+            or 0xFE00 <= code <= 0xFE0F or 0xE0020 <= code <= 0xE007F
+            or 0xE0100 <= code <= 0xE01EF or 0x1F3FB <= code <= 0x1F3FF)
+
+
+def _neutral(character: str) -> bool:
+    category = unicodedata.category(character)
+    return category[0] in "ZP" or category in ("Mn", "Me", "Sk")
+
+
+@functools.lru_cache(maxsize=64)
+def _cmap(face: _Face) -> frozenset[int]:
+    """The code points ``face`` has glyphs for (its best cmap, read with fontTools)."""
+    if not face.path:
+        return frozenset(range(0x20, 0x7F))  # Pillow's built-in font: ASCII
+    try:
+        font = TTFont(face.path, fontNumber=face.index, lazy=True)
+        try:
+            return frozenset(font.getBestCmap() or {})
+        finally:
+            font.close()
+    except (OSError, TTLibError):
+        return frozenset()
+
+
+def _covers(face: _Face, character: str) -> bool:
+    return ord(character) in _cmap(face)
+
+
+def _faces_for(text: str, weight: str, language: str) -> tuple[_Face, ...]:
+    """The fonts to set ``text`` in, in order; warns about characters none of them has."""
+    faces = _faces(weight, language)
+    missing = sorted({c for c in text if not c.isspace() and not _ignorable(c)
+                      and not any(_covers(f, c) for f in faces)})
+    if missing:
         log.warning("The generated cover cannot show %s in %r: no installed font has %s. "
-                    "Install fonts for this script (e.g. apt-get install fonts-dejavu-core "
-                    "fonts-noto-core) or set 'cover' in the front matter to an image.",
-                    "these characters" if len(best_missing) > 1 else "this character",
-                    "".join(best_missing[:12]), "them" if len(best_missing) > 1 else "it")
-    elif not features.check("raqm") and any(_needs_shaping(c) for c in characters):
+                    "Reinstall the publisher's fonts (pip install manimgx-fonts "
+                    "manimgx-fonts-cjk) or set 'cover' in the front matter to an image.",
+                    "these characters" if len(missing) > 1 else "this character",
+                    "".join(missing[:12]), "them" if len(missing) > 1 else "it")
+    elif not features.check("raqm") and any(_needs_shaping(c) for c in text):
         log.warning("The generated cover has right-to-left or joined script, which Pillow "
                     "can only lay out with libraqm (and FriBiDi); install them (e.g. apt-get "
                     "install libraqm0 libfribidi0) or set 'cover' in the front matter to an "
                     "image.")
-    return best
+    # Only the fonts the text uses: the cache key and the chain stay small.
+    used = [f for f in faces if any(_covers(f, c) for c in text if not c.isspace())]
+    return tuple(used or faces[:1])
+
+
+#: Noto fonts from the manimgx-fonts package, in the order they are tried after
+#: Source Sans Pro (Latin, Greek, Cyrillic, then other scripts, emoji, symbols).
+_PACKAGED = ("NotoSans[wght].ttf", "NotoSansArabic[wght].ttf", "NotoSansHebrew[wght].ttf",
+             "NotoSansDevanagari[wght].ttf", "NotoSansBengali[wght].ttf",
+             "NotoSansThai[wght].ttf", "NotoSansTamil[wght].ttf", "NotoSansTelugu[wght].ttf",
+             "NotoSansKannada[wght].ttf", "NotoSansMalayalam[wght].ttf",
+             "NotoSansGujarati[wght].ttf", "NotoSansGurmukhi[wght].ttf",
+             "NotoSansOriya[wght].ttf", "NotoSansSinhala[wght].ttf",
+             "NotoSansKhmer[wght].ttf", "NotoSansLao[wght].ttf", "NotoSansMyanmar[wght].ttf",
+             "NotoSansEthiopic[wght].ttf", "NotoSansGeorgian[wght].ttf",
+             "NotoSansArmenian[wght].ttf")
+_EMOJI_AND_SYMBOLS = ("NotoEmoji[wght].ttf", "NotoSansSymbols[wght].ttf")
+_CJK = "NotoSansCJK-VF.otf.ttc"
+#: The face of the CJK collection for a language: its glyph forms differ (JP, KR, SC, TC, HK).
+_CJK_INDEX = {"ja": 0, "ko": 1, "zh": 2, "zh-hans": 2, "zh-cn": 2, "zh-sg": 2, "zh-hant": 3,
+              "zh-tw": 3, "zh-hk": 4, "zh-mo": 4, "yue": 4}
+
+
+def _faces(weight: str, language: str) -> tuple[_Face, ...]:
+    faces = [_Face(path) for path in (_bundled_font(weight),) if path]
+    folder = _package_folder("manimgx_fonts")
+    if folder is not None:
+        faces += [_Face(str(folder / name)) for name in _PACKAGED if (folder / name).is_file()]
+    cjk = _package_folder("manimgx_fonts_cjk")
+    if cjk is not None and (cjk / _CJK).is_file():
+        tag = language.lower()
+        index = _CJK_INDEX.get(tag, _CJK_INDEX.get(tag.split("-")[0], 2))
+        faces.append(_Face(str(cjk / _CJK), index))
+    if folder is not None:
+        faces += [_Face(str(folder / name)) for name in _EMOJI_AND_SYMBOLS
+                  if (folder / name).is_file()]
+    faces += [_Face(path) for path in SYSTEM_FONTS if Path(path).is_file()]
+    return tuple(faces) or (_Face(""),)
+
+
+@functools.lru_cache(maxsize=4)
+def _package_folder(name: str) -> Path | None:
+    try:
+        from importlib.resources import files
+
+        return Path(str(files(name)))
+    except (ImportError, ModuleNotFoundError, TypeError):
+        return None
+
+
+def _is_packaged(path: str) -> bool:
+    return any(folder is not None and path.startswith(str(folder))
+               for folder in (_package_folder("manimgx_fonts"),
+                              _package_folder("manimgx_fonts_cjk")))
 
 
 def _bundled_font(weight: str) -> str:
@@ -419,15 +718,6 @@ def _bundled_font(weight: str) -> str:
                     "Install it with: pip install font-source-sans-pro")
         return ""
     return str(path)
-
-
-@functools.lru_cache(maxsize=4096)
-def _has_glyph(path: str, character: str) -> bool:
-    """Does the font draw ``character`` as something other than its 'missing' box?"""
-    font = _load_font(path, 48)
-    missing = font.getmask("\U0010fffd")
-    mask = font.getmask(character)
-    return (mask.size, bytes(mask)) != (missing.size, bytes(missing))
 
 
 def _needs_shaping(character: str) -> bool:

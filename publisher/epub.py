@@ -20,7 +20,7 @@ from pathlib import Path
 from ebooklib import epub
 from lxml import etree
 
-from . import overlays, templates
+from . import claims, overlays, templates
 from .layout import (
     CONTENTS_AUDIO_HREF,
     CONTENTS_SMIL_HREF,
@@ -40,8 +40,8 @@ from .layout import (
 from .model import Accessibility, Book, BookAudio, BookMeta, Cover
 
 _OPF_NS = "http://www.idpf.org/2007/opf"
-#: What the tests prove with EPUBCheck and DAISY Ace for every book we make.
-CONFORMANCE = "EPUB Accessibility 1.1 - WCAG 2.1 Level AA"
+#: The claim a build makes when its own check passed (see publisher.claims).
+CONFORMANCE = claims.CONFORMANCE
 
 _ROLE_ATTRS = {
     # role -> (epub:type, ARIA role, css class, aria-label)
@@ -93,10 +93,13 @@ def _narration(book: Book, audio: BookAudio) -> _Narration:
     return _Narration(narrator=audio.narrator, overlays=overlay_map, audio_files=audio_files)
 
 
-def facts(book: Book, audio: BookAudio | None, has_pls: bool) -> Accessibility:
+def facts(book: Book, audio: BookAudio | None, has_pls: bool,
+          verification: claims.Verification | None = None) -> Accessibility:
     """Derive accessibility facts from the book itself: never claim what is not there.
 
     ``audio``: the narration the EPUB carries (None for a text-only EPUB).
+    A conformance claim only with a ``verification`` that is not known to have
+    failed (see :mod:`publisher.claims`); the summary says how the book was checked.
     """
     html = "".join(s.body_html for s in book.sections)
     has_images = "<img" in html
@@ -114,9 +117,11 @@ def facts(book: Book, audio: BookAudio | None, has_pls: bool) -> Accessibility:
         features.append("ttsMarkup")  # the PLS lexicon
     if audio is not None:
         features.append("synchronizedAudioText")
-    summary = ("This publication meets WCAG 2.1 Level AA as checked by EPUBCheck and DAISY Ace. "
-               "It has a table of contents, headings for structural navigation and a logical "
+    claim = verification is not None and not verification.problems
+    summary = ("has a table of contents, headings for structural navigation and a logical "
                "reading order, and it does not fix font sizes or colours.")
+    summary = (claims.statement(verification) + " It " if claim else "This publication ") \
+        + summary
     if has_images:
         summary += (" Every image has a text alternative." if all_alt else
                     " Some images have no text alternative.")
@@ -125,12 +130,16 @@ def facts(book: Book, audio: BookAudio | None, has_pls: bool) -> Accessibility:
                     "with synchronized text highlighting, sentence by sentence.")
     if book.meta.content_note:
         summary += " A content note comes before the text."
+    if not claim:
+        summary += " " + claims.statement(verification)
     return Accessibility(access_modes=tuple(modes),
                      access_mode_sufficient=(",".join(sufficient),)
                      + (("auditory",) if audio is not None else ()),
                      features=tuple(sorted(features)),
                      hazards=("none",), summary=summary,
-                     conforms_to=(CONFORMANCE,))
+                     conforms_to=(CONFORMANCE,) if claim else (),
+                     certified_by=claims.certifier(verification)
+                     if claim and verification is not None else "")
 
 
 class _Document(epub.EpubHtml):
@@ -149,8 +158,12 @@ class _Document(epub.EpubHtml):
 
 def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
                audio: BookAudio | None = None, pls: bytes | None = None,
-               cover: Cover | None = None) -> Accessibility:
+               cover: Cover | None = None,
+               verification: claims.Verification | None = None) -> Accessibility:
     """Write the EPUB 3 for ``book`` to ``dest`` and return its accessibility facts.
+
+    ``verification``: the check this very file is about to pass (or failed),
+    without which the EPUB claims no conformance (see :mod:`publisher.claims`).
 
     With ``audio`` (the audio stage's result) the EPUB carries the EPUB
     profile's files and a media overlay (SMIL) per section and for the
@@ -178,7 +191,7 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
     for subject in meta.subjects:
         ebook.add_metadata("DC", "subject", subject)
 
-    book_facts = facts(book, audio, pls is not None)
+    book_facts = facts(book, audio, pls is not None, verification)
     _accessibility_metadata(ebook, book_facts)
 
     css = epub.EpubItem(uid="css", file_name=CSS_HREF, media_type="text/css",
@@ -306,7 +319,8 @@ def _accessibility_metadata(ebook: epub.EpubBook, book_facts: Accessibility) -> 
     meta("schema:accessibilitySummary", book_facts.summary)
     for statement in book_facts.conforms_to:
         meta("dcterms:conformsTo", statement)
-    meta("a11y:certifiedBy", "publisher (automated checks: EPUBCheck, DAISY Ace)")
+    if book_facts.certified_by:
+        meta("a11y:certifiedBy", book_facts.certified_by)
 
 
 def _add_narration(ebook: epub.EpubBook, narration: _Narration) -> None:

@@ -309,8 +309,11 @@ class Accessibility:
     features: tuple[str, ...]
     hazards: tuple[str, ...]
     summary: str
-    #: Conformance statements (dcterms:conformsTo), e.g. EPUB Accessibility 1.1 - WCAG 2.1 Level AA.
+    #: Conformance statements (dcterms:conformsTo), e.g. EPUB Accessibility 1.1 - WCAG 2.2
+    #: Level AA: only when this build's own check passed (publisher.claims).
     conforms_to: tuple[str, ...] = ()
+    #: Who checked, with what (a11y:certifiedBy); '' when nothing was claimed.
+    certified_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)

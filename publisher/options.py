@@ -37,6 +37,9 @@ class BuildOptions:
     fallback: str | None = None
     #: Build even when the outputs are up to date (see publisher.stamp).
     force: bool = False
+    #: Run EPUBCheck and DAISY Ace on the finished EPUB; claim conformance only if both
+    #: pass (see publisher.claims).
+    check: bool = False
     #: Extra engine keyword arguments (tests inject a fake engine's settings).
     engine_options: dict[str, object] = field(default_factory=dict)
 

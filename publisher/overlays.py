@@ -23,9 +23,9 @@ _TEXTREF = f"{{{EPUB_NS}}}textref"
 
 #: Block structure -> epub:type of its <seq> (escapable or skippable structures).
 STRUCTURE_TYPES = {"list": "list", "table": "table", "figure": "figure", "aside": "aside",
-                   "footnote": "endnotes"}
+                   "footnote": "footnotes"}
 #: epub:type of a <par> inside a structure.
-ITEM_TYPES = {"list": "list-item", "table": "table-cell", "footnote": "endnote"}
+ITEM_TYPES = {"list": "list-item", "table": "table-cell", "footnote": "footnote"}
 
 
 def clock(duration_ms: int) -> str:

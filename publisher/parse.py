@@ -27,7 +27,7 @@ import pysbd
 from lxml import etree
 from lxml import html as lxml_html
 
-from . import spoken
+from . import semantics, spoken
 from .config import load_meta, resolve_inside, slugify
 from .errors import SourceError
 from .model import Block, Book, BookMeta, Heading, Image, Manuscript, Section, Sentence
@@ -191,7 +191,13 @@ def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list
            helper: Presegmenter | None) -> Book:
     html = render_markdown(manuscript.text)
     root = lxml_html.fragment_fromstring(html or "<p></p>", create_parent="div")
-    footnotes = _extract_footnotes(root)
+    # Marked before the sections are cut: note numbers run through the whole book.
+    note_numbers = semantics.number_notes(root)
+    semantics.mark_tables(root)
+    semantics.mark_languages(root, meta.language, meta.direction)
+    footnotes = {note_id: semantics.footnote_aside(note, note_numbers[note_id])
+                 for note_id, note in _extract_footnotes(root).items()
+                 if note_id in note_numbers}
     heading_lines = _heading_lines(manuscript.text, manuscript.body_line)
     drafts = _split_sections(root, meta, manuscript.path, heading_lines, warnings)
     if len(drafts) > MAX_SECTIONS:
@@ -348,17 +354,17 @@ def _build_section(walk: _Walk, number: int, draft: _Draft,
         aside = etree.SubElement(body, "section")
         aside.set("id", f"{walk.section_id}-notes")
         aside.set("class", "footnotes")
-        aside.set("role", "doc-endnotes")
+        aside.set(semantics.EPUB_TYPE, "footnotes")
         aside.set("aria-label", "Notes")
-        ol = etree.SubElement(aside, "ol")
         for note_id in dict.fromkeys(cited):
             note = footnotes[note_id]
             new = _copy_shallow(walk, note)
-            ol.append(new)
+            aside.append(new)
             _walk_container(walk, note, new, structure="footnote",
                             structure_id=f"{walk.section_id}-notes")
-    body_html = "".join(etree.tostring(child, encoding="unicode", method="xml")
-                        for child in body)
+    semantics.name_landmarks(body)
+    body_html = semantics.spell_epub_types("".join(
+        etree.tostring(child, encoding="unicode", method="xml") for child in body))
     slug = slugify(draft.title)
     first_heading = walk.headings[0].id if walk.headings else ""
     return Section(id=f"sec-{number:02d}", number=number, slug=slug, title=draft.title,
@@ -502,7 +508,7 @@ def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element
             f"{len(display):,} characters long (\"{display[:50].strip()}...\"); at most "
             f"{MAX_BLOCK_CHARS:,} are supported. Separate its paragraphs with blank lines.")
     pieces = walk.helper.get(display) if walk.helper is not None else None
-    ranges = sentence_ranges(walk.segmenter, display, pieces)
+    ranges = _keep_links_whole(atoms, sentence_ranges(walk.segmenter, display, pieces))
     sentences: list[Sentence] = []
     cursor = 0
     spans: list[tuple[int, int, etree._Element | None]] = []
@@ -533,7 +539,8 @@ def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element
                 f"{walk.source}: a sentence is {len(shown)} characters long "
                 f"(\"{shown[:60].strip()}...\"); speech engines may garble very long "
                 "sentences. Consider splitting it.")
-        sentences.append(Sentence(id=sid, html=_inner_xml(span), spoken=said))
+        sentences.append(Sentence(id=sid, html=semantics.spell_epub_types(_inner_xml(span)),
+                                  spoken=said))
 
     if kind == "heading":
         level = _heading_level(block)
@@ -542,6 +549,40 @@ def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element
     if sentences:
         walk.blocks.append(Block(kind=kind, structure=structure, structure_id=structure_id,
                                  sentences=tuple(sentences), level=_heading_level(block)))
+
+
+def _keep_links_whole(atoms: list[_Atom],
+                      ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join the sentences a link's text runs across, and take in the link's outer spaces.
+
+    A link cut at a sentence end would become several links to one place, one
+    of them holding only white space: a screen reader lists each, one nameless.
+    """
+    elements: list[etree._Element] = []
+    extents: list[list[int]] = []  # [start, end) of each link in ``elements``
+    pos = 0
+    for atom in atoms:
+        end = pos + len(atom.display)
+        for element in atom.path:
+            if element.tag == "a" and element.get("href") is not None:
+                for known, extent in zip(elements, extents, strict=True):
+                    if known is element:
+                        extent[1] = end
+                        break
+                else:
+                    elements.append(element)
+                    extents.append([pos, end])
+        pos = end
+    if not extents:
+        return ranges
+    merged = list(ranges)
+    for start, end in extents:
+        touching = [r for r in merged if r[0] < end and r[1] > start]
+        if not touching:
+            continue
+        whole = (min(start, touching[0][0]), max(end, touching[-1][1]))
+        merged = sorted([r for r in merged if r not in touching] + [whole])
+    return merged
 
 
 def _line_of(source: Path, text: str) -> str:

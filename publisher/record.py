@@ -7,7 +7,7 @@ check), the catalog and build.py's up-to-date answer read it back with
 and layout are fixed, so the same book gives the same bytes.
 
     slug, title, identifier, language, modified
-    epub        file, bytes, media_overlays, accessibility
+    epub        file, bytes, media_overlays, accessibility, check (with --check)
     sections    id, number, title, role, document, sentences
                 + with audio: audio, duration_ms, sample_rate_hz, loudness_lufs,
                   timings [{id, start_ms, end_ms, text}], epub_audio
@@ -91,8 +91,11 @@ class BuildRecord:
 def make_record(book: Book, script: Script, audio: BookAudio | None, *,
                 modified: _dt.datetime, epub_path: Path, media_overlays: bool,
                 facts: Accessibility, catalog: Mapping[str, Any],
-                folder: Path) -> BuildRecord:
-    """The record of a book whose every other file is now in ``folder``."""
+                folder: Path, check: Mapping[str, Any] | None = None) -> BuildRecord:
+    """The record of a book whose every other file is now in ``folder``.
+
+    ``check``: what ``--check`` found on the EPUB (publisher.claims), under epub.check.
+    """
     meta = book.meta
     audio_by_id = ({a.section_id: (a, small) for a, small
                     in zip(audio.sections, audio.epub_sections, strict=True)} if audio else {})
@@ -138,7 +141,9 @@ def make_record(book: Book, script: Script, audio: BookAudio | None, *,
               "accessibility": {"accessMode": list(facts.access_modes),
                                 "accessModeSufficient": list(facts.access_mode_sufficient),
                                 "accessibilityFeature": list(facts.features),
-                                "accessibilityHazard": list(facts.hazards)}},
+                                "accessibilityHazard": list(facts.hazards),
+                                "conformsTo": list(facts.conforms_to)},
+              **({"check": dict(check)} if check is not None else {})},
         sections=tuple(sections), warnings=book.warnings, narration=narration,
         catalog=catalog, files=tuple(file_list(folder)))
 

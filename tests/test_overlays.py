@@ -133,7 +133,7 @@ def test_footnotes_are_skippable(tmp_path):
     out = narrated(FIXTURES / "footnotes.md", tmp_path)
     smils = _smil_docs(next(out.glob("*.epub")))
     notes = [seq for smil in smils.values()
-             for seq in smil.iterfind(".//smil:seq[@epub:type='endnotes']", NS)]
+             for seq in smil.iterfind(".//smil:seq[@epub:type='footnotes']", NS)]
     assert notes
 
 

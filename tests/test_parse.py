@@ -203,7 +203,7 @@ def test_footnotes_go_to_the_section_that_cites_them(tmp_path):
         """)
     book = parse(path)
     one, two = [s for s in book.sections if s.role == "body"]
-    assert "The note." in one.body_html and "doc-endnotes" in one.body_html
+    assert "The note." in one.body_html and 'epub:type="footnote"' in one.body_html
     assert "The note." not in two.body_html
     note = next(b for b in one.blocks if b.structure == "footnote")
     assert note.sentences[0].spoken == "The note."
