@@ -72,6 +72,8 @@ class BuildOptions:
     fallback: str | None = None
     #: Build even when the outputs are up to date (see publisher.stamp).
     force: bool = False
+    #: A site's files: root-absolute images (/img/x.png) are also looked for here.
+    assets: Path | None = None
     #: Extra engine keyword arguments (tests inject a fake engine's settings).
     engine_options: dict[str, object] = field(default_factory=dict)
 
@@ -160,7 +162,7 @@ def load_book(source: Path, options: BuildOptions) -> Book:
     overrides: dict[str, object] = {"engine": options.engine, "voice": options.voice,
                                     "rate": options.rate, "base_url": options.base_url}
     meta, warnings = load_meta(manuscript, overrides)
-    book = parse_book(manuscript, meta)
+    book = parse_book(manuscript, meta, assets=options.assets)
     if warnings:
         import dataclasses
 

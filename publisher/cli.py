@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="synthesize on a Dask cluster: tcp://HOST:PORT of a running "
                         "`dask scheduler`, or 'local' for --workers processes here "
                         "(needs: pip install 'publisher[cluster]')")
+    b.add_argument("--assets", type=Path, metavar="DIR",
+                   help="a folder where images the source names from its site's root "
+                        "(/img/x.png) are also looked for (default: the source's folder)")
     b.add_argument("--strict", action="store_true",
                    help="treat warnings (placeholder links, missing alt text ...) as errors")
     b.add_argument("--proof", action="store_true",
@@ -220,7 +223,7 @@ def _build(args: argparse.Namespace) -> int:
         engine=args.engine, voice=args.voice, rate=args.rate,
         audio_profile=args.audio_profile, epub_audio_profile=args.epub_audio_profile,
         cache_dir=args.cache_dir, base_url=args.base_url, strict=args.strict,
-        workers=args.workers, fallback=args.fallback, force=args.force)
+        workers=args.workers, fallback=args.fallback, force=args.force, assets=args.assets)
     proof = args.proof or args.max_wer is not None
     if proof and args.no_audio:
         raise PublisherError("--proof listens to the audio, and --no-audio makes none: "
