@@ -127,9 +127,7 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
     if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", date):
         date = date[:10]  # a time of day: the day is what a book's date is
     if date and not _DATE_RE.match(date):
-        warnings.append(f"{path}: front matter 'date' is {date!r}, not a date the book "
-                        "can carry; it is left out. Write it as YYYY, YYYY-MM or YYYY-MM-DD.")
-        date = ""
+        problems.append(f"'date' is {date!r}; expected YYYY, YYYY-MM or YYYY-MM-DD.")
 
     split_level = fm.get("split_level", 2)
     if isinstance(split_level, str) and split_level.strip().isdigit():
