@@ -14,8 +14,8 @@ from PIL import Image as PILImage
 
 from publisher.build import BuildOptions, build, load_book
 from publisher.config import load_meta
-from publisher.epub import nav_items
 from publisher.errors import ConfigError, PublisherError
+from publisher.layout import nav_items
 from publisher.model import Book
 from publisher.source import read_manuscript
 
