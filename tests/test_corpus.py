@@ -139,5 +139,5 @@ def test_validates_text_only_and_narrated(path, tmp_path, capsys, epubcheck, ace
     assert report.ok and not report.warnings, report.summary()
     if path.stem in ACE_KNOWN:
         pytest.xfail(ACE_KNOWN[path.stem])
-    found = ace(narrated)
+    found = ace(narrated, tmp_path / "ace")
     assert found.ok, found.summary()
