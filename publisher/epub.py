@@ -226,6 +226,7 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
         overlay = narration.overlays.get(section.id) if narration else None
         doc = _Document(uid=section.id, file_name=document_href(section), title=section.title,
                         content=content.encode("utf-8"),
+                        properties=["mathml"] if "<math " in section.body_html else [],
                         media_overlay=f"smil-{section.id}" if overlay else None)
         docs.append(doc)
         ebook.add_item(doc)

@@ -174,7 +174,39 @@ def nav_items(book: Book) -> list[dict[str, object]]:
         add(level, section.title, href)
         for heading in section.headings:
             add(max(heading.level, level + 1), heading.title, f"{href}#{heading.id}")
+    _tell_apart(items)
     return items
+
+
+def _tell_apart(items: list[dict[str, object]]) -> None:
+    """Entries whose labels repeat get their parent's: "Fixed, 3.10.3".
+
+    A changelog's 32 "Fixed" entries must not read alike to someone moving
+    through the contents with a screen reader. Labels still alike after that
+    (no parent, or parents alike) are numbered.
+    """
+    flat: list[tuple[dict[str, object], str]] = []
+
+    def collect(entries: list[dict[str, object]], parent: str) -> None:
+        for entry in entries:
+            flat.append((entry, parent))
+            collect(entry["children"], str(entry["title"]))  # type: ignore[arg-type]
+
+    collect(items, "")
+    counts: dict[str, int] = {}
+    for entry, _ in flat:
+        counts[str(entry["title"])] = counts.get(str(entry["title"]), 0) + 1
+    labels = [f"{entry['title']}, {parent}" if counts[str(entry["title"])] > 1 and parent
+              else str(entry["title"]) for entry, parent in flat]
+    totals: dict[str, int] = {}
+    for label in labels:
+        totals[label] = totals.get(label, 0) + 1
+    seen: dict[str, int] = {}
+    for (entry, _), label in zip(flat, labels, strict=True):
+        if totals[label] > 1:
+            seen[label] = seen.get(label, 0) + 1
+            label = f"{label} ({seen[label]})"
+        entry["title"] = label
 
 
 def contents_entries(book: Book) -> tuple[tuple[str, str], ...]:

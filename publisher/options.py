@@ -40,6 +40,8 @@ class BuildOptions:
     #: Run EPUBCheck and DAISY Ace on the finished EPUB; claim conformance only if both
     #: pass (see publisher.claims).
     check: bool = False
+    #: A site's files: root-absolute images (/img/x.png) are also looked for here.
+    assets: Path | None = None
     #: Extra engine keyword arguments (tests inject a fake engine's settings).
     engine_options: dict[str, object] = field(default_factory=dict)
 

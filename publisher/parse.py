@@ -16,7 +16,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import html as html_lib
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +28,10 @@ import nh3
 import pysbd
 from lxml import etree
 from lxml import html as lxml_html
+from markdown.extensions.toc import slugify_unicode
 
-from . import semantics, spoken
-from .config import load_meta, resolve_inside, slugify
+from . import dialects, prepare, semantics, spoken
+from .config import load_meta, slugify
 from .errors import SourceError
 from .model import Block, Book, BookMeta, Heading, Image, Manuscript, Section, Sentence
 from .segment import (
@@ -52,8 +55,8 @@ _INLINE_TAGS = {"a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "del", "df
                 "strong", "sub", "sup", "time", "u", "var", "wbr"}
 _ALLOWED_ATTRS = {
     "*": {"id", "class", "lang", "dir", "title"},
-    "a": {"href"},
-    "img": {"src", "alt", "width", "height"},
+    "img": {"src", "alt", "width", "height", dialects.NO_ALT},
+    "a": {"href", "name"},
     "td": {"colspan", "rowspan", "style"},
     "th": {"colspan", "rowspan", "scope", "style"},
     "ol": {"start", "reversed"},
@@ -63,12 +66,20 @@ _ALLOWED_ATTRS = {
 }
 _VOID = {"img", "br", "wbr", "hr"}
 
+# Python-Markdown's "extra" in full (abbr, attr_list, def_list, fenced_code,
+# footnotes, md_in_html, tables), named one by one so footnotes keep their
+# settings; admonition; pandoc grid tables (markdown-grid-tables); and the
+# dialects no maintained extension reads (publisher.dialects).
 _MD_EXTENSIONS = ["tables", "footnotes", "attr_list", "smarty", "toc", "fenced_code",
-                  "def_list", "sane_lists", "abbr"]
+                  "def_list", "sane_lists", "abbr", "md_in_html", "admonition",
+                  "markdown_grid_tables"]
 _MD_CONFIG = {
     # XML-safe ids: a colon is legal in HTML but trips some reading systems.
     "footnotes": {"SEPARATOR": "-", "BACKLINK_TITLE": "Back to reference %d"},
     "smarty": {"smart_angled_quotes": False},
+    # Headings in any script keep their words in their ids, as GitHub's do, so
+    # links written for GitHub ("#שלום") find them.
+    "toc": {"slugify": slugify_unicode},
 }
 
 #: Sentences longer than this (characters) are flagged: TTS engines may garble them.
@@ -94,9 +105,19 @@ _COPIED = "data-publisher-copied"
 
 def render_markdown(text: str) -> str:
     """Markdown -> sanitized HTML (no script, no event handlers, no javascript:)."""
-    md = markdown.Markdown(extensions=_MD_EXTENSIONS, extension_configs=_MD_CONFIG,
-                           output_format="xhtml")
+    return _render(text)[0]
+
+
+def _render(text: str) -> tuple[str, dialects.DialectExtension]:
+    """Sanitized HTML and the dialect extension (what it removed, to warn about)."""
+    dialect = dialects.DialectExtension()
+    md = markdown.Markdown(extensions=[*_MD_EXTENSIONS, dialect],
+                           extension_configs=_MD_CONFIG, output_format="xhtml")
     html = md.convert(text)
+    return _clean(html), dialect
+
+
+def _clean(html: str) -> str:
     return nh3.clean(
         html,
         tags=_BLOCK_TAGS | _INLINE_TAGS,
@@ -168,10 +189,13 @@ class _Walk:
         return sid
 
 
-def parse_book(manuscript: Manuscript, meta: BookMeta | None = None) -> Book:
+def parse_book(manuscript: Manuscript, meta: BookMeta | None = None, *,
+               assets: Path | None = None) -> Book:
     """Parse a manuscript into a Book: metadata, sections, sentences.
 
-    Raises SourceError / ConfigError for problems the author must fix.
+    ``assets``: a second folder where root-absolute images (``/img/x.png``) are
+    looked for, after the source's own folder. Raises SourceError /
+    ConfigError for problems the author must fix.
     """
     warnings: list[str] = []
     if meta is None:
@@ -181,16 +205,19 @@ def parse_book(manuscript: Manuscript, meta: BookMeta | None = None) -> Book:
     # Started first, so that its start-up overlaps the Markdown rendering.
     helper = Presegmenter.start(language) if wants_presegmenter(manuscript.text) else None
     try:
-        return _parse(manuscript, meta, language, warnings, helper)
+        return _parse(manuscript, meta, language, warnings, helper, assets)
     finally:
         if helper is not None:
             helper.close()
 
 
 def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list[str],
-           helper: Presegmenter | None) -> Book:
-    html = render_markdown(manuscript.text)
+           helper: Presegmenter | None, assets: Path | None = None) -> Book:
+    html, dialect = _render(manuscript.text)
     root = lxml_html.fragment_fromstring(html or "<p></p>", create_parent="div")
+    warnings.extend(prepare.prepare_tree(root, manuscript.path, meta.base_url, assets,
+                                         dialect.found.templates,
+                                         dialect.found.template_links))
     # Marked before the sections are cut: note numbers run through the whole book.
     note_numbers = semantics.number_notes(root)
     semantics.mark_tables(root)
@@ -215,6 +242,8 @@ def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list
         helper.submit(runs[int(len(runs) * OWN_SHARE):])
     walk = _Walk(meta=meta, source=manuscript.path, segmenter=segmenter, warnings=warnings,
                  helper=helper)
+    # Ids the source already uses are never given to a sentence.
+    walk.used_ids.update(str(v) for v in root.xpath("//@id"))
 
     sections: list[Section] = []
     number = 0
@@ -223,13 +252,20 @@ def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list
         sections.append(_generated_section(walk, number, "content-note", "Content note",
                                            [("h1", "Content note"), ("p", meta.content_note)]))
     if not drafts or drafts[0].role != "titlepage":
-        number += 1
         parts = [("h1", meta.title)]
         if meta.subtitle:
             parts.append(("p", meta.subtitle))
         if meta.authors:
             parts.append(("p", ", ".join(meta.authors)))
-        sections.append(_generated_section(walk, number, "titlepage", meta.title, parts))
+        if drafts and drafts[0].role == "front":
+            # Text before the first heading goes on the title page: one document,
+            # and one entry in the contents, named by the title.
+            generated = _generated_nodes(parts)
+            drafts[0] = _Draft(title=meta.title, level=1, role="titlepage", line=0,
+                               nodes=generated + drafts[0].nodes)
+        else:
+            number += 1
+            sections.append(_generated_section(walk, number, "titlepage", meta.title, parts))
     for draft in drafts:
         number += 1
         sections.append(_build_section(walk, number, draft, footnotes))
@@ -264,15 +300,33 @@ def _heading_lines(text: str, first_line: int) -> list[int]:
     return lines
 
 
+def split_level_of(levels: list[int], split_level: int) -> tuple[bool, int]:
+    """(whether the first heading is the book's title, the level that starts sections).
+
+    A heading is the title when it is the first and no other is at its level
+    or above (a lone ``#``). Sections start at ``split_level`` and above; when
+    no other heading is that high, at the highest level there is.
+    """
+    if not levels:
+        return False, split_level
+    lone_title = min(levels) == levels[0] and levels.count(levels[0]) == 1
+    rest = levels[1:] if lone_title else levels
+    if not rest or min(rest) <= split_level:
+        return lone_title, split_level
+    return lone_title, min(rest)
+
+
 def _split_sections(root: etree._Element, meta: BookMeta, path: Path,
                     heading_lines: list[int], warnings: list[str]) -> list[_Draft]:
     drafts: list[_Draft] = []
     current: _Draft | None = None
     heading_index = 0
     previous_level = 0
-    for node in list(root):
-        if not isinstance(node.tag, str):
-            continue
+    nodes = [node for node in root if isinstance(node.tag, str)]
+    levels = [level for level in map(_heading_level, nodes) if level]
+    lone_title, split_level = split_level_of(levels, meta.split_level)
+    first_heading = True
+    for node in nodes:
         level = _heading_level(node)
         line = 0
         if level:
@@ -288,15 +342,43 @@ def _split_sections(root: etree._Element, meta: BookMeta, path: Path,
                                 f"{level} ('{title}'); screen-reader users navigate by level. "
                                 f"Use a level-{previous_level + 1} heading.")
             previous_level = level
-            if level <= meta.split_level:
-                role = "titlepage" if (level == 1 and not drafts and current is None) else "body"
-                current = _Draft(title=title, level=level, role=role, line=line)
+            if first_heading and lone_title:
+                # The book's title: it opens the title page, with what came before it.
+                before = current.nodes if current is not None else []
+                current = _Draft(title=title, level=1, role="titlepage", line=line,
+                                 nodes=before)
+                drafts[:] = [current]
+            elif level <= split_level:
+                current = _Draft(title=title, level=level, role="body", line=line)
                 drafts.append(current)
+            first_heading = False
         if current is None:
             current = _Draft(title=meta.title, level=1, role="front", line=0)
             drafts.append(current)
         current.nodes.append(node)
-    return drafts
+    return _without_empty(drafts)
+
+
+def _without_empty(drafts: list[_Draft]) -> list[_Draft]:
+    """A draft with nothing to read (leading <link> tags, an empty div) joins the next."""
+    kept: list[_Draft] = []
+    carried: list[etree._Element] = []
+    for draft in drafts:
+        draft.nodes = carried + draft.nodes
+        carried = []
+        if draft.role == "front" and not any(map(_has_content, draft.nodes)):
+            carried = draft.nodes
+            continue
+        kept.append(draft)
+    if carried and kept:
+        kept[-1].nodes.extend(carried)
+    return kept
+
+
+def _has_content(node: etree._Element) -> bool:
+    if "".join(node.itertext()).strip():
+        return True
+    return any(el.tag in ("img", prepare.MATHML) for el in node.iter())
 
 
 def _heading_level(node: etree._Element) -> int:
@@ -322,15 +404,21 @@ def _extract_footnotes(root: etree._Element) -> dict[str, etree._Element]:
     return notes
 
 
-def _generated_section(walk: _Walk, number: int, role: str, title: str,
-                       parts: list[tuple[str, str]]) -> Section:
+def _generated_nodes(parts: list[tuple[str, str]], titlepage: bool = True,
+                     ) -> list[etree._Element]:
     container = etree.Element("div")
     for tag, text in parts:
         el = etree.SubElement(container, tag)
         el.text = text
-    if role == "titlepage" and len(container) > 1:
+    if titlepage and len(container) > 1:
         container[1].set("class", "subtitle")
-    draft = _Draft(title=title, level=1, role=role, line=0, nodes=list(container))
+    return list(container)
+
+
+def _generated_section(walk: _Walk, number: int, role: str, title: str,
+                       parts: list[tuple[str, str]]) -> Section:
+    nodes = _generated_nodes(parts, role == "titlepage")
+    draft = _Draft(title=title, level=1, role=role, line=0, nodes=nodes)
     return _build_section(walk, number, draft, {})
 
 
@@ -393,29 +481,14 @@ def _copy_shallow(walk: _Walk, node: etree._Element) -> etree._Element:
 
 
 def _register_image(walk: _Walk, img: etree._Element) -> None:
-    src = img.get("src", "")
-    if not img.get("alt", "").strip():
-        walk.warnings.append(f"{walk.source}: image '{src}' has no alt text; readers who "
-                             "cannot see it, and listeners, get nothing. Write ![what it "
-                             "shows](" + src + ").")
-        img.set("alt", "")
-    if re.match(r"^[a-z]+:", src, re.I):
-        raise SourceError(f"{walk.source}: image '{src}' is not a local file; an EPUB "
-                          "must carry its images. Download it next to the source and "
-                          "use a relative path.")
-    target = resolve_inside(walk.source.parent, src)
-    if target is None:
-        raise SourceError(f"{walk.source}: image '{src}' is outside the book's folder; "
-                          f"copy it into {walk.source.parent} and use a relative path.")
-    if not target.is_file():
-        raise SourceError(f"{walk.source}: image '{src}' does not exist (looked for "
-                          f"{target}). Check the file name.")
+    # prepare.resolve_images found the file (or replaced the image by its alt text).
+    found = img.attrib.pop(prepare.IMAGE_FILE, None)
+    img.set("alt", img.get("alt", ""))
+    if found is None:
+        return  # a copy after the first: already registered
+    target = Path(found)
     suffix = target.suffix.lower()
-    media_types = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-                   ".gif": "image/gif", ".svg": "image/svg+xml", ".webp": "image/webp"}
-    if suffix not in media_types:
-        raise SourceError(f"{walk.source}: image '{src}' is a {suffix or 'file'} file; "
-                          "use PNG, JPEG, GIF, SVG or WebP.")
+    media_types = prepare.MEDIA_TYPES
     key = str(target)
     if key not in walk.images:
         href = f"images/{len(walk.images) + 1:03d}-{slugify(target.stem, 40)}{suffix}"
@@ -611,6 +684,13 @@ def _atoms(run: list[etree._Element | str], path: tuple[etree._Element, ...],
             alt = el.get("alt", "")
             yield _Atom(display=OBJECT, spoken="" if silent else f" {alt} ", path=path,
                         void=el)
+        elif tag == prepare.MATHML:
+            yield _Atom(display=OBJECT, spoken="" if silent else
+                        f" {prepare.spoken_math(el)} ", path=path, void=el)
+        elif tag == "abbr" and el.get("title", "").strip() and not len(el) and el.text:
+            # Shown as written, said in full: "WCAG" is heard as what it stands for.
+            yield _Atom(display=OBJECT, spoken="" if silent else f" {el.get('title')} ",
+                        path=path, void=el)
         elif tag in ("br", "wbr"):
             yield _Atom(display=" " if tag == "br" else "", spoken=" ", path=path, void=el)
         else:
@@ -702,7 +782,12 @@ def _fill(walk: _Walk, target: etree._Element, atoms: list[_Atom], start: int, e
             stack.append((el, new))
         parent = stack[-1][1] if stack else target
         if atom.void is not None:
-            parent.append(_copy_shallow(walk, atom.void))
+            if atom.void.tag in (prepare.MATHML, "abbr"):
+                whole = copy.deepcopy(atom.void)  # shown whole: its text is inside
+                whole.tail = None
+                parent.append(whole)
+            else:
+                parent.append(_copy_shallow(walk, atom.void))
         else:
             _append_text(parent, atom.display[max(start, a_start) - a_start:
                                               min(end, a_end) - a_start])
@@ -734,23 +819,37 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _anchor_key(fragment: str) -> str:
+    """An id as GitHub, pandoc and Python-Markdown would all have slugged it."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", fragment).casefold())
+
+
 def _link_across_sections(sections: list[Section]) -> list[Section]:
-    """Point ``#id`` links at the section document that holds the id."""
+    """Point ``#id`` links at the section document that holds the id.
+
+    A fragment that is no id but slugs like one (``#Getting-Started`` for
+    ``getting-started``, in any script) goes to that id.
+    """
     owner: dict[str, str] = {}
+    similar: dict[str, str] = {}
     for section in sections:
         for match in re.finditer(r'\sid="([^"]+)"', section.body_html):
             owner.setdefault(match.group(1), f"{section.basename}.xhtml")
+            similar.setdefault(_anchor_key(html_lib.unescape(match.group(1))), match.group(1))
     result = []
     for section in sections:
         own = f"{section.basename}.xhtml"
 
         def fix(match: re.Match[str], own: str = own) -> str:
-            target = owner.get(match.group(1))
+            fragment = match.group(1)
+            if fragment not in owner:
+                fragment = similar.get(_anchor_key(html_lib.unescape(fragment)), "")
+            target = owner.get(fragment)
             if target is None:
                 return ""  # a link to nothing would be a dead end for the reader
             if target == own:
-                return match.group(0)
-            return f'href="{target}#{match.group(1)}"'
+                return f'href="#{fragment}"'
+            return f'href="{target}#{fragment}"'
 
         body = re.sub(r'href="#([^"]+)"', fix, section.body_html)
         if body != section.body_html:

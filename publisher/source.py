@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from . import frontmatter
 from .errors import SourceError
 from .model import Manuscript
 
@@ -112,7 +113,15 @@ def _looks_binary(data: bytes) -> bool:
 def _split_front_matter(path: Path, text: str) -> tuple[dict[str, object], str, int]:
     lines = text.split("\n")
     if not lines or lines[0].rstrip() != _FENCE_OPEN:
-        return {}, text, 1
+        # No YAML: a pandoc title block or MultiMarkdown meta lines, if the file has one.
+        from .config import KNOWN_KEYS
+
+        found = (frontmatter.pandoc_title_block(lines)
+                 or frontmatter.meta_lines(lines, KNOWN_KEYS))
+        if found is None:
+            return {}, text, 1
+        front, used = found
+        return front, "\n".join(lines[used:]), used + 1
     for index in range(1, len(lines)):
         if lines[index].rstrip() in _FENCE_CLOSE:
             break

@@ -54,8 +54,6 @@ def _cases(tmp: Path) -> list[tuple[str, Path, str]]:
          "'title' is a list; expected a text.")
     case("bad-language", "---\ntitle: T\nlanguage: english-please\n---\n\nText.\n",
          "'language' is 'english-please', which is not a BCP 47 language tag")
-    case("missing-image", GOOD_FRONT + "\n![alt](nope.png)\n",
-         "image 'nope.png' does not exist")
     case("empty-heading", GOOD_FRONT + "\nText.\n\n##\n", "PATH:9: a heading has no text")
     case("escaping-cover", "---\ntitle: T\nlanguage: en\ncover: ../../etc/passwd\n---\n\nText.\n",
          "'cover' is '../../etc/passwd', which is outside the book's folder")

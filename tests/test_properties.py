@@ -58,3 +58,49 @@ def test_any_markdown_builds_well_formed_xhtml_or_fails_with_our_error(text):
                 lowered = data.lower()
                 assert b"<script" not in lowered and b"javascript:" not in lowered
                 assert not root.xpath("//@*[starts-with(local-name(), 'on')]")
+
+
+def _yaml_value() -> st.SearchStrategy[str]:
+    """A YAML double-quoted scalar: any text, control characters and lone surrogates
+    written as the escapes a YAML file (or pasted text) carries them in."""
+    def escape(text: str) -> str:
+        out = []
+        for ch in text:
+            code = ord(ch)
+            if ch in '"\\':
+                out.append("\\" + ch)
+            elif code < 0x20 or 0x7f <= code <= 0x9f or 0xd800 <= code <= 0xdfff \
+                    or code in (0xfffe, 0xffff):
+                out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            else:
+                out.append(ch)
+        return '"' + "".join(out) + '"'
+
+    pieces = st.one_of(st.text(max_size=12),
+                       st.sampled_from(["&oacute;", "&amp;", "*x*", "[a](b)", "<b>", "`c`",
+                                        "\x01", "\x7f", "\ud800", "\ufffe", "# ", "1. "]))
+    return st.lists(pieces, max_size=6).map("".join).map(escape)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=_yaml_value(), author=_yaml_value(), description=_yaml_value(),
+       key=st.sampled_from(["title", "lang", "authors", "summary", "subtitle", "rights"]))
+def test_any_front_matter_value_builds_well_formed_or_fails_with_our_error(
+        title, author, description, key):
+    front = (f"---\n{key}: {title}\nauthor: {author}\ndescription: {description}\n"
+             "identifier: urn:uuid:00000000-0000-4000-8000-0000000000ab\n---\n\nSome text.\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        source = folder / "book.md"
+        source.write_text(front, encoding="utf-8", errors="surrogatepass")
+        try:
+            result = build(source, BuildOptions(out_root=folder / "out", audio=False))
+        except PublisherError as exc:
+            assert str(exc)
+            return
+        epub = result.out_dir / f"{result.slug}.epub"
+        with zipfile.ZipFile(epub) as archive:
+            for name in archive.namelist():
+                if name.endswith((".xhtml", ".opf", ".ncx")):
+                    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+                    etree.fromstring(archive.read(name), parser)

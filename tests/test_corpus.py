@@ -1,0 +1,143 @@
+"""Real Markdown written by others (../shared/corpus) builds as-is into a valid, readable book.
+
+The corpus is test data, read where it is and never copied into the project
+(its SOURCES.md says where each file comes from and its licence). For every
+file: the text-only build exits 0, no paragraph's words are missing from the
+EPUB, and the contents list every heading of the source. The slow tests add
+EPUBCheck (0 errors, 0 warnings) on both the text-only and the narrated
+(``--engine fake``) EPUB, and DAISY Ace (0 violations) on the narrated one.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from publisher.frontmatter import headings
+from publisher.source import read_manuscript
+
+from .helpers import run_cli
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+FILES = sorted(CORPUS.glob("[0-9]*.md"))
+IDS = [path.stem for path in FILES]
+
+#: Ace violations that belong to EPUB semantics still being built (issue 15,
+#: items 6 to 8: notes, table scope, lang/dir on passages, links split by
+#: sentences, unique landmarks). Listed by file, with what Ace reports.
+ACE_KNOWN: dict[str, str] = {
+    "07_fa_osg-starting-a-project": "link-name (a link split by sentences), landmark-unique",
+    "08_de_osg-best-practices": "link-name (a link split by sentences), landmark-unique",
+    "09_pt_osg-getting-paid": "landmark-unique (several <aside> without labels)",
+    "10_ja_osg-code-of-conduct": "link-name (a link split by sentences)",
+    "11_hi_osg-finding-users": "landmark-unique (several <aside> without labels)",
+}
+
+# What a reader never sees of the source: markup, addresses, template tags, TeX.
+_NOT_SHOWN = [
+    re.compile(r"<!--.*?-->", re.S),
+    re.compile(r"^\s*\[[^\]^]+\]:\s*\S.*$", re.M),          # link reference definitions
+    re.compile(r"^\s*\*\[[^\]]+\]:.*$", re.M),                # abbreviation definitions
+    re.compile(r"\]\([^)]*\)"),                                 # link and image targets
+    re.compile(r"\{[%{].*?[%}]\}", re.S),                       # template tags
+    re.compile(r"\$[^$\n]+\$"),                                 # TeX (shown as MathML)
+    re.compile(r"<[^>]+>"),                                     # HTML tags and attributes
+    re.compile(r"\[\^[^\]]+\]:?"),                              # footnote labels
+    re.compile(r"\{\s*[:#.][^}]*\}"),                           # attribute lists
+    re.compile(r"\]\[[^\]]*\]"),                                 # reference link labels
+    re.compile(r"^\s*(```|~~~)\S*", re.M),                      # code fence languages
+    re.compile(r"^\s*[!?]{3}\+?\s*[\w-]+", re.M),                 # admonition kinds
+    re.compile(r"^\s*\d+[.)](?=\s)", re.M),                      # ordered list numbers
+    re.compile(r"-?@[\w][\w:.#$%&+?<>~/-]*"),                   # citation keys
+    re.compile(r"&#?\w+;"),                                     # entities
+    re.compile(r"https?://\S+"),                                # bare addresses
+]
+
+
+def _key(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", _key(text))
+
+
+def _epub_text(epub: Path) -> tuple[str, list[str]]:
+    """(all the text of the content documents, the labels of the contents)."""
+    texts: list[str] = []
+    labels: list[str] = []
+    with zipfile.ZipFile(epub) as archive:
+        for name in sorted(archive.namelist()):
+            if not name.endswith(".xhtml"):
+                continue
+            root = etree.fromstring(archive.read(name))
+            if name.endswith("nav.xhtml"):
+                for nav in root.iter("{http://www.w3.org/1999/xhtml}nav"):
+                    if nav.get("{http://www.idpf.org/2007/ops}type") == "toc":
+                        labels.extend(" ".join("".join(a.itertext()).split())
+                                      for a in nav.iter("{http://www.w3.org/1999/xhtml}a"))
+                continue
+            texts.append(" ".join(root.itertext()))
+    return _key(" ".join(texts)), labels
+
+
+def _build(path: Path, out: Path, capsys, *flags: str) -> Path:
+    code, said = run_cli(["build", str(path), "-o", str(out), "--force", "-q", *flags], capsys)
+    assert code == 0, said[-2000:]
+    [epub] = out.glob("*/*.epub")
+    return epub
+
+
+def test_the_corpus_is_there():
+    assert len(FILES) >= 20, f"expected the corpus of real documents in {CORPUS}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_builds_as_is_with_every_paragraph_and_heading(path, tmp_path, capsys):
+    epub = _build(path, tmp_path / "out", capsys, "--no-audio")
+    text, labels = _epub_text(epub)
+    source = read_manuscript(path).text
+    shown = source
+    for pattern in _NOT_SHOWN:
+        shown = pattern.sub(" ", shown)
+    missing = []
+    for paragraph in re.split(r"\n\s*\n", shown):
+        lost = sorted({w for w in _words(paragraph) if w not in text})
+        if lost:
+            missing.append(f"{' '.join(paragraph.split())[:80]!r}: {lost[:8]}")
+    assert not missing, f"{len(missing)} paragraph(s) lost words:\n" + "\n".join(missing[:10])
+
+    keys = ["".join(_words(label)) for label in labels]
+    title = "".join(_words(epub_title(epub)))
+    absent = []
+    for _, heading in headings(source):
+        wanted = "".join(_words(heading))
+        if wanted and wanted != title and not any(k.startswith(wanted) for k in keys):
+            absent.append(heading)
+    assert not absent, f"headings not in the contents: {absent[:10]}"
+
+
+def epub_title(epub: Path) -> str:
+    with zipfile.ZipFile(epub) as archive:
+        opf = etree.fromstring(archive.read("EPUB/content.opf"))
+    return opf.findtext(".//{http://purl.org/dc/elements/1.1/}title") or ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_validates_text_only_and_narrated(path, tmp_path, capsys, epubcheck, ace):
+    text_only = _build(path, tmp_path / "text", capsys, "--no-audio")
+    report = epubcheck(text_only)
+    assert report.ok and not report.warnings, report.summary()
+    narrated = _build(path, tmp_path / "fake", capsys, "--engine", "fake")
+    report = epubcheck(narrated)
+    assert report.ok and not report.warnings, report.summary()
+    if path.stem in ACE_KNOWN:
+        pytest.xfail(ACE_KNOWN[path.stem])
+    found = ace(narrated, tmp_path / "ace")
+    assert found.ok, found.summary()
