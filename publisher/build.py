@@ -41,7 +41,7 @@ def _listening_writers() -> tuple[Callable[[Publication], object], ...]:
 
     Imported here, not at the top: a text-only build needs none of them.
     """
-    from . import audiobook, feeds, manifests, site, transcripts
+    from . import audiobook, daisy, feeds, manifests, site, transcripts
 
     return (
         transcripts.write_transcripts,
@@ -49,6 +49,7 @@ def _listening_writers() -> tuple[Callable[[Publication], object], ...]:
         audiobook.write_m4b,
         manifests.write_readium_audiobook,
         manifests.write_lpf,
+        daisy.write_daisy,
         site.write_site,  # last: it links the M4B and feed only if they exist
     )
 
@@ -70,6 +71,8 @@ class BuildOptions:
     strict: bool = False
     workers: int = 0
     fallback: str | None = None
+    #: DAISY editions ("202", "3"; empty for none); None: the front matter's, else both.
+    daisy: tuple[str, ...] | None = None
     #: Build even when the outputs are up to date (see publisher.stamp).
     force: bool = False
     #: Extra engine keyword arguments (tests inject a fake engine's settings).
@@ -158,7 +161,9 @@ def load_book(source: Path, options: BuildOptions) -> Book:
     """Read, validate and parse ``source`` (no files written)."""
     manuscript = read_manuscript(source)
     overrides: dict[str, object] = {"engine": options.engine, "voice": options.voice,
-                                    "rate": options.rate, "base_url": options.base_url}
+                                    "rate": options.rate, "base_url": options.base_url,
+                                    "daisy": (list(options.daisy) or False)
+                                    if options.daisy is not None else None}
     meta, warnings = load_meta(manuscript, overrides)
     book = parse_book(manuscript, meta)
     if warnings:
