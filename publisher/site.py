@@ -142,6 +142,12 @@ def _common(pub: Publication) -> dict[str, object]:
     if (out / m4b_name).is_file():
         downloads.append({"href": f"../{m4b_name}", "label": "Audiobook (M4B)",
                           "note": f"the whole book with chapters, {_size(out / m4b_name)}"})
+    for fmt, label in (("202", "DAISY 2.02 talking book"), ("3", "DAISY 3 talking book")):
+        daisy_name = f"{meta.slug}_daisy{fmt}.zip"
+        if (out / daisy_name).is_file():
+            downloads.append({"href": f"../{daisy_name}", "label": label,
+                              "note": "full text and narration for DAISY players, "
+                                      f"{_size(out / daisy_name)}"})
     feed = "feed.xml"
     has_feed = (out / feed).is_file()
     if has_feed:

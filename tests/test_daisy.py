@@ -143,3 +143,44 @@ def test_check_finds_what_does_not_resolve(structures: Path, tmp_path: Path,
     assert code == 1
     code, _ = run_cli(["check", str(structures / "structures_daisy202.zip")], capsys)
     assert code == 0
+
+
+def test_onix_lists_the_daisy_editions_and_validates(structures: Path) -> None:
+    """ONIX 3.0 XSD (with its code lists) as shipped by onixcheck; codes as List 150/175/196."""
+    import onixcheck
+
+    xsd = Path(onixcheck.__file__).parent / "schema" / "xsd3.0" / \
+        "ONIX_BookProduct_3.0_reference.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    record = etree.parse(str(structures / "onix.xml"))
+    assert schema.validate(record), schema.error_log
+    ns = {"o": "http://ns.editeur.org/onix/3.0/reference"}
+    epub, d202, d3 = record.xpath("/o:ONIXMessage/o:Product", namespaces=ns)
+    for product, form in ((d202, "A204"), (d3, "A210")):
+        assert product.xpath("string(o:DescriptiveDetail/o:ProductForm)", namespaces=ns) == "AJ"
+        assert product.xpath("o:DescriptiveDetail/o:ProductFormDetail/text()",
+                             namespaces=ns) == [form, "A103"]
+        codes = product.xpath("o:DescriptiveDetail/o:ProductFormFeature"
+                              "[o:ProductFormFeatureType='09']/o:ProductFormFeatureValue/text()",
+                              namespaces=ns)
+        assert {"11", "13", "20", "29", "51", "52"} <= set(codes)
+        assert not set(codes) & {"04", "21", "30", "36", "80", "81", "82", "84", "85", "86"}
+        assert product.xpath("string(o:RelatedMaterial/o:RelatedProduct/o:ProductIdentifier"
+                             "/o:IDValue)", namespaces=ns) == \
+            epub.xpath("string(o:RecordReference)", namespaces=ns)
+
+
+def test_opds_catalog_links_the_daisy_editions(structures: Path) -> None:
+    import json
+
+    from .schemas.registry import errors
+
+    feed = json.loads((structures.parent / "catalog.json").read_text(encoding="utf-8"))
+    assert errors("opds", "feed.schema.json", feed) == []
+    (entry,) = feed["publications"]
+    daisy = [link for link in entry["links"] if "_daisy" in link["href"]]
+    assert [link["href"] for link in daisy] == ["structures/structures_daisy202.zip",
+                                                "structures/structures_daisy3.zip"]
+    assert all(link["type"] == "application/zip" and "DAISY" in link["title"] for link in daisy)
+    site = (structures / "site" / "index.html").read_text(encoding="utf-8")
+    assert "../structures_daisy202.zip" in site and "../structures_daisy3.zip" in site
