@@ -338,12 +338,15 @@ def bench_daisy(folder: Path, cache: Path, runs: int) -> dict[str, object]:
     """
     from publisher import daisy, narrate
     from publisher.build import BuildOptions, Reporter, load_book, source_date
+    from publisher.cover import make_cover
     from publisher.model import Accessibility, Publication
 
     options = BuildOptions(cache_dir=cache)
     book = load_book(FIRST_BOOK, options)
     folder.mkdir(parents=True)
-    result = narrate.narrate_book(book, folder, options, Reporter())
+    # With the cover, as the build does: it is in the MP3s' tags (and the cache key).
+    cover = make_cover(book.meta, FIRST_BOOK.parent, cache_dir=cache)
+    result = narrate.narrate_book(book, folder, options, Reporter(), cover=cover)
     pub = Publication(book=book, out_dir=folder, audio=result.sections,
                       modified=source_date(book.meta.date), narrator=result.narration.narrator,
                       accessibility=Accessibility((), (), (), (), ""))

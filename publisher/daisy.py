@@ -34,6 +34,7 @@ build's.
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -139,6 +140,8 @@ class _DaisyBook:
     sections: tuple[tuple[Section, SectionAudio, etree._Element], ...]
     timings: dict[str, Timing]
     headings: tuple[_NavEntry, ...]
+    #: (section basename, id in the EPUB) -> id in the DAISY text (see _ids).
+    ids: dict[tuple[str, str], str]
 
     @classmethod
     def of(cls, pub: Publication) -> _DaisyBook:
@@ -159,7 +162,10 @@ class _DaisyBook:
                 previous = level
                 title = " ".join("".join(el.itertext()).split())
                 headings.append(_NavEntry(level, title, span.get("id", ""), section))
-        return cls(pub, sections, timings, tuple(headings))
+        return cls(pub, sections, timings, tuple(headings), _ids(sections))
+
+    def ref(self, basename: str) -> _Refs:
+        return _Refs(self, basename)
 
     @property
     def total_ms(self) -> int:
@@ -185,6 +191,53 @@ class _DaisyBook:
 
     def mp3(self, section: Section) -> str:
         return f"{section.basename}.mp3"
+
+
+_NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _ids(sections: Iterable[tuple[Section, SectionAudio, etree._Element]],
+         ) -> dict[tuple[str, str], str]:
+    """Every id of the text, valid and unique in the whole book.
+
+    The EPUB's ids are unique per document and may start with a digit (a
+    heading "2024 in numbers"); the DTBook is one document and XML ids must be
+    names, so such an id, or one a previous section already uses, gets its
+    section's id in front. Sentence ids never change (the SMIL points to them).
+    """
+    ids: dict[tuple[str, str], str] = {}
+    used: set[str] = set()
+    for section, _, tree in sections:
+        for el in tree.iter():
+            old = el.get("id") if isinstance(el.tag, str) else None
+            if not old:
+                continue
+            new = old if _NCNAME.match(old) and old not in used else f"{section.id}-{old}"
+            ids[(section.basename, old)] = new
+            used.add(new)
+    return ids
+
+
+@dataclass(frozen=True, slots=True)
+class _Refs:
+    """Ids and links of one section's text, as they are in the DAISY editions."""
+
+    book: _DaisyBook
+    basename: str
+
+    def id(self, old: str) -> str:
+        return self.book.ids.get((self.basename, old), old)
+
+    def href(self, old: str, suffix: str) -> str:
+        """A link inside the book -> the DAISY text (``suffix`` "" for the one DTBook file)."""
+        file, hash_, fragment = old.partition("#")
+        if "://" in old or old.startswith("mailto:") or not (hash_ or file.endswith(".xhtml")):
+            return old
+        basename = file.removesuffix(".xhtml") if file else self.basename
+        target = self.book.ids.get((basename, fragment), fragment) if fragment else ""
+        if not suffix:
+            return f"#{target}" if target else "#"
+        return f"{basename}{suffix}" + (f"#{target}" if target else "")
 
 
 def _clock(ms: int) -> str:
@@ -307,9 +360,14 @@ def _xhtml202(book: _DaisyBook, section: Section, tree: etree._Element) -> bytes
     body = etree.SubElement(html, "body")
     for node in copy.deepcopy(tree):
         body.append(node)
+    refs = book.ref(section.basename)
     for el in body.iter():
         if el is body or not isinstance(el.tag, str):
             continue
+        if el.get("id"):
+            el.set("id", refs.id(el.get("id", "")))
+        if el.get("href"):
+            el.set("href", refs.href(el.get("href", ""), ".html"))
         tag, cls = _XHTML_RENAME.get(el.tag, (el.tag, ""))
         classes = " ".join(c for c in (el.get("class", ""), cls) if c)
         for name in list(el.attrib):
@@ -595,7 +653,7 @@ def _dtbook(book: _DaisyBook) -> bytes:
     levels = {h.sentence_id: h.level for h in book.headings}
     stack: list[etree._Element] = [matter]
     for section, _, tree in book.sections:
-        smil = f"{section.basename}.smil"
+        refs = book.ref(section.basename)
         for node in tree:
             if isinstance(node.tag, str) and node.tag in _HEADINGS:
                 span = next((s for s in node.iter("span") if s.get("id") in levels), None)
@@ -605,12 +663,12 @@ def _dtbook(book: _DaisyBook) -> bytes:
                     stack.append(etree.SubElement(stack[-1], e + f"level{len(stack)}"))
                 target = etree.SubElement(stack[-1], e + f"h{level}")
                 if node.get("id"):
-                    target.set("id", node.get("id", ""))
-                _dtbook_content(node, target, smil)
+                    target.set("id", refs.id(node.get("id", "")))
+                _dtbook_content(node, target, refs)
                 continue
             if len(stack) == 1:
                 stack.append(etree.SubElement(matter, e + "level1"))
-            _dtbook_node(node, stack[-1], smil)
+            _dtbook_node(node, stack[-1], refs)
     basename = {t.sentence_id: s.basename for s, a, _ in book.sections for t in a.timings}
     for el in root.iter(e + "sent", e + "img"):
         sentence_id = el.get("id", "")
@@ -619,16 +677,16 @@ def _dtbook(book: _DaisyBook) -> bytes:
     return _xml(root, _DTBOOK_DOCTYPE)
 
 
-def _dtbook_node(node: etree._Element, parent: etree._Element, smil: str) -> None:
+def _dtbook_node(node: etree._Element, parent: etree._Element, refs: _Refs) -> None:
     """Append the DTBook form of XHTML ``node`` (and its tail) to ``parent``."""
     e = f"{{{DTBOOK_NS}}}"
     tag = node.tag if isinstance(node.tag, str) else ""
     classes = (node.get("class") or "").split()
     if tag == "section" and "footnotes" in classes:
         for li in node.iter("li"):
-            note = etree.SubElement(parent, e + "note", {"id": li.get("id", ""),
+            note = etree.SubElement(parent, e + "note", {"id": refs.id(li.get("id", "")),
                                                          "class": "footnote"})
-            _dtbook_content(li, note, smil)
+            _dtbook_content(li, note, refs)
         return
     if tag == "a" and "footnote-backref" in classes:
         _append_text(parent, node.tail)
@@ -637,9 +695,10 @@ def _dtbook_node(node: etree._Element, parent: etree._Element, smil: str) -> Non
             node.find("a").get("class") or ""):  # type: ignore[union-attr]
         ref = node.find("a")
         assert ref is not None
-        el = etree.SubElement(parent, e + "noteref", {"idref": ref.get("href", "")})
+        el = etree.SubElement(parent, e + "noteref", {"idref": refs.href(ref.get("href", ""),
+                                                                          "")})
         if node.get("id"):
-            el.set("id", node.get("id", ""))
+            el.set("id", refs.id(node.get("id", "")))
         el.text = "".join(ref.itertext())
         el.tail = node.tail
         return
@@ -656,6 +715,10 @@ def _dtbook_node(node: etree._Element, parent: etree._Element, smil: str) -> Non
         for name in _DTBOOK_ATTRS:
             if node.get(name) is not None:
                 el.set(name, node.get(name, ""))
+        if node.get("id"):
+            el.set("id", refs.id(node.get("id", "")))
+        if node.get("href"):
+            el.set("href", refs.href(node.get("href", ""), ""))
         if tag in ("ul", "ol"):
             el.set("type", tag)
         if tag == "aside":
@@ -667,20 +730,20 @@ def _dtbook_node(node: etree._Element, parent: etree._Element, smil: str) -> Non
     else:
         el = etree.SubElement(parent, e + "span")
         if node.get("id"):
-            el.set("id", node.get("id", ""))
-    _dtbook_content(node, el, smil)
+            el.set("id", refs.id(node.get("id", "")))
+    _dtbook_content(node, el, refs)
     if el.tag in (e + "imggroup",):
         el.text = None
     el.tail = node.tail if parent.tag not in _NO_TEXT else None
 
 
-def _dtbook_content(node: etree._Element, el: etree._Element, smil: str) -> None:
+def _dtbook_content(node: etree._Element, el: etree._Element, refs: _Refs) -> None:
     e = f"{{{DTBOOK_NS}}}"
     if el.tag not in _NO_TEXT:
         el.text = node.text
     for child in node:
         if isinstance(child.tag, str):
-            _dtbook_node(child, el, smil)
+            _dtbook_node(child, el, refs)
     if el.tag in _NO_TEXT:
         for child in el:
             child.tail = None

@@ -29,6 +29,12 @@ _SMIL3 = "http://www.w3.org/2001/SMIL20/"
 _NCX = "http://www.daisy.org/z3986/2005/ncx/"
 _OPF = "http://openebook.org/namespaces/oeb-package/1.0/"
 _DC = "http://purl.org/dc/elements/1.1/"
+#: Debian's w3c-sgml-lib (apt-get install w3c-sgml-lib): the XHTML 1.0 and SMIL 1.0
+#: DTDs of DAISY 2.02. The DAISY 3 DTDs (dtbook, dtbsmil, ncx) are on no package
+#: registry, so DAISY 3 is checked by reading it back only.
+DTD_DIR = Path("/usr/share/xml/w3c-sgml-lib/schema/dtd")
+DTDS_202 = {".html": ("XHTML 1.0 Transitional", "REC-xhtml1-20020801/xhtml1-transitional.dtd"),
+            ".smil": ("SMIL 1.0", "REC-smil-19980615/smil10.dtd")}
 #: How far past its file's end a clip may reach (MP3 frame rounding).
 _SLACK_MS = 60
 #: Metadata a library catalogue needs (DAISY 2.02 names; DAISY 3 maps to them).
@@ -104,6 +110,7 @@ def read_daisy(path: Path) -> DaisyBook:
         names = {n.lower(): n for n in archive.namelist()}
         if "ncc.html" in names:
             reader.read202(names["ncc.html"])
+            reader.validate_dtds()
             fmt = "2.02"
         else:
             opfs = [n for n in archive.namelist() if n.endswith(".opf")]
@@ -114,8 +121,10 @@ def read_daisy(path: Path) -> DaisyBook:
             reader.read3(opfs[0])
             fmt = "3"
         reader.check_metadata()
+        reader.check_links()
     return DaisyBook(path, fmt, reader.metadata, tuple(reader.nav), tuple(reader.pars),
-                     reader.durations, tuple(reader.problems))
+                     reader.durations, tuple(reader.problems),
+                     extra={"dtds": tuple(reader.dtds)})
 
 
 class _Reader:
@@ -129,6 +138,8 @@ class _Reader:
         self.pars: list[DaisyPar] = []
         self.durations: dict[str, int] = {}
         self.problems: list[str] = []
+        #: The DTDs the documents were validated against.
+        self.dtds: list[str] = []
 
     # -- files
     def doc(self, name: str) -> etree._Element | None:
@@ -295,6 +306,36 @@ class _Reader:
                 f"navTarget.{point.get('class', '')}"
             self.nav.append(DaisyNav(kind, (label.text or "").strip(), content.get("src", "")))
             self.resolves(name, content.get("src", ""), f"{name} {point.get('id')}")
+
+    def validate_dtds(self) -> None:
+        """DAISY 2.02's text and NCC against XHTML 1.0, its SMIL against SMIL 1.0 (if installed)."""
+        for suffix, (label, file) in DTDS_202.items():
+            if not (DTD_DIR / file).is_file():
+                continue
+            dtd = etree.DTD(str(DTD_DIR / file))
+            for name in sorted(n for n in self.names if n.endswith(suffix)):
+                root = self.doc(name)
+                if root is not None and not dtd.validate(root):
+                    first = dtd.error_log.filter_from_errors()[:3] or list(dtd.error_log)[:3]
+                    self.problems.extend(f"{name}: not valid {label}: line {e.line}: {e.message}"
+                                         for e in first)
+            self.dtds.append(label)
+
+    def check_links(self) -> None:
+        """Links and note references inside the text documents resolve too."""
+        texts = [n for n in sorted(self.names) if n.endswith((".html", ".htm", ".xml"))
+                 and n.lower() != "ncc.html"]
+        for name in texts:
+            root = self.doc(name)
+            for el in root.iter() if root is not None else ():
+                if not isinstance(el.tag, str):
+                    continue
+                href = el.get("href") or el.get("idref") or ""
+                if not href or "://" in href or href.startswith("mailto:"):
+                    continue
+                if href.partition("#")[0].endswith(".smil"):
+                    continue  # checked with the SMIL
+                self.resolves(name, href, f"{name} link")
 
     def check_metadata(self) -> None:
         for key in REQUIRED_META:

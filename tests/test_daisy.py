@@ -10,10 +10,11 @@ from lxml import etree
 
 from publisher import config
 from publisher.build import BuildOptions, build
-from publisher.daisycheck import _clock, read_daisy
+from publisher.daisycheck import DTD_DIR, _clock, read_daisy
 from publisher.errors import ConfigError
 from publisher.source import read_manuscript
 
+from .conftest import _missing
 from .helpers import FIRST_BOOK, FIXTURES, run_cli
 
 SMIL_NS = "http://www.w3.org/ns/SMIL"
@@ -184,3 +185,34 @@ def test_opds_catalog_links_the_daisy_editions(structures: Path) -> None:
     assert all(link["type"] == "application/zip" and "DAISY" in link["title"] for link in daisy)
     site = (structures / "site" / "index.html").read_text(encoding="utf-8")
     assert "../structures_daisy202.zip" in site and "../structures_daisy3.zip" in site
+
+
+def test_daisy_202_is_valid_xhtml_and_smil(structures: Path, first_book: Path) -> None:
+    """The NCC and text against XHTML 1.0 Transitional, the SMIL against SMIL 1.0 (Debian DTDs)."""
+    if not (DTD_DIR / "REC-smil-19980615" / "smil10.dtd").is_file():
+        _missing("The XHTML 1.0 and SMIL 1.0 DTDs", "Install them: apt-get install w3c-sgml-lib")
+    for out in (structures, first_book):
+        book = read_daisy(out / f"{out.name}_daisy202.zip")
+        assert book.extra["dtds"] == ("XHTML 1.0 Transitional", "SMIL 1.0")
+        assert book.ok, book.summary()
+
+
+def test_ids_are_names_and_links_follow_them(tmp_path: Path) -> None:
+    """A heading id that starts with a digit, and links to it from another section."""
+    from .helpers import write_book
+
+    source = write_book(tmp_path, "## 2024 in numbers\n\nSee [the end](#the-end).\n\n"
+                                  "## The end\n\nBack to [the numbers](#2024-in-numbers).\n",
+                        title="Ids", language="en", identifier="urn:uuid:ids")
+    out = _build(source, tmp_path / "out")
+    for fmt in ("202", "3"):
+        book = read_daisy(out / f"book_daisy{fmt}.zip")
+        assert book.ok, book.summary()
+    with zipfile.ZipFile(out / "book_daisy3.zip") as archive:
+        dtbook = archive.read("book.xml")
+    # sec-01 is the generated title page; the heading's section is sec-02.
+    assert b'id="sec-02-2024-in-numbers"' in dtbook
+    assert b'href="#sec-02-2024-in-numbers"' in dtbook and b'href="#the-end"' in dtbook
+    with zipfile.ZipFile(out / "book_daisy202.zip") as archive:
+        text = archive.read("03-the-end.html")
+    assert b'href="02-2024-in-numbers.html#sec-02-2024-in-numbers"' in text
