@@ -44,6 +44,7 @@ from pathlib import Path
 from lxml import etree
 
 from . import __version__
+from .errors import OutputError
 from .model import Publication, Section, SectionAudio, Timing
 
 __all__ = ["FORMATS", "GENERATOR", "daisy_name", "write_daisy"]
@@ -777,6 +778,16 @@ def _write_zip(members: Iterable[tuple[str, bytes | Path]], dest: Path,
 
     stamp = max(pub.modified, _dt.datetime(1980, 1, 1, tzinfo=pub.modified.tzinfo))
     date_time = stamp.timetuple()[:6]
+    try:
+        _zip_members(members, dest, date_time)
+    except OSError as exc:
+        dest.unlink(missing_ok=True)
+        raise OutputError(f"{dest}: cannot write the DAISY book ({exc.strerror or exc}). "
+                          "Check the output folder is writable and the disk has room.") from exc
+
+
+def _zip_members(members: Iterable[tuple[str, bytes | Path]], dest: Path,
+                 date_time: tuple[int, int, int, int, int, int]) -> None:
     with zipfile.ZipFile(dest, "w") as target:
         for name, data in members:
             info = zipfile.ZipInfo(name, date_time=date_time)
