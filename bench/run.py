@@ -245,15 +245,13 @@ def _pool_cpu(pool) -> float:
 def bench_audio(quick: bool, runs: int) -> dict[str, object]:
     """Cold, warm and one-edit builds of the first book with Piper, vs the raw engine."""
     sys.path.insert(0, str(ROOT))
-    from publisher.build import BuildOptions, load_book
-    from publisher.lexicon import load_lexicon
-    from publisher.narrate import _speech_items, _toc_entries, default_workers
+    from publisher.build import load_book
+    from publisher.options import BuildOptions, default_workers
+    from publisher.script import script_book
 
     book = load_book(FIRST_BOOK, BuildOptions(audio=True))
-    lexicon = load_lexicon(book.meta.pronunciations, book.meta.lexicon)
     # Everything the build says: the sentences and the table of contents.
-    texts = list(dict.fromkeys(text for _, text in
-                               _speech_items(book, _toc_entries(book), lexicon)))
+    texts = list(dict.fromkeys(text for _, text in script_book(book).items))
     if quick:
         texts = texts[:10]
     workers = default_workers()
@@ -337,18 +335,21 @@ def bench_daisy(folder: Path, cache: Path, runs: int) -> dict[str, object]:
     process measures that cost without the noise of two whole builds.
     """
     from publisher import daisy, narrate
-    from publisher.build import BuildOptions, Reporter, load_book, source_date
+    from publisher.build import load_book, source_date
     from publisher.cover import make_cover
     from publisher.model import Accessibility, Publication
+    from publisher.options import BuildOptions, Reporter
+    from publisher.script import script_book
 
     options = BuildOptions(cache_dir=cache)
     book = load_book(FIRST_BOOK, options)
     folder.mkdir(parents=True)
     # With the cover, as the build does: it is in the MP3s' tags (and the cache key).
     cover = make_cover(book.meta, FIRST_BOOK.parent, cache_dir=cache)
-    result = narrate.narrate_book(book, folder, options, Reporter(), cover=cover)
+    result = narrate.narrate_book(book, script_book(book), folder, options, Reporter(),
+                                  cover=cover)
     pub = Publication(book=book, out_dir=folder, audio=result.sections,
-                      modified=source_date(book.meta.date), narrator=result.narration.narrator,
+                      modified=source_date(book.meta.date), narrator=result.narrator,
                       accessibility=Accessibility((), (), (), (), ""))
     times = []
     paths: list[Path] = []
@@ -424,7 +425,7 @@ def bench_cluster(quick: bool, runs: int) -> dict[str, Any]:
     """Piper on 1 and 2 local Dask workers, the serial part of a build, and the model.
 
     On the first book (its first three sections with --quick): synthesis alone,
-    voices loaded beforehand (``cluster.measure_book``: the setups take turns,
+    voices loaded beforehand (``bench/throughput.py``, ``measure_book``: the setups take turns,
     each into an empty cache); cold ``publisher build --scheduler local
     --workers 2`` builds, to check the model against; then ``--workers 1``
     builds with every clip cached but no encoded output (the serial part), of
@@ -432,8 +433,10 @@ def bench_cluster(quick: bool, runs: int) -> dict[str, Any]:
     the serial part into a fixed cost per book and a rate per audio minute.
     """
     sys.path.insert(0, str(ROOT))
-    from publisher.build import BuildOptions, load_book
-    from publisher.cluster import measure_book
+    from throughput import measure_book  # bench/throughput.py, beside this script
+
+    from publisher.build import load_book
+    from publisher.options import BuildOptions
 
     repeats = 1 if quick else min(runs, 3)
     load_before = os.getloadavg()[0]

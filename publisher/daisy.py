@@ -45,9 +45,10 @@ from lxml import etree
 
 from . import __version__
 from .errors import OutputError
+from .layout import audio_name, daisy_name, document_href
 from .model import Publication, Section, SectionAudio, Timing
 
-__all__ = ["FORMATS", "GENERATOR", "daisy_name", "write_daisy"]
+__all__ = ["FORMATS", "GENERATOR", "write_daisy"]
 
 #: The DAISY editions this writer makes (front matter ``daisy: [202, 3]``).
 FORMATS = ("202", "3")
@@ -101,11 +102,6 @@ _DTBOOK_TAGS = {"p": "p", "ul": "list", "ol": "list", "li": "li", "table": "tabl
                 "section": "div"}
 _DTBOOK_ATTRS = ("id", "href", "src", "alt", "title", "colspan", "rowspan")
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-
-
-def daisy_name(slug: str, fmt: str) -> str:
-    """File name of a DAISY edition in output/<slug>/, e.g. ``slug_daisy202.zip``."""
-    return f"{slug}_daisy{fmt}.zip"
 
 
 def write_daisy(pub: Publication) -> list[Path]:
@@ -191,7 +187,8 @@ class _DaisyBook:
             yield block.structure, block.structure_id, tuple(s.id for s in block.sentences)
 
     def mp3(self, section: Section) -> str:
-        return f"{section.basename}.mp3"
+        """The section's MP3, the same name as in output/<slug>/audio/ and the EPUB."""
+        return audio_name(section)
 
 
 _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -232,9 +229,10 @@ class _Refs:
     def href(self, old: str, suffix: str) -> str:
         """A link inside the book -> the DAISY text (``suffix`` "" for the one DTBook file)."""
         file, hash_, fragment = old.partition("#")
-        if "://" in old or old.startswith("mailto:") or not (hash_ or file.endswith(".xhtml")):
+        documents = {document_href(s): s.basename for s, _, _ in self.book.sections}
+        if "://" in old or old.startswith("mailto:") or not (hash_ or file in documents):
             return old
-        basename = file.removesuffix(".xhtml") if file else self.basename
+        basename = documents.get(file, self.basename)
         target = self.book.ids.get((basename, fragment), fragment) if fragment else ""
         if not suffix:
             return f"#{target}" if target else "#"

@@ -46,21 +46,24 @@ the model loaded, plus about 1 s to load it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
 import re
-import tempfile
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filelock import FileLock, Timeout
 
+from .cache import write_atomically
 from .errors import AudioError, OutputError, PublisherError
+from .layout import PROOF_HTML_NAME, PROOF_JSON_NAME, RECORD_NAME, lock_path
+from .record import BuildRecord, NotARecord, load_record
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -74,7 +77,6 @@ __all__ = [
     "SentenceProof",
     "Transcriber",
     "WhisperTranscriber",
-    "measure",
     "normalize_words",
     "proof_book",
     "render_report",
@@ -87,8 +89,8 @@ DEFAULT_THRESHOLD = 0.35
 BOUNDARY_TOLERANCE_MS = 400
 MODEL_NAME = "whisper tiny.en"
 INSTALL_HINT = "pip install 'publisher[proof]'"
-JSON_NAME = "proof.json"
-HTML_NAME = "proof.html"
+JSON_NAME = PROOF_JSON_NAME
+HTML_NAME = PROOF_HTML_NAME
 
 #: Words a narrator only says when markup or a raw URL reached the speech engine.
 MARKUP_WORDS = frozenset({
@@ -127,6 +129,7 @@ class HeardWord:
 
     @property
     def mid_ms(self) -> float:
+        """The middle of the word, in ms: which sentence it is heard in."""
         return (self.start_ms + self.end_ms) / 2
 
 
@@ -160,6 +163,7 @@ class SentenceProof:
 
     @property
     def flagged(self) -> bool:
+        """Whether the sentence is listed for a person to listen to."""
         return bool(self.flags)
 
 
@@ -184,6 +188,7 @@ class SectionProof:
 
     @property
     def flagged(self) -> tuple[SentenceProof, ...]:
+        """The section's flagged sentences, in order."""
         return tuple(s for s in self.sentences if s.flagged)
 
 
@@ -207,10 +212,12 @@ class ProofReport:
 
     @property
     def words(self) -> int:
+        """Words the narrator was given, over every section."""
         return sum(s.words for s in self.sections)
 
     @property
     def errors(self) -> int:
+        """Word errors heard, over every section."""
         return sum(s.errors for s in self.sections)
 
     @property
@@ -220,6 +227,7 @@ class ProofReport:
 
     @property
     def flagged(self) -> tuple[SentenceProof, ...]:
+        """Every flagged sentence of the book, in order."""
         return tuple(s for sec in self.sections for s in sec.flagged)
 
     @property
@@ -279,6 +287,7 @@ class Transcriber(Protocol):
         ...
 
     def transcribe(self, path: Path, language: str) -> tuple[HeardWord, ...]:
+        """The words heard in the audio file ``path``, with their times."""
         ...
 
 
@@ -340,9 +349,11 @@ class WhisperTranscriber:
         self.name = MODEL_NAME if model_path is None else f"whisper {path.name}"
 
     def supports(self, language: str) -> bool:
+        """Whether this model hears ``language`` (tiny.en: English only)."""
         return self.multilingual or _primary(language) == "en"
 
     def transcribe(self, path: Path, language: str) -> tuple[HeardWord, ...]:
+        """The words Whisper hears in ``path``, with their times."""
         import av.error
 
         try:
@@ -497,13 +508,12 @@ def proof_book(out_dir: Path, *, max_wer: float | None = None,
     out_dir = Path(out_dir)
     record = _read_record(out_dir)
     entries = _audio_entries(record, out_dir)
-    empty = ProofReport(slug=str(record.get("slug") or out_dir.name),
-                        title=str(record.get("title", "")),
-                        language=str(record.get("language") or ""), out_dir=out_dir,
+    empty = ProofReport(slug=record.slug or out_dir.name, title=record.title,
+                        language=record.language, out_dir=out_dir,
                         model=MODEL_NAME, threshold=threshold, max_wer=max_wer)
     # The build's own lock: a build swapping this folder in mid-proof would get
     # a report about audio it no longer has.
-    lock = FileLock(str(out_dir.parent / f".{out_dir.name}.lock"))
+    lock = FileLock(str(lock_path(out_dir.parent, out_dir.name)))
     try:
         lock.acquire(timeout=0.5)
     except Timeout as exc:
@@ -516,12 +526,10 @@ def proof_book(out_dir: Path, *, max_wer: float | None = None,
         lock.release()
 
 
-def _listen(report: ProofReport, entries: list[dict[str, Any]],
+def _listen(report: ProofReport, entries: list[Mapping[str, Any]],
             transcriber: Transcriber | None, model_path: Path | None,
             on_section: Callable[[int, int, SectionProof], None] | None) -> ProofReport:
     """Transcribe and check every section, or say why the book is skipped."""
-    import dataclasses
-
     language = report.language
     if transcriber is None and model_path is None and _primary(language) != "en":
         # Known before loading anything: the default model hears English only.
@@ -553,8 +561,6 @@ def _skip_reason(language: str, model: str) -> str:
 
 
 def _finish(report: ProofReport, write: bool, started: float) -> ProofReport:
-    import dataclasses
-
     files: tuple[Path, ...] = ()
     if write:
         files = _write_reports(report)
@@ -566,32 +572,32 @@ def _finish(report: ProofReport, write: bool, started: float) -> ProofReport:
     return dataclasses.replace(report, files=files, stats=stats)
 
 
-def _read_record(out_dir: Path) -> dict[str, Any]:
-    path = out_dir / "build.json"
+def _read_record(out_dir: Path) -> BuildRecord:
+    path = out_dir / RECORD_NAME
     if out_dir.suffix.lower() == ".md" and out_dir.is_file():
         raise PublisherError(f"{out_dir} is a Markdown source; proof-listen its output folder "
-                             "instead, e.g. 'publisher proof output/<slug>'.")
+                             "instead, e.g. 'publisher proof output/<slug>'.", path=out_dir)
     if not path.is_file():
         raise PublisherError(f"{out_dir}: no build.json here, so no built book to "
                              "proof-listen. Build it first with 'publisher build SOURCE.md' "
-                             "and pass its output folder (output/<slug>).")
+                             "and pass its output folder (output/<slug>).", path=path)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        return load_record(path)
+    except NotARecord as exc:
+        raise PublisherError(f"{path}: is not a build record; build the book again.",
+                             path=path) from exc
     except (OSError, ValueError) as exc:
         raise PublisherError(f"{path}: cannot be read as JSON ({exc}); build the book "
-                             "again.") from exc
-    if not isinstance(record, dict):
-        raise PublisherError(f"{path}: is not a build record; build the book again.")
-    return record
+                             "again.", path=path) from exc
 
 
-def _audio_entries(record: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
+def _audio_entries(record: BuildRecord, out_dir: Path) -> list[Mapping[str, Any]]:
     """Sections of build.json that have audio, checked for what proof needs."""
-    sections = record.get("sections")
-    if not isinstance(sections, list):
+    sections = record.sections
+    if not sections:
         raise PublisherError(f"{out_dir / 'build.json'}: has no sections; build the book "
                              "again.")
-    entries = [s for s in sections if isinstance(s, dict) and s.get("audio")]
+    entries = [s for s in sections if s.get("audio")]
     if not entries:
         raise PublisherError(f"{out_dir}: the book was built without audio (--no-audio), "
                              "so there is nothing to proof-listen. Build it with audio.")
@@ -607,7 +613,7 @@ def _audio_entries(record: dict[str, Any], out_dir: Path) -> list[dict[str, Any]
     return entries
 
 
-def _check_section(entry: dict[str, Any], heard: Sequence[HeardWord], threshold: float,
+def _check_section(entry: Mapping[str, Any], heard: Sequence[HeardWord], threshold: float,
                    texts: dict[str, list[str]]) -> SectionProof:
     expected = [_Expected(id=str(t["id"]), start_ms=int(t["start_ms"]), end_ms=int(t["end_ms"]),
                           text=str(t["text"]), words=tuple(normalize_words(str(t["text"]))))
@@ -744,8 +750,6 @@ def _check_sentence(e: _Expected, section_id: str, heard: Sequence[HeardWord],
 
 def _with_suggestion(s: SentenceProof) -> SentenceProof:
     """Add the likely fix to a flagged sentence, when there is one."""
-    import dataclasses
-
     suggestion = ""
     if "silent" in s.flags:
         suggestion = ("No speech was heard where this sentence should be: its clip may be "
@@ -777,35 +781,6 @@ def _as_written(word: str, text: str) -> str:
     return word
 
 
-def measure(out_dir: Path, *, runs: int = 1) -> dict[str, float]:
-    """Proof-listen the book in ``out_dir`` for a benchmark (writes no report).
-
-    Returns its WER and how long listening took: ``seconds`` is the median of
-    ``runs`` runs with the model already loaded (``model_load_seconds`` is
-    the one-off cost of loading it), ``seconds_per_audio_minute`` the same per
-    minute of section audio. For ``bench/run.py``.
-    """
-    import statistics
-
-    started = time.monotonic()
-    transcriber = WhisperTranscriber()
-    load_seconds = time.monotonic() - started
-    times, report = [], None
-    for _ in range(max(1, runs)):
-        report = proof_book(out_dir, transcriber=transcriber, write=False)
-        times.append(report.stats["seconds"])
-    assert report is not None
-    if report.skipped:
-        raise PublisherError(f"{out_dir}: {report.skipped}")
-    seconds = statistics.median(times)
-    audio_minutes = report.stats["audio_ms"] / 60000
-    return {"wer": round(report.wer, 4), "words": report.words, "errors": report.errors,
-            "flagged_sentences": len(report.flagged), "audio_minutes": round(audio_minutes, 2),
-            "model_load_seconds": round(load_seconds, 2), "seconds": round(seconds, 2),
-            "seconds_per_audio_minute": round(seconds / audio_minutes, 2),
-            "times_real_time": round(60 * audio_minutes / seconds, 1)}
-
-
 # --------------------------------------------------------------------------- reports
 
 
@@ -815,24 +790,15 @@ def _write_reports(report: ProofReport) -> tuple[Path, ...]:
     json_text = json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
     html_text = render("proof.html", report=report, flag_text=FLAG_TEXT,
                        media_fragment=_media_fragment, percent=_percent)
-    return (_write_atomically(report.out_dir / JSON_NAME, json_text),
-            _write_atomically(report.out_dir / HTML_NAME, html_text))
+    return (_write_report(report.out_dir / JSON_NAME, json_text),
+            _write_report(report.out_dir / HTML_NAME, html_text))
 
 
-def _write_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    tmp = None
+def _write_report(path: Path, text: str) -> Path:
+    """Write one report file atomically, readable by all (the report is for sharing)."""
     try:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
-                                         prefix=f".{path.name}.", suffix=".part",
-                                         delete=False) as handle:
-            tmp = Path(handle.name)
-            handle.write(text)
-        tmp.chmod(0o644)  # mkstemp makes it private; the report is for sharing
-        os.replace(tmp, path)
+        write_atomically(path, text.encode("utf-8"), mode=0o644)
     except OSError as exc:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write the proof-listening report ({exc}). Check "
                           "that the folder is writable and the disk has space.") from exc
     return path

@@ -9,9 +9,10 @@ import pytest
 from lxml import etree
 
 from publisher import config
-from publisher.build import BuildOptions, build
+from publisher.build import build
 from publisher.daisycheck import DTD_DIR, _clock, read_daisy
 from publisher.errors import ConfigError
+from publisher.options import BuildOptions
 from publisher.source import read_manuscript
 
 from .conftest import _missing

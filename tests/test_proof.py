@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from publisher import proof
-from publisher.build import BuildOptions, build
+from publisher.build import build
 from publisher.cli import main
 from publisher.errors import OutputError, PublisherError
+from publisher.options import BuildOptions
 from publisher.proof import HeardWord, normalize_words, proof_book
 
 from .helpers import FIXTURES
