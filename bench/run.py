@@ -17,6 +17,10 @@ same run on the same spoken text, with the voice loaded beforehand:
   cores), sentences dealt out as the build deals them: the same parallelism,
   so ``cold_over_raw_2p`` is the build's overhead over synthesis alone.
 
+``daisy_write_s``: the DAISY 2.02 and DAISY 3 writer alone on the first book
+(its MP3s from the warm cache), and ``daisy_share_of_cold``, that time as a
+share of the cold build; ``daisy202_bytes`` / ``daisy3_bytes``: their sizes.
+
 ``cluster``: synthesis throughput (audio minutes per wall minute) in one
 process and on Dask LocalClusters of 1 and 2 worker processes, the serial part
 of a build (parse, assemble, encode, package: what stays on the machine that

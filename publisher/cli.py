@@ -101,8 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     c = commands.add_parser("check", help="validate EPUBs with EPUBCheck (and DAISY Ace), and DAISY zips "
                                       "by reading them back",
                             description="Validate EPUB files with EPUBCheck 5 and, when "
-                                        "installed, DAISY Ace. Exit 1 on any problem.")
-    c.add_argument("epubs", nargs="+", type=Path, metavar="EPUB")
+                                        "installed, DAISY Ace; read DAISY 2.02 and DAISY 3 "
+                                        "zips back (every navigation entry, text fragment "
+                                        "and audio clip must resolve). Exit 1 on any "
+                                        "problem.")
+    c.add_argument("epubs", nargs="+", type=Path, metavar="EPUB_OR_DAISY_ZIP")
     c.add_argument("--ace", action="store_true", help="also run DAISY Ace (needs ace-cli)")
     _add_output_flags(c)
 

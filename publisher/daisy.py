@@ -538,7 +538,13 @@ def _ncx(book: _DaisyBook, dtbook_href: str) -> bytes:
     for creator in book.creators:
         author = etree.SubElement(ncx, e + "docAuthor")
         etree.SubElement(author, e + "text").text = creator
-    orders = _play_orders(book)
+    notes = list(_notes(book))
+    # playOrder: 1, 2, 3 ... in reading order over the targets alone (no gaps);
+    # entries that point to the same sentence share one.
+    reading = _play_orders(book)
+    targets = sorted({h.sentence_id for h in book.headings} | {n[2] for n in notes},
+                     key=reading.__getitem__)
+    orders = {sentence_id: n for n, sentence_id in enumerate(targets, 1)}
     nav_map = etree.SubElement(ncx, e + "navMap")
     stack: list[tuple[int, etree._Element]] = [(0, nav_map)]
     for n, heading in enumerate(book.headings, 1):
@@ -552,7 +558,6 @@ def _ncx(book: _DaisyBook, dtbook_href: str) -> bytes:
         etree.SubElement(point, e + "content",
                          {"src": f"{heading.section.basename}.smil#par-{heading.sentence_id}"})
         stack.append((heading.level, point))
-    notes = list(_notes(book))
     if notes:
         nav_list = etree.SubElement(ncx, e + "navList", {"id": "notes", "class": "note"})
         label = etree.SubElement(nav_list, e + "navLabel")

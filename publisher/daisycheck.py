@@ -306,6 +306,9 @@ class _Reader:
                 f"navTarget.{point.get('class', '')}"
             self.nav.append(DaisyNav(kind, (label.text or "").strip(), content.get("src", "")))
             self.resolves(name, content.get("src", ""), f"{name} {point.get('id')}")
+        orders = {p.get("playOrder") for p in ncx.iter(e + "navPoint", e + "navTarget")}
+        if orders != {str(n) for n in range(1, len(orders) + 1)}:
+            self.problems.append(f"{name}: playOrder is not 1, 2, 3 ... without gaps")
 
     def validate_dtds(self) -> None:
         """DAISY 2.02's text and NCC against XHTML 1.0, its SMIL against SMIL 1.0 (if installed)."""
