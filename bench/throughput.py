@@ -19,9 +19,10 @@ from publisher.build import load_book
 from publisher.cache import ClipCache
 from publisher.cluster import open_executor, synthesize_with_executor
 from publisher.errors import PublisherError
+from publisher.hearing import WhisperTranscriber
 from publisher.model import Clip
 from publisher.options import BuildOptions
-from publisher.proof import WhisperTranscriber, proof_book
+from publisher.proof import proof_book
 from publisher.script import script_book
 from publisher.speech import EngineSpec
 from publisher.synthesize import synthesize_clips
