@@ -17,6 +17,10 @@ same run on the same spoken text, with the voice loaded beforehand:
   cores), sentences dealt out as the build deals them: the same parallelism,
   so ``cold_over_raw_2p`` is the build's overhead over synthesis alone.
 
+``daisy_write_s``: the DAISY 2.02 and DAISY 3 writer alone on the first book
+(its MP3s from the warm cache), and ``daisy_share_of_cold``, that time as a
+share of the cold build; ``daisy202_bytes`` / ``daisy3_bytes``: their sizes.
+
 ``cluster``: synthesis throughput (audio minutes per wall minute) in one
 process and on Dask LocalClusters of 1 and 2 worker processes, the serial part
 of a build (parse, assemble, encode, package: what stays on the machine that
@@ -298,6 +302,8 @@ def bench_audio(quick: bool, runs: int) -> dict[str, object]:
             shutil.copytree(snapshot, cache)
 
         one_edit = timed([*cmd[:-1], str(edited)], runs, env, prepare=restore)
+        restore()
+        daisy = bench_daisy(tmpdir / "daisy", cache, runs)
     raw_np_s = raw_np["wall_s"]
     result.update({
         "book_audio_s": round(book_audio_s, 1),
@@ -319,8 +325,45 @@ def bench_audio(quick: bool, runs: int) -> dict[str, object]:
         "peak_rss_mb_cold": cold["peak_mb"],
         "peak_rss_mb_warm": warm["peak_mb"],
         "peak_rss_mb_one_edit": one_edit["peak_mb"],
+        **daisy,
+        "daisy_share_of_cold": round(float(daisy["daisy_write_s"]) / cold["wall_s"], 4),
     })
     return result
+
+
+def bench_daisy(folder: Path, cache: Path, runs: int) -> dict[str, object]:
+    """Time the DAISY writer alone on the first book (its section MP3s from the warm cache).
+
+    The two DAISY zips are what a build adds for them: no synthesis, no
+    encoding, only XML and copying the MP3s, so timing the writer in this
+    process measures that cost without the noise of two whole builds.
+    """
+    from publisher import daisy, narrate
+    from publisher.build import load_book, source_date
+    from publisher.cover import make_cover
+    from publisher.model import Accessibility, Publication
+    from publisher.options import BuildOptions, Reporter
+    from publisher.script import script_book
+
+    options = BuildOptions(cache_dir=cache)
+    book = load_book(FIRST_BOOK, options)
+    folder.mkdir(parents=True)
+    # With the cover, as the build does: it is in the MP3s' tags (and the cache key).
+    cover = make_cover(book.meta, FIRST_BOOK.parent, cache_dir=cache)
+    result = narrate.narrate_book(book, script_book(book), folder, options, Reporter(),
+                                  cover=cover)
+    pub = Publication(book=book, out_dir=folder, audio=result.sections,
+                      modified=source_date(book.meta.date), narrator=result.narrator,
+                      accessibility=Accessibility((), (), (), (), ""))
+    times = []
+    paths: list[Path] = []
+    for _ in range(max(runs, 3)):
+        start = time.perf_counter()
+        paths = daisy.write_daisy(pub)
+        times.append(time.perf_counter() - start)
+    return {"daisy_write_s": round(statistics.median(times), 3),
+            **{f"{p.name.rsplit('_', 1)[1].removesuffix('.zip')}_bytes": p.stat().st_size
+               for p in paths}}
 
 
 # --- the cluster ---------------------------------------------------------------------

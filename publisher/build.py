@@ -55,7 +55,7 @@ def _listening_writers() -> tuple[Callable[[Publication], object], ...]:
 
     Imported here, not at the top: a text-only build needs none of them.
     """
-    from . import feeds, manifests, site, transcripts
+    from . import daisy, feeds, manifests, site, transcripts
     from .audio import m4b
 
     return (
@@ -64,6 +64,7 @@ def _listening_writers() -> tuple[Callable[[Publication], object], ...]:
         m4b.write_m4b,
         manifests.write_readium_audiobook,
         manifests.write_lpf,
+        daisy.write_daisy,
         site.write_site,  # last: it links the M4B and feed only if they exist
     )
 
@@ -98,7 +99,9 @@ def load_book(source: Path, options: BuildOptions) -> Book:
     with error_context(path=source):
         manuscript = read_manuscript(source)
         overrides: dict[str, object] = {"engine": options.engine, "voice": options.voice,
-                                        "rate": options.rate, "base_url": options.base_url}
+                                        "rate": options.rate, "base_url": options.base_url,
+                                        "daisy": (list(options.daisy) or False)
+                                        if options.daisy is not None else None}
         meta, warnings = load_meta(manuscript, overrides)
         book = parse_book(manuscript, meta, assets=options.assets)
     if warnings:

@@ -52,6 +52,7 @@ Hazards are ProductFormFeatureType 12 with code list 143: ``none`` -> 00
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import json
 import logging
@@ -73,6 +74,7 @@ from .layout import (
     RECORD_NAME,
     book_file,
     cover_filename,
+    daisy_name,
     lock_path,
 )
 from .model import Accessibility, Publication
@@ -83,6 +85,7 @@ __all__ = [
     "ONIX_NS",
     "catalog_feed",
     "catalog_record",
+    "daisy_editions",
     "hazard_codes",
     "list196_codes",
     "onix_record",
@@ -123,6 +126,14 @@ FEATURE_CODES: dict[str, tuple[str, str]] = {
 }
 #: Features that are only true when the product carries audio.
 _NEEDS_AUDIO = {"synchronizedAudioText"}
+#: DAISY edition -> (List 175 ProductFormDetail, name); their ProductForm is List 150
+#: AJ (downloadable audio file), with A103 (MP3 format) for the audio.
+DAISY_FORMS = {"202": ("A204", "DAISY 2.02"), "3": ("A210", "DAISY 3")}
+#: The List 196 codes of the EPUB that stay true of a DAISY edition: the same
+#: text, audio, alternative text, reading order and heading navigation. ARIA
+#: (30), the PLS lexicon (21), display transformability (36) and the EPUB
+#: Accessibility conformance (04, 80-86) are the EPUB's own and are not claimed.
+DAISY_LIST196 = frozenset({"11", "13", "14", "15", "20", "29", "51", "52"})
 SUFFICIENT_TEXT = ("52", "All non-decorative content supports reading without sight")
 SUFFICIENT_AUDIO = ("51", "All non-decorative content supports reading via pre-recorded audio")
 #: schema.org accessibilityHazard -> (List 143 code, meaning), ProductFormFeatureType 12.
@@ -281,7 +292,73 @@ def onix_record(pub: Publication) -> etree._Element:
         e.sub(published, "PublishingDateRole", "01")  # publication date
         digits = meta.date.replace("-", "")
         e.sub(published, "Date", digits, dateformat={8: "00", 6: "01", 4: "05"}[len(digits)])
+    for fmt in daisy_editions(pub):
+        message.append(_daisy_product(e, product, pub, fmt))
     return message
+
+
+def daisy_editions(pub: Publication) -> tuple[str, ...]:
+    """The DAISY editions the build makes ("202", "3"): the book's choice, only with audio."""
+    return tuple(pub.book.meta.daisy) if pub.audio else ()
+
+
+def _daisy_product(e: _OnixBuilder, epub_product: etree._Element, pub: Publication,
+                   fmt: str) -> etree._Element:
+    """The ONIX Product of one DAISY edition: the EPUB's record with its own form and codes.
+
+    Its proprietary identifier is the book's with ``-daisy202`` / ``-daisy3``
+    (the ISBN, if any, is the EPUB's and is left out); RelatedMaterial names
+    the EPUB as the same content in another format (List 51 code 06).
+    """
+    meta = pub.book.meta
+    detail_code, name = DAISY_FORMS[fmt]
+    product = copy.deepcopy(epub_product)
+    ns = {"o": ONIX_NS}
+    product.find("o:RecordReference", ns).text = f"{meta.identifier}-daisy{fmt}"  # type: ignore[union-attr]
+    for ident in product.findall("o:ProductIdentifier", ns):
+        if ident.findtext("o:ProductIDType", namespaces=ns) == "15":
+            product.remove(ident)  # the ISBN is the EPUB's
+        else:
+            ident.find("o:IDValue", ns).text = f"{meta.identifier}-daisy{fmt}"  # type: ignore[union-attr]
+    detail = product.find("o:DescriptiveDetail", ns)
+    assert detail is not None
+    form = detail.find("o:ProductForm", ns)
+    assert form is not None
+    form.text = "AJ"  # downloadable audio file
+    for old in detail.findall("o:ProductFormDetail", ns):
+        detail.remove(old)
+    at = list(detail).index(form) + 1
+    for code in (detail_code, "A103"):  # DAISY (full audio, navigation, full text); MP3
+        element = etree.Element(f"{{{ONIX_NS}}}ProductFormDetail")
+        element.text = code
+        detail.insert(at, element)
+        at += 1
+    for feature in detail.findall("o:ProductFormFeature", ns):
+        kind = feature.findtext("o:ProductFormFeatureType", namespaces=ns)
+        value = feature.findtext("o:ProductFormFeatureValue", namespaces=ns)
+        if kind != "09":
+            continue
+        if value == "00":
+            feature.find("o:ProductFormFeatureDescription", ns).text = (  # type: ignore[union-attr]
+                f"{name} talking book: the full text and a full synthetic-voice narration, "
+                "synchronised sentence by sentence; navigation by headings; notes and "
+                "sidebars can be skipped.")
+        elif value not in DAISY_LIST196:
+            detail.remove(feature)
+    primary = detail.find("o:PrimaryContentType", ns)
+    if primary is not None:
+        primary.text = "01"  # audiobook
+    content = detail.find("o:ProductContentType", ns)
+    if content is not None:
+        content.text = "10"  # text (eye-readable): the full text is there too
+    related = e.sub(product, "RelatedMaterial")
+    relation = e.sub(related, "RelatedProduct")
+    e.sub(relation, "ProductRelationCode", "06")  # alternative format
+    ident = e.sub(relation, "ProductIdentifier")
+    e.sub(ident, "ProductIDType", "01")
+    e.sub(ident, "IDTypeName", _id_type_name(meta.identifier))
+    e.sub(ident, "IDValue", meta.identifier)
+    return product
 
 
 def write_onix(pub: Publication) -> list[Path]:
@@ -493,6 +570,12 @@ def _opds_publication(record: dict[str, object]) -> dict[str, object]:
                              (book_file(slug, "lpf"), "application/lpf+zip")):
         if name in files:
             links.append({"rel": ACQUISITION, "href": href(name), "type": media_type})
+    for fmt, (_, form_name) in DAISY_FORMS.items():
+        # DAISY has no registered media type of its own: a zip, titled by its format.
+        name = daisy_name(slug, fmt)
+        if name in files:
+            links.append({"rel": ACQUISITION, "href": href(name), "type": "application/zip",
+                          "title": f"{form_name} talking book (full text and audio)"})
     if FEED_NAME in files:
         links.append({"rel": "alternate", "href": href(FEED_NAME),
                       "type": "application/rss+xml", "title": "Podcast feed"})

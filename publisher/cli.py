@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--fallback", choices=engine_names(offline=True),
                    help="engine to finish the book with if the first is unreachable "
                         "(e.g. --engine gtts --fallback piper)")
+    b.add_argument("--daisy", metavar="EDITIONS",
+                   help="DAISY talking books to make with the audio: 202 (DAISY 2.02), "
+                        "3 (DAISY 3), '202,3' or 'none' (default: the front matter's "
+                        "'daisy', else both)")
     b.add_argument("--audio-profile", default="podcast", metavar="NAME",
                    help="audio files: podcast (default, 64 kbps mono, -19 LUFS), "
                         "acx (44.1 kHz 192 kbps CBR), or compact")
@@ -101,10 +105,14 @@ def _parser() -> argparse.ArgumentParser:
                             description="List the speech engines and their voices.")
     _add_output_flags(v)
 
-    c = commands.add_parser("check", help="validate EPUBs with EPUBCheck (and DAISY Ace)",
+    c = commands.add_parser("check", help="validate EPUBs with EPUBCheck (and DAISY Ace), and DAISY zips "
+                                      "by reading them back",
                             description="Validate EPUB files with EPUBCheck 5 and, when "
-                                        "installed, DAISY Ace. Exit 1 on any problem.")
-    c.add_argument("epubs", nargs="+", type=Path, metavar="EPUB")
+                                        "installed, DAISY Ace; read DAISY 2.02 and DAISY 3 "
+                                        "zips back (every navigation entry, text fragment "
+                                        "and audio clip must resolve). Exit 1 on any "
+                                        "problem.")
+    c.add_argument("epubs", nargs="+", type=Path, metavar="EPUB_OR_DAISY_ZIP")
     c.add_argument("--ace", action="store_true", help="also run DAISY Ace (needs ace-cli)")
     _add_output_flags(c)
 
@@ -232,13 +240,22 @@ def _build(args: argparse.Namespace) -> int:
         raise PublisherError(f"--rate {args.rate}: expected a number from 0.5 to 2.0.")
     if args.workers < 0:
         raise PublisherError(f"--workers {args.workers}: expected 0 (automatic) or more.")
+    daisy: tuple[str, ...] | None = None
+    if args.daisy is not None:
+        names = tuple(n for n in args.daisy.replace(",", " ").split() if n)
+        if names in (("none",), ()):
+            daisy = ()
+        elif all(n in ("202", "3") for n in names):
+            daisy = tuple(f for f in ("202", "3") if f in names)
+        else:
+            raise PublisherError(f"--daisy {args.daisy}: expected 202, 3, '202,3' or none.")
     options = BuildOptions(
         out_root=args.out, audio=not args.no_audio, overlays=not args.no_overlays,
         engine=args.engine, voice=args.voice, rate=args.rate,
         audio_profile=args.audio_profile, epub_audio_profile=args.epub_audio_profile,
         cache_dir=args.cache_dir, base_url=args.base_url, strict=args.strict,
         workers=args.workers, fallback=args.fallback, force=args.force, check=args.check,
-        assets=args.assets)
+        assets=args.assets, daisy=daisy)
     proof = args.proof or args.max_wer is not None
     if proof and args.no_audio:
         raise PublisherError("--proof listens to the audio, and --no-audio makes none: "
@@ -334,12 +351,19 @@ def _voices() -> int:
 def _check(args: argparse.Namespace) -> int:
     for path in args.epubs:
         if not path.is_file():
-            raise PublisherError(f"{path}: no such EPUB file. Build it first with "
+            raise PublisherError(f"{path}: no such EPUB or DAISY zip file. Build it first with "
                                  "'publisher build' (or 'make book').")
     from . import check
 
     problems = 0
     for path in args.epubs:
+        if path.suffix.lower() == ".zip":  # a DAISY 2.02 or 3 book: read it back
+            from .daisycheck import check_daisy
+
+            daisy_report = check_daisy(path)
+            log.info("%s", daisy_report.summary())
+            problems += 0 if daisy_report.ok else 1
+            continue
         report = check.run_epubcheck(path)
         log.info("%s", report.summary())
         problems += 0 if report.ok else 1

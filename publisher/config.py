@@ -31,8 +31,10 @@ KNOWN_KEYS = (
     "title", "subtitle", "author", "creator", "publisher", "language", "identifier",
     "date", "rights", "description", "subjects", "content_note", "cover", "cover_alt",
     "split_level", "slug", "base_url", "engine", "voice", "rate", "pronunciations",
-    "lexicon", "fallback",
+    "lexicon", "fallback", "daisy",
 )
+#: The DAISY editions a book can ask for (front matter ``daisy``, ``--daisy``).
+DAISY_FORMATS = ("202", "3")
 
 
 def slugify(text: str, max_length: int = 48) -> str:
@@ -177,6 +179,7 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
                     continue
                 pronunciations.append((str(word).strip(), str(said).strip()))
 
+    daisy = _daisy_formats(fm.get("daisy", list(DAISY_FORMATS)), problems)
     cover = _path_key(fm, "cover", path, problems)
     lexicon = _path_key(fm, "lexicon", path, problems)
     if lexicon is None and path.with_suffix(".pls").is_file():
@@ -197,6 +200,7 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
         direction="rtl" if primary in RTL_LANGUAGES else "ltr", base_url=base_url.rstrip("/"),
         engine=engine, voice=text("voice"), rate=float(rate),
         pronunciations=tuple(pronunciations), lexicon=lexicon, fallback=fallback,
+        daisy=daisy,
     )
     return meta, tuple(warnings)
 
@@ -238,6 +242,21 @@ def _language_from_text(manuscript: Manuscript, warnings: list[str]) -> str:
                     f"'{tag}' ({confidence:.0%} sure), so the book is in '{tag}'. Add "
                     f"'language: {tag}' (or the right tag) to the front matter to set it.")
     return tag
+def _daisy_formats(value: object, problems: list[str]) -> tuple[str, ...]:
+    """``daisy: [202, 3]`` (or ``202,3``, ``3``, ``false``/``none``/``[]`` for none)."""
+    if value is False or value is None:
+        return ()
+    items = value if isinstance(value, list) else str(value).replace(",", " ").split()
+    names = [str(item).strip().replace(".", "") for item in items]
+    if names in (["none"], ["false"], ["no"]):
+        return ()
+    wrong = [name for name in names if name not in DAISY_FORMATS]
+    if wrong or isinstance(value, bool):
+        problems.append(f"'daisy' is {_show(value)}; expected a list of DAISY editions from "
+                        "202 (DAISY 2.02) and 3 (DAISY 3), e.g. 'daisy: [202, 3]', "
+                        "or 'daisy: false' for none.")
+        return ()
+    return tuple(f for f in DAISY_FORMATS if f in names)
 
 
 def resolve_inside(base: Path, relative: str) -> Path | None:

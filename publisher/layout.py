@@ -6,6 +6,7 @@
       .<slug>.building-*/ .<slug>.old-*/   staging and swap (see build.py)
       <slug>/
         <slug>.epub <slug>.m4b <slug>.audiobook <slug>.lpf    book_file(slug, ext)
+        <slug>_daisy202.zip <slug>_daisy3.zip                daisy_name(slug, edition)
         audio/NN-<section>.mp3        audio_href(section)
         transcripts/NN-<section>.vtt  transcript_href(section)
         chapters/NN-<section>.json    chapters_href(section)
@@ -54,6 +55,11 @@ EPUB_AUDIO_DIR = ".epub-audio"
 def book_file(slug: str, ext: str) -> str:
     """The name of a whole-book file: ``<slug>.epub``, ``.m4b``, ``.audiobook``, ``.lpf``."""
     return f"{slug}.{ext}"
+
+
+def daisy_name(slug: str, edition: str) -> str:
+    """A DAISY edition's zip: ``<slug>_daisy202.zip`` (DAISY 2.02), ``<slug>_daisy3.zip``."""
+    return f"{slug}_daisy{edition}.zip"
 
 
 def audio_name(section: Section) -> str:

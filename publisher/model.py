@@ -200,6 +200,8 @@ class BookMeta:
     #: A W3C PLS lexicon file (front matter ``lexicon``, or <source>.pls).
     lexicon: Path | None = None
     fallback: str = ""
+    #: DAISY editions made when audio is built: "202" (DAISY 2.02), "3" (DAISY 3).
+    daisy: tuple[str, ...] = ("202", "3")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,8 @@ class BuildOptions:
     strict: bool = False
     workers: int = 0
     fallback: str | None = None
+    #: DAISY editions ("202", "3"; empty for none); None: the front matter's, else both.
+    daisy: tuple[str, ...] | None = None
     #: Build even when the outputs are up to date (see publisher.stamp).
     force: bool = False
     #: Run EPUBCheck and DAISY Ace on the finished EPUB; claim conformance only if both

@@ -31,7 +31,7 @@ from pathlib import Path
 from lxml import etree
 from lxml import html as lxml_html
 
-from .layout import FEED_NAME, SITE_DIR, book_file, document_href, transcript_href
+from .layout import FEED_NAME, SITE_DIR, book_file, daisy_name, document_href, transcript_href
 from .model import Publication, Section, SectionAudio
 from .templates import read_static, render
 
@@ -140,6 +140,12 @@ def _common(pub: Publication) -> dict[str, object]:
     if (out / m4b_name).is_file():
         downloads.append({"href": f"../{m4b_name}", "label": "Audiobook (M4B)",
                           "note": f"the whole book with chapters, {_size(out / m4b_name)}"})
+    for fmt, label in (("202", "DAISY 2.02 talking book"), ("3", "DAISY 3 talking book")):
+        daisy_file = daisy_name(meta.slug, fmt)
+        if (out / daisy_file).is_file():
+            downloads.append({"href": f"../{daisy_file}", "label": label,
+                              "note": "full text and narration for DAISY players, "
+                                      f"{_size(out / daisy_file)}"})
     feed = FEED_NAME
     has_feed = (out / feed).is_file()
     if has_feed:

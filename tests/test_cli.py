@@ -140,7 +140,7 @@ def test_a_folder_builds_every_book_in_it(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,expected", [
     (["build", "--rate", "9", "x.md"], "--rate 9.0: expected a number from 0.5 to 2.0."),
-    (["check", "missing.epub"], "missing.epub: no such EPUB file."),
+    (["check", "missing.epub"], "missing.epub: no such EPUB or DAISY zip file."),
 ])
 def test_bad_options_are_clear(args, expected, capsys):
     code, text = run(args, capsys)
