@@ -423,7 +423,8 @@ def _toc_entries(book: Book) -> list[tuple[str, str]]:
 def _speech_items(book: Book, toc: list[tuple[str, str]],
                   lexicon: Lexicon) -> list[tuple[str, str]]:
     items = [(s.id, lexicon.apply(s.spoken)) for s in book.sentences]
-    items += [(entry_id, lexicon.apply(spoken.speak(text, book.meta.language)))
+    keep = spoken.lexicon_words(book.meta)
+    items += [(entry_id, lexicon.apply(spoken.speak(text, book.meta.language, keep)))
               for entry_id, text in toc]
     return items
 
