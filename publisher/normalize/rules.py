@@ -221,7 +221,7 @@ def say_date(y: int | None, m: int, d: int | None, lang: Language, case: str = "
     if y is None:
         template = re.sub(r",?\s*(?:de\s+)?\{year\}", "", template)
     if d is None:
-        template = re.sub(r"\{day\}\s*(?:de\s+)?", "", template)
+        template = re.sub(r"\s*\{day\},?\s*(?:de\s+)?", " ", template)
     return template.format(day=day, month=month, year=w.year(y, lang) if y else "").strip()
 
 
@@ -240,11 +240,15 @@ def _numeric_date(match: re.Match[str], lang: Language) -> str | None:
 
 
 def _german_case(before: str, lang: Language) -> str:
-    """"am 9. November" is "am neunten": the ending after a preposition."""
-    if lang.code == "de" and re.search(r"\b(?:am|vom|zum|bis zum|ab dem|seit dem)\s*$",
-                                       before, re.IGNORECASE):
+    """The ending of a German ordinal: "am neunten", "der neunte", else "neunter"."""
+    if lang.code != "de":
+        return ""
+    if re.search(r"\b(?:am|im|vom|zum|beim|bis zum|ab dem|seit dem|dem|den|des)\s*$", before,
+                 re.IGNORECASE):
         return "n"
-    return ""
+    if re.search(r"\b(?:der|die|das)\s*$", before, re.IGNORECASE):
+        return ""
+    return "r"
 
 
 def _month_alternatives(lang: Language) -> str:
@@ -280,8 +284,11 @@ def _written_date(match: re.Match[str], lang: Language) -> str | None:
     if d is not None and not 1 <= d <= 31:
         return None
     pre = g["pre"] or ""
-    case = "n" if pre else ""
+    case = "n" if pre else _german_case(match.string[:match.start()], lang)
     said = say_date(y, m, d, lang, case)
+    wide = w.month_name(m, lang.code).lower()
+    if match.group(0).endswith(".") and name.lower() == wide and not (y and not g["m3"]):
+        said += "."  # the period ends the sentence; it was not an abbreviation's
     return pre + said
 
 
@@ -313,7 +320,11 @@ def _time(match: re.Match[str], lang: Language) -> str | None:
     if not lang.has_rules:
         return None
     hour, minute = int(match.group(1)), int(match.group(2))
-    return say_time(hour, minute, lang, match.group("ampm"))
+    said = say_time(hour, minute, lang, match.group("ampm"))
+    rest = match.string[match.end():]
+    if match.group(0).endswith(".") and (not rest.strip() or re.match(r"\s+[A-Z]", rest)):
+        said += "."  # "p.m." ending a sentence: its period ends the sentence too
+    return said
 
 
 @_regex(r"(?<![\d])([01]?\d|2[0-3])\s?h\s?([0-5]\d)\b")
@@ -401,7 +412,7 @@ def _apocope(said: str, lang: Language) -> str:
     """Spanish "uno" before a noun is "un" (cincuenta y un dólares, veintiún euros)."""
     if lang.code != "es":
         return said
-    return re.sub(r"\bveintiuno\b", "veintiún", re.sub(r"\buno\b(?= \w)", "un", said))
+    return re.sub(r"\bveintiuno\b", "veintiún", re.sub(r"\buno\b(?= (?!coma\b|con\b)\w)", "un", said))
 
 
 def _percent_pattern(lang: Language) -> str:
@@ -499,6 +510,11 @@ def _ordinal(match: re.Match[str], lang: Language) -> str | None:
             return None
     feminine = bool(re.search(r"ª|a$|as$|re$|res$|ère", suffix))
     said = w.ordinal(n, lang, feminine)
+    after = match.string[match.end():]
+    if lang.code == "de" and said.endswith("e"):
+        said += _german_case(match.string[:match.start()], lang).replace("r", "")
+    if lang.code == "es" and re.match(r"\s+(?!de\b|del\b)[a-záéíóúñ]", after):
+        said = re.sub(r"\b(primer|tercer)o$", r"\1", said)  # el tercer piso
     if lang.code == "fr" and n > 1 and suffix.endswith("s"):
         said += "s"
     return said
@@ -613,7 +629,8 @@ def _path(match: re.Match[str], lang: Language) -> str | None:
     for part in parts:
         part = part.replace(".", f" {dot} ").replace("_", " ").replace("~", "tilde")
         said.append(part.strip())
-    return f" {slash} ".join(p for p in said if p) if said else None
+    spoken = f" {slash} ".join(p for p in said if p)
+    return f"{slash} {spoken}" if text.startswith("/") else spoken
 
 
 @_regex(r"(?<=[^\W\d_])/(?=[^\W\d_])")
@@ -701,8 +718,10 @@ def _cardinal_pattern(lang: Language) -> str:
 
 @_regex(_cardinal_pattern)
 def _number(match: re.Match[str], lang: Language) -> str:
-    text = match.group(0)
-    return _amount(text, lang)
+    said = _amount(match.group(0), lang)
+    if re.match(r"\s+[^\W\d]", match.string[match.end():]):
+        said = _apocope(said, lang)  # veintiún libros
+    return said
 
 
 def _digit_pattern(lang: Language) -> str:
@@ -735,7 +754,7 @@ def rules_for(keep: frozenset[str]) -> tuple[Rule, ...]:
         Rule("number sign", _number_sign), Rule("ordinal", _ordinal),
         Rule("decade", _decade), Rule("roman numeral", _roman),
         Rule("acronym", acronyms(keep)), Rule("path", _path), Rule("slash", _word_slash),
-        Rule("ampersand", _ampersand), Rule("math", _times), Rule("math", _math),
-        Rule("symbol", _symbol), Rule("number", _eastern_digits), Rule("year", _year),
+        Rule("symbol", _symbol), Rule("ampersand", _ampersand), Rule("math", _times),
+        Rule("math", _math), Rule("number", _eastern_digits), Rule("year", _year),
         Rule("number", _number), Rule("number", _digits),
     )
