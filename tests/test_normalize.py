@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import emoji as emoji_data
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from publisher.normalize import abbreviation_entries, normalize
 
@@ -99,10 +102,6 @@ def test_abbreviation_definitions_can_feed_the_lexicon():
 
 # --- properties -------------------------------------------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-import emoji as emoji_data  # noqa: E402
 
 _PIECES = st.sampled_from([
     "3", "12", "1,234", "1.234", "3,14", "3.14", "45%", "$51.75", "25 €", "9/16", "1/2",

@@ -38,10 +38,10 @@ def _regex(pattern: str | Callable[[Language], str], flags: int = 0) -> Callable
     """Make a finder from a pattern (or a per-language pattern) and a handler."""
     def wrap(handler: Callable[[re.Match[str], Language], str | None]) -> Finder:
         def find(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
-            source = pattern(lang) if callable(pattern) else pattern
-            if not source:
+            compiled = _pattern_for(pattern, flags, lang)
+            if compiled is None:
                 return
-            for match in _compiled(source, flags).finditer(text):
+            for match in compiled.finditer(text):
                 said = handler(match, lang)
                 if said is not None:
                     yield match.start(), match.end(), said
@@ -52,6 +52,19 @@ def _regex(pattern: str | Callable[[Language], str], flags: int = 0) -> Callable
 @functools.cache
 def _compiled(source: str, flags: int) -> re.Pattern[str]:
     return re.compile(source, flags)
+
+
+_PATTERNS: dict[tuple[int, int, str, bool], re.Pattern[str] | None] = {}
+
+
+def _pattern_for(pattern: str | Callable[[Language], str], flags: int,
+                 lang: Language) -> re.Pattern[str] | None:
+    """The rule's compiled pattern for ``lang``, built once per language (not per call)."""
+    key = (id(pattern), flags, lang.code, lang.month_first)
+    if key not in _PATTERNS:
+        source = pattern(lang) if callable(pattern) else pattern
+        _PATTERNS[key] = _compiled(source, flags) if source else None
+    return _PATTERNS[key]
 
 
 def _word(lang: Language, key: str) -> str:
@@ -99,9 +112,16 @@ def _number_sign(match: re.Match[str], lang: Language) -> str:
 
 # --- emoji ---------------------------------------------------------------------------
 
+#: Every emoji has a code point in these ranges (dashes and quotes, U+2010-203B, do not).
+_MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c\u2049\u2122-\u2bff\u3030\u303d\u3297\u3299"
+                          "\ufe0f\u200d\U0001F000-\U0001FFFF]")
+
+
 def _emoji(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
     """Emoji: silent where they decorate (the start, the end, beside another emoji),
     said by their CLDR name in the book's language where they stand for a word."""
+    if not _MAYBE_EMOJI.search(text):
+        return  # most sentences: the emoji tokenizer is the slowest rule
     found = emoji.emoji_list(text)
     for item in found:
         start, end = item["match_start"], item["match_end"]
@@ -135,7 +155,7 @@ def _abbreviations(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
 
 @_regex(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?\(\d{2,4}\)\s?\d{3,4}[-.\s]\d{3,4}\b"
         r"|(?<![\w.-])\d{3}[-.]\d{3}[-.]\d{4}\b"
-        r"|(?<![\w+])\+\d{1,3}(?:[\s.-]\d{1,4}){2,5}\b")
+        r"|(?<![\w+])\+\d{1,3}(?:[\s.-]\d{1,4}){2,5}\b(?![/.,]\d)")
 def _phone(match: re.Match[str], lang: Language) -> str:
     groups = re.findall(r"\d+", match.group(0))
     plus = f"{_word(lang, 'plus')} " if match.group(0).startswith("+") else ""
@@ -628,7 +648,8 @@ def _path(match: re.Match[str], lang: Language) -> str | None:
     said = []
     for part in parts:
         part = part.replace(".", f" {dot} ").replace("_", " ").replace("~", "tilde")
-        said.append(part.strip())
+        part = re.sub(r"\d+", lambda m: f" {w.cardinal(int(m.group(0)), lang)} ", part)
+        said.append(" ".join(part.split()))
     spoken = f" {slash} ".join(p for p in said if p)
     return f"{slash} {spoken}" if text.startswith("/") else spoken
 
