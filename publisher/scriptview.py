@@ -21,10 +21,10 @@ from lxml import html as lxml_html
 
 from . import spoken
 from .config import load_meta
-from .lexicon import Lexicon, load_lexicon
 from .model import Book
 from .normalize import normalize
 from .parse import parse_book
+from .script import Script, script_book
 from .source import read_manuscript
 from .templates import render
 
@@ -67,31 +67,32 @@ def read_script(source: Path) -> tuple[ScriptLine, ...]:
     manuscript = read_manuscript(source)
     meta, _ = load_meta(manuscript)
     book = parse_book(manuscript, meta)
-    return collect_script(book, load_lexicon(meta.pronunciations, meta.lexicon))
+    return collect_script(book, script_book(book))
 
 
-def collect_script(book: Book, lexicon: Lexicon) -> tuple[ScriptLine, ...]:
+def collect_script(book: Book, script: Script) -> tuple[ScriptLine, ...]:
     """(section, sentence id, display text, spoken text, language, changes) of every sentence.
 
-    The spoken text is what the engines receive (the sentence's normalized
-    text with the lexicon applied); the changes are read back from the
+    The spoken text is the script stage's (what every engine receives:
+    normalized, lexicon applied); the changes are read back from the
     normalization of the display text, plus each lexicon entry that applies.
     """
     language = book.meta.language
     keep = spoken.lexicon_words(book.meta)
+    said_for = script.texts
     lines: list[ScriptLine] = []
     for section in book.sections:
         for sentence in section.sentences:
             display = _display_text(sentence.html)
-            said = lexicon.apply(sentence.spoken)
             changes = [ScriptChange(c.rule, c.written, " ".join(c.said.split()))
                        for c in normalize(display, language, keep).changes]
-            for grapheme, alias in lexicon.entries:
+            for grapheme, alias in script.lexicon.entries:
                 if re.search(rf"(?<![\w]){re.escape(grapheme)}(?![\w])", sentence.spoken):
                     changes.append(ScriptChange("lexicon", grapheme, alias))
             lines.append(ScriptLine(section_id=section.id, section_title=section.title,
-                                    sentence_id=sentence.id, display=display, spoken=said,
-                                    language=language, changes=tuple(changes)))
+                                    sentence_id=sentence.id, display=display,
+                                    spoken=said_for[sentence.id], language=language,
+                                    changes=tuple(changes)))
     return tuple(lines)
 
 

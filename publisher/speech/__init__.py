@@ -25,11 +25,12 @@ __all__ = [
     "EngineInfo",
     "EngineSpec",
     "VoiceInfo",
+    "engine_names",
     "list_voices",
     "make_engine",
 ]
 
-_LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class EngineInfo:
 
     name: str
     description: str
+    #: Runs without a network: such an engine can finish a book (``--fallback``).
     offline: bool
     make: Callable[..., Engine]
 
@@ -72,6 +74,12 @@ ENGINES: dict[str, EngineInfo] = {
 }
 
 
+def engine_names(*, offline: bool = False) -> tuple[str, ...]:
+    """The registered engines' names (only those that run offline, with ``offline``):
+    the one list the CLI's choices and the front matter's check are made from."""
+    return tuple(name for name, info in ENGINES.items() if info.offline or not offline)
+
+
 def make_engine(name: str, voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
     """Make the engine called ``name``.
 
@@ -104,6 +112,7 @@ class EngineSpec:
     options: tuple[tuple[str, Any], ...] = ()
 
     def __call__(self) -> Engine:
+        """Make the engine this recipe describes."""
         return make_engine(self.name, self.voice, self.rate, self.lang, **dict(self.options))
 
 
@@ -138,7 +147,7 @@ def _piper_voices() -> list[VoiceInfo]:
         import onnx  # noqa: F401  (needed to load voices deterministically)
         import piper  # noqa: F401
     except (ImportError, PublisherError) as exc:
-        _LOGGER.debug("Piper voice unavailable: %s", exc)
+        log.debug("Piper voice unavailable: %s", exc)
         available = False
     return [
         VoiceInfo(
