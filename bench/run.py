@@ -195,11 +195,35 @@ def bench_text(runs: int) -> dict[str, object]:
                             "cpu_ratio_publisher_over_pandoc": round(
                                 ours["cpu_s"] / max(theirs["cpu_s"], 1e-3), 2)})
             results[name] = row
+        # `publisher script` on the first book: the whole command, and the
+        # work alone once warm (imports done, CLDR and patterns loaded).
+        results["script_first_book_s"] = timed(
+            [*PUBLISHER, "script", "-o", str(tmpdir / "script.txt"), str(FIRST_BOOK)],
+            runs)["wall_s"]
+        results["script_first_book_warm_s"] = _script_warm(runs)
         # What no build can avoid: starting Python and importing the text path.
         results["python_startup_s"] = timed([sys.executable, "-c", "pass"], runs)["wall_s"]
         results["import_publisher_build_s"] = timed(
             [sys.executable, "-c", "import publisher.build"], runs)["wall_s"]
     return results
+
+
+def _script_warm(runs: int) -> float:
+    """Median seconds of read_script + render_text on the first book, in one warm process."""
+    code = ("import statistics, time\n"
+            "from pathlib import Path\n"
+            "from publisher import scriptview\n"
+            f"source = Path({str(FIRST_BOOK)!r})\n"
+            "scriptview.render_text(scriptview.read_script(source))\n"
+            "times = []\n"
+            f"for _ in range({max(runs, 3)}):\n"
+            "    t = time.perf_counter()\n"
+            "    scriptview.render_text(scriptview.read_script(source))\n"
+            "    times.append(time.perf_counter() - t)\n"
+            "print(statistics.median(times))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)})
+    return round(float(out.stdout.strip().splitlines()[-1]), 3)
 
 
 # --- the raw engine ------------------------------------------------------------------

@@ -101,6 +101,22 @@ def _parser() -> argparse.ArgumentParser:
                         "(0 to 1, e.g. 0.1)")
     _add_output_flags(b)
 
+    sc = commands.add_parser(
+        "script", help="print what the narrator will say, without synthesizing",
+        description="Print the narration script of SOURCE: section by section, sentence "
+                    "by sentence, the words every engine receives, with the displayed "
+                    "text beside them where they differ and what changed them "
+                    "(normalization rule, lexicon entry). Never synthesizes.")
+    sc.add_argument("source", type=Path, metavar="SOURCE", help="a Markdown file")
+    sc.add_argument("--format", choices=("text", "json", "html"), default="text",
+                    help="text (default), json (see publisher/script.schema.json), or a "
+                         "self-contained html page with the changes highlighted")
+    sc.add_argument("--changed", action="store_true",
+                    help="only the sentences said other than written")
+    sc.add_argument("-o", "--output", type=Path, metavar="FILE",
+                    help="write to FILE instead of standard output")
+    _add_output_flags(sc)
+
     v = commands.add_parser("voices", help="list speech engines and voices",
                             description="List the speech engines and their voices.")
     _add_output_flags(v)
@@ -172,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _build(args)
         if args.command == "voices":
             return _voices()
+        if args.command == "script":
+            return _script(args)
         if args.command == "check":
             return _check(args)
         if args.command == "proof":
@@ -374,6 +392,31 @@ def _check(args: argparse.Namespace) -> int:
             problems += 0 if ace.ok else 1
     return EXIT_ERROR if problems else EXIT_OK
 
+
+
+def _script(args: argparse.Namespace) -> int:
+    from . import scriptview
+
+    if not args.source.is_file():
+        raise PublisherError(f"{args.source}: no such Markdown file. Give the path of a "
+                             "book's .md file, e.g. content/unpacking-self-harm.md.")
+    lines = scriptview.read_script(args.source)
+    if args.format == "json":
+        text = scriptview.render_json(lines, args.changed)
+    elif args.format == "html":
+        text = scriptview.render_html(lines, args.source.stem, args.changed)
+    else:
+        text = scriptview.render_text(lines, args.changed)
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise PublisherError(f"{args.output}: cannot write the script ({exc.strerror}). "
+                             "Choose a file in a folder you can write to.") from exc
+    log.info("Wrote %s", args.output)
+    return EXIT_OK
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -598,7 +598,8 @@ def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element
         _fill(walk, target, atoms, start, end, first=start == 0)
         if span is None:
             continue
-        said = spoken.speak("".join(_spoken_slice(atoms, start, end)), walk.meta.language)
+        said = spoken.speak("".join(_spoken_slice(atoms, start, end)), walk.meta.language,
+                            spoken.lexicon_words(walk.meta))
         shown = display[start:end]
         if not said.strip():
             # Nothing to say (a decorative image, a lone symbol): show it, no span.

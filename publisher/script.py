@@ -77,7 +77,8 @@ def script_book(book: Book, lexicon: Lexicon | None = None) -> Script:
         lexicon = load_lexicon(meta.pronunciations, meta.lexicon)
     entries = contents_entries(book)
     items = [(s.id, lexicon.apply(s.spoken)) for s in book.sentences]
-    items += [(entry_id, lexicon.apply(spoken.speak(text, meta.language)))
+    keep = spoken.lexicon_words(meta)
+    items += [(entry_id, lexicon.apply(spoken.speak(text, meta.language, keep)))
               for entry_id, text in entries]
     contents_parts = [(entry_id, pause_after("paragraph")) for entry_id, _ in entries]
     contents_parts[-1] = (contents_parts[-1][0], 0)

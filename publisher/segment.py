@@ -232,11 +232,18 @@ def _whole(text: str) -> list[tuple[int, int]]:
     return [(start, end)]
 
 
+#: A piece ending with one of these continues in the next piece.
+_CLAUSE_MARKS = frozenset("،,，、؛;:")
+
+
 def _merge_fragments(text: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Join pieces with no letter or digit (a lone quote or bracket) to a neighbour."""
     merged: list[tuple[int, int]] = []
     for start, end in ranges:
-        if merged and not any(ch.isalnum() or ch == OBJECT for ch in text[start:end]):
+        if merged and (not any(ch.isalnum() or ch == OBJECT for ch in text[start:end])
+                       or text[merged[-1][1] - 1] in _CLAUSE_MARKS):
+            # pysbd's Arabic rules end a sentence at every "،" and ":": a clause
+            # is not a sentence, and a narration segment per comma chops the voice.
             merged[-1] = (merged[-1][0], end)
         else:
             merged.append((start, end))

@@ -20,7 +20,7 @@ run = run_cli
 
 
 def test_every_command_has_help():
-    for command in ([], ["build"], ["voices"], ["check"]):
+    for command in ([], ["build"], ["voices"], ["check"], ["script"]):
         result = subprocess.run([sys.executable, "-m", "publisher", *command, "--help"],
                                 capture_output=True, text=True, check=False)
         assert result.returncode == 0

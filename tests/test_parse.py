@@ -122,7 +122,7 @@ def test_spoken_text_never_contains_markup(tmp_path):
         for mark in MARKUP:
             assert mark not in sentence.spoken, (mark, sentence.spoken)
     spoken = " ".join(s.spoken for s in book.sentences)
-    assert "and or" in spoken and "50 percent plus 3" in spoken and "for example" in spoken
+    assert "and or" in spoken and "fifty percent plus three" in spoken and "for example" in spoken
     assert "example dot org" not in spoken  # link text is said, not its address
     assert "example dot com" in spoken  # a bare address is said as its site
 

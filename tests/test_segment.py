@@ -35,3 +35,19 @@ def test_a_long_book_parses_the_same_with_a_helper_process(tmp_path, monkeypatch
     monkeypatch.setattr(segment, "HELPER_MIN_CHARS", 0)
     helped = parse_book(manuscript)
     assert helped == alone
+
+
+def test_arabic_and_chinese_are_not_cut_at_commas(tmp_path):
+    # pysbd's Arabic rules end a "sentence" at every "،" and ":"; a narration
+    # segment per clause chops the voice, so clauses stay in their sentence.
+    ar = write_book(tmp_path, "# مقدمة\n\nلدي 3 كتب، وأربعة أقلام: كلها جديدة. هذا جيد؟ نعم.\n",
+                    name="ar.md", title="اختبار", language="ar")
+    def parse(path):
+        return parse_book(read_manuscript(path))
+
+    assert [s.spoken for s in parse(ar).sentences] == [
+        "مقدمة", "لدي ثلاثة كتب، وأربعة أقلام: كلها جديدة.", "هذا جيد؟", "نعم."]
+    zh = write_book(tmp_path, "# 介绍\n\n我有3个苹果，价格是12.5元。你好吗？\n", name="zh.md",
+                    title="测试", language="zh")
+    assert [s.spoken for s in parse(zh).sentences] == [
+        "介绍", "我有三个苹果，价格是十二点五元。", "你好吗？"]

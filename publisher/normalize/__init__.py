@@ -1,0 +1,149 @@
+"""Normalization: a sentence's display text -> the words to say, per language.
+
+One stage, the same for every engine: numbers, dates, times, money, units,
+symbols, abbreviations, acronyms, web addresses and emoji become words in the
+book's language, so what the script shows (``publisher script``) is exactly
+what every engine receives. Each rewrite is recorded as a :class:`Change`
+(which rule turned which written span into which words).
+
+Built on maintained libraries: num2words spells numbers, ordinals and years;
+Babel supplies CLDR month names and each language's decimal and group
+symbols; the ``emoji`` package finds emoji (including ZWJ sequences) and
+names them in the book's language from CLDR annotations. What is left is in
+tables, one per language (:mod:`publisher.normalize.languages`), read by one
+ordered list of rules (:mod:`publisher.normalize.rules`).
+
+The lexicon keeps the last word: it is applied after normalization, and the
+graphemes it defines (``keep``) are never rewritten here, so ``NSSI: N S S I``
+is not first spelled out as an acronym. Abbreviation definitions in the
+Markdown (``*[NSSI]: non-suicidal self-injury``) can feed the lexicon through
+:func:`abbreviation_entries`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from dataclasses import dataclass
+
+from .languages import LANGUAGES, Language, language_for
+from .rules import rules_for
+
+__all__ = ["Change", "LANGUAGES", "Normalized", "abbreviation_entries", "normalize", "say"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One rewrite: ``written`` (``text[start:end]``) is said as ``said``, by ``rule``."""
+
+    rule: str
+    start: int
+    end: int
+    written: str
+    said: str
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """The words to say for a text, and what changed it."""
+
+    text: str
+    changes: tuple[Change, ...]
+    language: str
+
+
+def normalize(text: str, language: str = "en", keep: frozenset[str] = frozenset()) -> Normalized:
+    """The words to say for ``text`` (display text, free of markup) in ``language``.
+
+    ``keep`` are words no rule may rewrite (the lexicon's graphemes: the
+    lexicon says them). A language without rules gets the language-neutral
+    ones (web addresses, e-mail, emoji, markup characters) and one warning.
+    """
+    lang = language_for(language)
+    if not lang.has_rules:
+        _warn_once(language)
+    text = text.replace("\u00ad", "").replace("\u200b", "")
+    segments: list[tuple[int, str, Change | None]] = [(0, text, None)]
+    for rule in rules_for(keep):
+        if not any(change is None and part for _, part, change in segments):
+            break
+        out: list[tuple[int, str, Change | None]] = []
+        for offset, part, change in segments:
+            if change is not None or not part:
+                out.append((offset, part, change))
+                continue
+            out.extend(_apply(rule.name, rule.find, offset, part, lang, keep))
+        segments = out
+    said = "".join(change.said if change is not None else part for _, part, change in segments)
+    changes = tuple(c for _, _, c in segments if c is not None and c.said.strip() != c.written)
+    return Normalized(text=_tidy(said), changes=changes, language=lang.code or language)
+
+
+def say(text: str, language: str = "en", keep: frozenset[str] = frozenset()) -> str:
+    """Only the words of :func:`normalize`."""
+    return normalize(text, language, keep).text
+
+
+def _apply(name: str, find: object, offset: int, part: str, lang: Language,
+           keep: frozenset[str]) -> list[tuple[int, str, Change | None]]:
+    """Split ``part`` into untouched text and the spans ``find`` rewrites."""
+    out: list[tuple[int, str, Change | None]] = []
+    cursor = 0
+    for start, end, said in find(part, lang):  # type: ignore[operator]
+        if start < cursor or end <= start:
+            continue  # overlapping matches: the first one wins
+        written = part[start:end]
+        if any(k in written.split() for k in keep):
+            continue
+        if start > cursor:
+            out.append((offset + cursor, part[cursor:start], None))
+        out.append((offset + start, written,
+                    Change(rule=name, start=offset + start, end=offset + end,
+                           written=written, said=said)))
+        cursor = end
+    if cursor < len(part):
+        out.append((offset + cursor, part[cursor:], None))
+    return out
+
+
+# Characters that are markup or decoration in any language: never spoken.
+_MARKUP = re.compile(r"[#*_\[\]{}<>|\\^`~@]")
+_DASHES = re.compile(r"\s*[–—]\s*|\s+-\s+")
+_QUOTES = re.compile(r"[\"“”„«»‹›「」『』]|(?<![^\W_])['‘’]|['‘’](?![^\W_])")
+_SLASH = re.compile(r"\s*/\s*")
+
+
+def _tidy(text: str) -> str:
+    """Language-neutral clean-up: dashes as pauses, quotes and markup dropped, spaces."""
+    text = _DASHES.sub(", ", text)
+    text = _QUOTES.sub("", text)
+    text = _SLASH.sub(" ", text)
+    text = _MARKUP.sub(" ", text)
+    text = text.replace("…", "...")
+    text = re.sub(r"\s+([,.;:!?،。，；：！？])", r"\1", " ".join(text.split()))
+    text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
+    text = re.sub(r"^[,;:.\s]+", "", text)
+    return text.strip()
+
+
+@functools.cache
+def _warn_once(language: str) -> None:
+    _LOGGER.warning("No normalization rules for language %r: numbers, dates and symbols are "
+                    "left to the speech engine (only web addresses, e-mail, emoji and markup "
+                    "are handled).", language)
+
+
+def abbreviation_entries(markdown: str) -> tuple[tuple[str, str], ...]:
+    """(abbreviation, expansion) of every ``*[ABBR]: expansion`` line in ``markdown``.
+
+    These can feed the lexicon (``Lexicon(entries=...)``) so a defined
+    abbreviation is said as its expansion; front-matter ``pronunciations:``
+    and the PLS file win over them (pass those last).
+    """
+    found: dict[str, str] = {}
+    for match in re.finditer(r"^\*\[([^\]]+)\]:[ \t]*(.+?)[ \t]*$", markdown, re.MULTILINE):
+        found.setdefault(match.group(1), match.group(2))
+    return tuple(found.items())

@@ -1,0 +1,422 @@
+"""Per-language tables for normalization: one :class:`Language` per language.
+
+Everything a language says differently lives here, as data: its number
+separators (from Babel's CLDR data), the words for symbols, units,
+currencies, abbreviations, the words that introduce a roman numeral, and how
+dates and times are read. The rules in :mod:`publisher.normalize.rules` read
+these tables and never name a language themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+__all__ = ["LANGUAGES", "NEUTRAL", "Language", "language_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """How one language says what is written."""
+
+    code: str
+    #: num2words' language code; "" when num2words has none (we spell numbers ourselves).
+    num2words: str
+    #: True when the language has rules (digits never reach the engine).
+    has_rules: bool = True
+    decimal_word: str = "point"
+    #: "digits": 3.14 -> three point one four; "number": trois virgule quatorze.
+    decimal_mode: str = "digits"
+    #: Month before day in numeric dates (9/16 = September 16th).
+    month_first: bool = False
+    #: Words for symbols and connectors.
+    words: dict[str, str] = field(default_factory=dict)
+    #: Unit symbol -> (singular, plural).
+    units: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: ISO code -> ((major singular, plural), (minor singular, plural)).
+    currencies: dict[str, tuple[tuple[str, str], tuple[str, str]]] = field(default_factory=dict)
+    #: Abbreviation as written (regular expression) -> words.
+    abbreviations: tuple[tuple[str, str], ...] = ()
+    #: Words after which a roman numeral is a cardinal ("Chapter IV", "World War II").
+    roman_cardinal_after: tuple[str, ...] = ()
+    #: Roman numerals after a capitalized name are ordinals ("Henry VIII").
+    regnal_ordinal: bool = True
+    #: Regnal numbers said as cardinals from this one on (French: Louis XIV = quatorze).
+    regnal_cardinal_from: int = 0
+    #: Written ordinal suffixes (regular expression after the digits).
+    ordinal_suffix: str = ""
+    #: Acronyms said as words, not letter by letter.
+    acronym_words: frozenset[str] = frozenset()
+    #: Day of a date: "ordinal", "cardinal", or "first-ordinal" (1 = premier, else cardinal).
+    date_day: str = "cardinal"
+    #: Template of a spoken date: {day} {month} {year}.
+    date_template: str = "{day} {month} {year}"
+    #: Template of a spoken time: {hour} {minute}.
+    time_template: str = "{hour} {minute}"
+    #: Years read as years (nineteen ninety) rather than cardinals.
+    year_form: bool = False
+
+
+_EN_WORDS = {
+    "and": "and", "or": "or", "to": "to", "percent": "percent", "plus": "plus",
+    "minus": "minus", "times": "times", "by": "by", "equals": "equals",
+    "less": "less than", "greater": "greater than", "less_eq": "less than or equal to",
+    "greater_eq": "greater than or equal to", "approx": "approximately",
+    "plus_minus": "plus or minus", "at": "at", "dot": "dot", "slash": "slash",
+    "hashtag": "hashtag", "number": "number", "section": "section",
+    "sections": "sections", "paragraph": "paragraph", "version": "version",
+    "dash": "dash", "colon": "colon", "pipe": "vertical bar", "asterisk": "asterisk",
+    "backslash": "backslash", "tilde": "tilde", "underscore": "underscore",
+    "caret": "caret", "hash": "hash", "degrees": "degrees", "oclock": "o'clock",
+    "oh": "oh", "am": "a m", "pm": "p m", "half": "half", "halves": "halves",
+    "quarter": "quarter", "quarters": "quarters", "over": "over",
+}
+
+_EN = Language(
+    code="en", num2words="en", month_first=True, year_form=True,
+    words=_EN_WORDS,
+    units={
+        "km": ("kilometer", "kilometers"), "m": ("meter", "meters"),
+        "cm": ("centimeter", "centimeters"), "mm": ("millimeter", "millimeters"),
+        "kg": ("kilogram", "kilograms"), "g": ("gram", "grams"),
+        "mg": ("milligram", "milligrams"), "µg": ("microgram", "micrograms"),
+        "mcg": ("microgram", "micrograms"), "ml": ("milliliter", "milliliters"),
+        "mL": ("milliliter", "milliliters"), "l": ("liter", "liters"),
+        "L": ("liter", "liters"), "lb": ("pound", "pounds"), "lbs": ("pounds", "pounds"),
+        "oz": ("ounce", "ounces"), "mph": ("mile per hour", "miles per hour"),
+        "km/h": ("kilometer per hour", "kilometers per hour"),
+        "kph": ("kilometer per hour", "kilometers per hour"),
+        "mi": ("mile", "miles"), "ft": ("foot", "feet"),
+        "°C": ("degree Celsius", "degrees Celsius"),
+        "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
+        "h": ("hour", "hours"), "hr": ("hour", "hours"), "hrs": ("hours", "hours"),
+        "min": ("minute", "minutes"),
+        "sec": ("second", "seconds"), "ms": ("millisecond", "milliseconds"),
+        "kB": ("kilobyte", "kilobytes"), "KB": ("kilobyte", "kilobytes"),
+        "MB": ("megabyte", "megabytes"), "GB": ("gigabyte", "gigabytes"),
+        "TB": ("terabyte", "terabytes"), "GHz": ("gigahertz", "gigahertz"),
+        "MHz": ("megahertz", "megahertz"), "Hz": ("hertz", "hertz"),
+        "kWh": ("kilowatt hour", "kilowatt hours"), "W": ("watt", "watts"),
+        "kW": ("kilowatt", "kilowatts"),
+    },
+    currencies={
+        "USD": (("dollar", "dollars"), ("cent", "cents")),
+        "EUR": (("euro", "euros"), ("cent", "cents")),
+        "GBP": (("pound", "pounds"), ("penny", "pence")),
+        "JPY": (("yen", "yen"), ("sen", "sen")),
+        "INR": (("rupee", "rupees"), ("paisa", "paise")),
+    },
+    abbreviations=(
+        (r"\be\.\s?g\.(?=[\s,;:)]|$)", "for example"),
+        (r"\bi\.\s?e\.(?=[\s,;:)]|$)", "that is"),
+        (r"\betc\.", "et cetera"),
+        (r"\bvs\.?(?=\s)", "versus"),
+        (r"\bDr\.(?=\s+[A-Z])", "Doctor"),
+        (r"\bMr\.(?=\s+[A-Z])", "Mister"),
+        (r"\bMrs\.(?=\s+[A-Z])", "Missus"),
+        (r"\bMs\.(?=\s+[A-Z])", "Miz"),
+        (r"\bProf\.(?=\s+[A-Z])", "Professor"),
+        (r"\bSt\.(?=\s+[A-Z])", "Saint"),
+        (r"\bJr\.", "Junior"),
+        (r"\bapprox\.(?=\s)", "approximately"),
+        (r"\b[Nn]o\.(?=\s*\d)", "number"),
+        (r"\b[Nn]os\.(?=\s*\d)", "numbers"),
+        (r"\bp\.(?=\s*\d)", "page"),
+        (r"\bpp\.(?=\s*\d)", "pages"),
+        (r"\bch\.(?=\s*\d)", "chapter"),
+        (r"\bvol\.(?=\s*\d)", "volume"),
+        (r"\bfig\.(?=\s*\d)", "figure"),
+        (r"\bca\.(?=\s*\d)", "circa"),
+        (r"\bc\.(?=\s*\d{3,4}\b)", "circa"),
+        (r"\bet al\.", "and others"),
+    ),
+    roman_cardinal_after=("Chapter", "chapter", "Part", "part", "Book", "book", "Volume",
+                          "volume", "Act", "act", "Scene", "scene", "War", "Phase", "phase",
+                          "Type", "type", "Article", "article", "Appendix", "Stage", "stage",
+                          "Class", "class", "Title", "Schedule", "Level", "level",
+                          "Grade", "grade", "Section", "Super Bowl"),
+    ordinal_suffix=r"(?:st|nd|rd|th)",
+    acronym_words=frozenset({"NASA", "NATO", "UNESCO", "UNICEF", "AIDS", "COVID", "OPEC",
+                             "FIFA", "LASER", "SCUBA", "RAM", "ROM", "GIF", "JPEG", "PIN",
+                             "SIM", "ASAP", "FOMO", "YOLO", "NAFTA", "OK", "ZIP", "SARS",
+                             "MERS", "NIMBY", "PAC", "UEFA", "WASP", "ISIS", "NAND", "SWAT",
+                             "TED", "RADAR", "SONAR", "LOL"}),
+    date_day="ordinal", date_template="{month} {day}, {year}",
+    time_template="{hour} {minute}",
+)
+
+_ES = Language(
+    code="es", num2words="es", decimal_word="coma", decimal_mode="number",
+    words={
+        "and": "y", "or": "o", "to": "a", "percent": "por ciento", "plus": "más",
+        "minus": "menos", "times": "por", "by": "por", "equals": "igual a",
+        "less": "menor que", "greater": "mayor que", "less_eq": "menor o igual que",
+        "greater_eq": "mayor o igual que", "approx": "aproximadamente",
+        "plus_minus": "más o menos", "at": "arroba", "dot": "punto", "slash": "barra",
+        "hashtag": "hashtag", "number": "número", "section": "sección",
+        "sections": "secciones", "paragraph": "párrafo", "version": "versión",
+        "dash": "guion", "pipe": "barra vertical", "asterisk": "asterisco",
+        "backslash": "barra invertida", "tilde": "tilde", "underscore": "guion bajo",
+        "caret": "circunflejo", "hash": "almohadilla", "degrees": "grados",
+        "minute_and": "y", "of": "de", "half": "medio", "halves": "medios",
+        "quarter": "cuarto", "quarters": "cuartos", "over": "entre", "hours": "horas",
+    },
+    units={
+        "km": ("kilómetro", "kilómetros"), "m": ("metro", "metros"),
+        "cm": ("centímetro", "centímetros"), "mm": ("milímetro", "milímetros"),
+        "kg": ("kilo", "kilos"), "g": ("gramo", "gramos"), "mg": ("miligramo", "miligramos"),
+        "ml": ("mililitro", "mililitros"), "l": ("litro", "litros"),
+        "km/h": ("kilómetro por hora", "kilómetros por hora"),
+        "°C": ("grado centígrado", "grados centígrados"), "h": ("hora", "horas"),
+        "min": ("minuto", "minutos"), "s": ("segundo", "segundos"),
+        "MB": ("megabyte", "megabytes"), "GB": ("gigabyte", "gigabytes"),
+    },
+    currencies={
+        "USD": (("dólar", "dólares"), ("centavo", "centavos")),
+        "EUR": (("euro", "euros"), ("céntimo", "céntimos")),
+        "GBP": (("libra", "libras"), ("penique", "peniques")),
+        "MXN": (("peso", "pesos"), ("centavo", "centavos")),
+    },
+    abbreviations=(
+        (r"\bp\.\s?ej\.", "por ejemplo"), (r"\bSr\.(?=\s)", "señor"),
+        (r"\bSra\.(?=\s)", "señora"), (r"\bSrta\.(?=\s)", "señorita"),
+        (r"\bDr\.(?=\s)", "doctor"), (r"\bDra\.(?=\s)", "doctora"),
+        (r"\bUd\.", "usted"), (r"\bUds\.", "ustedes"), (r"\betc\.", "etcétera"),
+        (r"\baprox\.", "aproximadamente"), (r"\bpág\.(?=\s*\d)", "página"),
+        (r"\bpágs\.(?=\s*\d)", "páginas"), (r"\bnúm\.(?=\s*\d)", "número"),
+        (r"\bn\.º(?=\s*\d)", "número"), (r"\bEE\.\s?UU\.", "Estados Unidos"),
+        (r"\bcap\.(?=\s*\d)", "capítulo"), (r"\bvol\.(?=\s*\d)", "volumen"),
+        (r"\bD\.ª(?=\s)", "doña"), (r"\bq\.e\.p\.d\.", "que en paz descanse"),
+    ),
+    roman_cardinal_after=("capítulo", "Capítulo", "siglo", "Siglo", "tomo", "Tomo",
+                          "parte", "Parte", "Guerra Mundial", "volumen", "libro", "Libro"),
+    regnal_cardinal_from=11,
+    ordinal_suffix=r"(?:\.?[ºª°]|\.?er|\.?os?|\.?as?)(?!\w)",
+    date_day="cardinal", date_template="{day} de {month} de {year}",
+    time_template="{hour} y {minute}",
+)
+
+_FR = Language(
+    code="fr", num2words="fr", decimal_word="virgule", decimal_mode="number",
+    words={
+        "and": "et", "or": "ou", "to": "à", "percent": "pour cent", "plus": "plus",
+        "minus": "moins", "times": "fois", "by": "par", "equals": "égal",
+        "less": "inférieur à", "greater": "supérieur à", "less_eq": "inférieur ou égal à",
+        "greater_eq": "supérieur ou égal à", "approx": "environ",
+        "plus_minus": "plus ou moins", "at": "arobase", "dot": "point", "slash": "barre oblique",
+        "hashtag": "hashtag", "number": "numéro", "section": "section",
+        "sections": "sections", "paragraph": "paragraphe", "version": "version",
+        "dash": "tiret", "pipe": "barre verticale", "asterisk": "astérisque",
+        "backslash": "barre oblique inversée", "tilde": "tilde", "underscore": "tiret bas",
+        "caret": "accent circonflexe", "hash": "dièse", "degrees": "degrés",
+        "half": "demi", "halves": "demis", "quarter": "quart", "quarters": "quarts",
+        "over": "sur", "hours": "heures",
+    },
+    units={
+        "km": ("kilomètre", "kilomètres"), "m": ("mètre", "mètres"),
+        "cm": ("centimètre", "centimètres"), "mm": ("millimètre", "millimètres"),
+        "kg": ("kilo", "kilos"), "g": ("gramme", "grammes"),
+        "mg": ("milligramme", "milligrammes"), "ml": ("millilitre", "millilitres"),
+        "l": ("litre", "litres"), "km/h": ("kilomètre-heure", "kilomètres-heure"),
+        "°C": ("degré Celsius", "degrés Celsius"), "h": ("heure", "heures"),
+        "min": ("minute", "minutes"), "s": ("seconde", "secondes"),
+        "Mo": ("mégaoctet", "mégaoctets"), "Go": ("gigaoctet", "gigaoctets"),
+    },
+    currencies={
+        "USD": (("dollar", "dollars"), ("cent", "cents")),
+        "EUR": (("euro", "euros"), ("centime", "centimes")),
+        "GBP": (("livre", "livres"), ("penny", "pence")),
+        "CHF": (("franc", "francs"), ("centime", "centimes")),
+    },
+    abbreviations=(
+        (r"\bM\.(?=\s+[A-Z])", "monsieur"), (r"\bMme(?=\s)", "madame"),
+        (r"\bMmes(?=\s)", "mesdames"), (r"\bMlle(?=\s)", "mademoiselle"),
+        (r"\bMM\.(?=\s)", "messieurs"), (r"\bDr(?=\s)", "docteur"),
+        (r"\bp\.\s?ex\.", "par exemple"), (r"\bc\.-à-d\.", "c'est-à-dire"),
+        (r"\betc\.", "et cetera"), (r"\benv\.(?=\s)", "environ"),
+        (r"\bp\.(?=\s*\d)", "page"), (r"\bchap\.(?=\s*\d)", "chapitre"),
+        (r"\bvol\.(?=\s*\d)", "volume"), (r"\bn°(?=\s*\d)", "numéro"),
+        (r"\bSt(?=[\s-])", "Saint"), (r"\bSte(?=[\s-])", "Sainte"),
+        (r"\bIer\b", "premier"), (r"\bIre\b", "première"),
+    ),
+    roman_cardinal_after=("chapitre", "Chapitre", "tome", "Tome", "partie", "Partie",
+                          "acte", "Acte", "Guerre mondiale", "livre", "Livre", "Ve", "IVe"),
+    regnal_cardinal_from=2,
+    ordinal_suffix=r"(?:ers?|res?|ères?|e|es|ème|èmes|d|de|nd|nde)(?!\w)",
+    date_day="first-ordinal", date_template="{day} {month} {year}",
+    time_template="{hour} heures {minute}",
+)
+
+_DE = Language(
+    code="de", num2words="de", decimal_word="Komma", decimal_mode="digits", year_form=True,
+    words={
+        "and": "und", "or": "oder", "to": "bis", "percent": "Prozent", "plus": "plus",
+        "minus": "minus", "times": "mal", "by": "mal", "equals": "gleich",
+        "less": "kleiner als", "greater": "größer als", "less_eq": "kleiner oder gleich",
+        "greater_eq": "größer oder gleich", "approx": "ungefähr",
+        "plus_minus": "plus minus", "at": "at", "dot": "Punkt", "slash": "Schrägstrich",
+        "hashtag": "Hashtag", "number": "Nummer", "section": "Paragraf",
+        "sections": "Paragrafen", "paragraph": "Absatz", "version": "Version",
+        "dash": "Strich", "pipe": "senkrechter Strich", "asterisk": "Sternchen",
+        "backslash": "Backslash", "tilde": "Tilde", "underscore": "Unterstrich",
+        "caret": "Zirkumflex", "hash": "Raute", "degrees": "Grad",
+        "half": "halb", "halves": "Halbe", "quarter": "Viertel", "quarters": "Viertel",
+        "over": "durch", "hours": "Uhr",
+    },
+    units={
+        "km": ("Kilometer", "Kilometer"), "m": ("Meter", "Meter"),
+        "cm": ("Zentimeter", "Zentimeter"), "mm": ("Millimeter", "Millimeter"),
+        "kg": ("Kilogramm", "Kilogramm"), "g": ("Gramm", "Gramm"),
+        "mg": ("Milligramm", "Milligramm"), "ml": ("Milliliter", "Milliliter"),
+        "l": ("Liter", "Liter"), "km/h": ("Kilometer pro Stunde", "Kilometer pro Stunde"),
+        "°C": ("Grad Celsius", "Grad Celsius"), "h": ("Stunde", "Stunden"),
+        "Std.": ("Stunde", "Stunden"), "min": ("Minute", "Minuten"),
+        "Min.": ("Minute", "Minuten"), "s": ("Sekunde", "Sekunden"),
+        "MB": ("Megabyte", "Megabyte"), "GB": ("Gigabyte", "Gigabyte"),
+    },
+    currencies={
+        "USD": (("Dollar", "Dollar"), ("Cent", "Cent")),
+        "EUR": (("Euro", "Euro"), ("Cent", "Cent")),
+        "GBP": (("Pfund", "Pfund"), ("Penny", "Pence")),
+        "CHF": (("Franken", "Franken"), ("Rappen", "Rappen")),
+    },
+    abbreviations=(
+        (r"\bz\.\s?B\.", "zum Beispiel"), (r"\bd\.\s?h\.", "das heißt"),
+        (r"\bu\.\s?a\.", "unter anderem"), (r"\busw\.", "und so weiter"),
+        (r"\bbzw\.", "beziehungsweise"), (r"\bca\.", "circa"), (r"\bggf\.", "gegebenenfalls"),
+        (r"\bvgl\.", "vergleiche"), (r"\bsog\.", "sogenannt"), (r"\bevtl\.", "eventuell"),
+        (r"\binsb\.", "insbesondere"), (r"\bNr\.(?=\s*\d)", "Nummer"),
+        (r"\bS\.(?=\s*\d)", "Seite"), (r"\bKap\.(?=\s*\d)", "Kapitel"),
+        (r"\bHr\.(?=\s)", "Herr"), (r"\bFr\.(?=\s+[A-Z])", "Frau"),
+        (r"\bDr\.(?=\s)", "Doktor"), (r"\bProf\.(?=\s)", "Professor"),
+        (r"\bStr\.", "Straße"), (r"\bu\.\s?U\.", "unter Umständen"),
+        (r"\bo\.\s?Ä\.", "oder Ähnliches"), (r"\bzzgl\.", "zuzüglich"),
+        (r"\binkl\.", "inklusive"), (r"\bmind\.", "mindestens"), (r"\bmax\.", "maximal"),
+    ),
+    roman_cardinal_after=("Kapitel", "Teil", "Band", "Weltkrieg", "Akt", "Buch", "Artikel",
+                          "Stufe", "Klasse"),
+    ordinal_suffix=r"\.(?=\s+(?:[A-ZÄÖÜ][a-zäöüß]|Jahrhundert|Mal|Stock|Platz))",
+    date_day="ordinal", date_template="{day} {month} {year}",
+    time_template="{hour} Uhr {minute}",
+)
+
+_IT = Language(
+    code="it", num2words="it", decimal_word="virgola", decimal_mode="number",
+    words={
+        "and": "e", "or": "o", "to": "a", "percent": "per cento", "plus": "più",
+        "minus": "meno", "times": "per", "by": "per", "equals": "uguale a",
+        "less": "minore di", "greater": "maggiore di", "less_eq": "minore o uguale a",
+        "greater_eq": "maggiore o uguale a", "approx": "circa", "plus_minus": "più o meno",
+        "at": "chiocciola", "dot": "punto", "slash": "barra", "hashtag": "hashtag",
+        "number": "numero", "section": "sezione", "sections": "sezioni",
+        "paragraph": "paragrafo", "version": "versione", "dash": "trattino",
+        "pipe": "barra verticale", "asterisk": "asterisco", "backslash": "barra rovesciata",
+        "tilde": "tilde", "underscore": "trattino basso", "caret": "accento circonflesso",
+        "hash": "cancelletto", "degrees": "gradi", "half": "mezzo", "halves": "mezzi",
+        "quarter": "quarto", "quarters": "quarti", "over": "su", "hours": "ore",
+    },
+    units={
+        "km": ("chilometro", "chilometri"), "m": ("metro", "metri"),
+        "cm": ("centimetro", "centimetri"), "kg": ("chilo", "chili"),
+        "g": ("grammo", "grammi"), "mg": ("milligrammo", "milligrammi"),
+        "ml": ("millilitro", "millilitri"), "l": ("litro", "litri"),
+        "km/h": ("chilometro orario", "chilometri orari"),
+        "°C": ("grado Celsius", "gradi Celsius"), "h": ("ora", "ore"),
+        "min": ("minuto", "minuti"),
+    },
+    currencies={
+        "USD": (("dollaro", "dollari"), ("centesimo", "centesimi")),
+        "EUR": (("euro", "euro"), ("centesimo", "centesimi")),
+        "GBP": (("sterlina", "sterline"), ("penny", "penny")),
+    },
+    abbreviations=(
+        (r"\bad es\.", "ad esempio"), (r"\bes\.(?=\s)", "esempio"), (r"\becc\.", "eccetera"),
+        (r"\bSig\.(?=\s)", "signor"), (r"\bSig\.ra(?=\s)", "signora"),
+        (r"\bDott\.(?=\s)", "dottor"), (r"\bpag\.(?=\s*\d)", "pagina"),
+        (r"\bcap\.(?=\s*\d)", "capitolo"), (r"\bn\.(?=\s*\d)", "numero"),
+    ),
+    roman_cardinal_after=("capitolo", "Capitolo", "parte", "Parte", "Guerra Mondiale",
+                          "libro", "Libro", "secolo"),
+    regnal_cardinal_from=11,
+    ordinal_suffix=r"(?:[ºª°])",
+    date_day="first-ordinal", date_template="{day} {month} {year}",
+    time_template="{hour} e {minute}",
+)
+
+_PT = Language(
+    code="pt", num2words="pt", decimal_word="vírgula", decimal_mode="number",
+    words={
+        "and": "e", "or": "ou", "to": "a", "percent": "por cento", "plus": "mais",
+        "minus": "menos", "times": "vezes", "by": "por", "equals": "igual a",
+        "less": "menor que", "greater": "maior que", "less_eq": "menor ou igual a",
+        "greater_eq": "maior ou igual a", "approx": "aproximadamente",
+        "plus_minus": "mais ou menos", "at": "arroba", "dot": "ponto", "slash": "barra",
+        "hashtag": "hashtag", "number": "número", "section": "seção", "sections": "seções",
+        "paragraph": "parágrafo", "version": "versão", "dash": "traço",
+        "pipe": "barra vertical", "asterisk": "asterisco", "backslash": "barra invertida",
+        "tilde": "til", "underscore": "sublinhado", "caret": "circunflexo",
+        "hash": "cerquilha", "degrees": "graus", "half": "meio", "halves": "meios",
+        "quarter": "quarto", "quarters": "quartos", "over": "sobre", "hours": "horas",
+    },
+    units={
+        "km": ("quilômetro", "quilômetros"), "m": ("metro", "metros"),
+        "cm": ("centímetro", "centímetros"), "kg": ("quilo", "quilos"),
+        "g": ("grama", "gramas"), "mg": ("miligrama", "miligramas"),
+        "ml": ("mililitro", "mililitros"), "l": ("litro", "litros"),
+        "km/h": ("quilômetro por hora", "quilômetros por hora"),
+        "°C": ("grau Celsius", "graus Celsius"), "h": ("hora", "horas"),
+        "min": ("minuto", "minutos"),
+    },
+    currencies={
+        "USD": (("dólar", "dólares"), ("centavo", "centavos")),
+        "EUR": (("euro", "euros"), ("cêntimo", "cêntimos")),
+        "BRL": (("real", "reais"), ("centavo", "centavos")),
+        "GBP": (("libra", "libras"), ("pêni", "pence")),
+    },
+    abbreviations=(
+        (r"\bp\.\s?ex\.", "por exemplo"), (r"\bSr\.(?=\s)", "senhor"),
+        (r"\bSra\.(?=\s)", "senhora"), (r"\bDr\.(?=\s)", "doutor"),
+        (r"\bDra\.(?=\s)", "doutora"), (r"\betc\.", "etcétera"),
+        (r"\bpág\.(?=\s*\d)", "página"), (r"\bcap\.(?=\s*\d)", "capítulo"),
+        (r"\bnº(?=\s*\d)", "número"), (r"\bV\.\s?Exa\.", "Vossa Excelência"),
+    ),
+    roman_cardinal_after=("capítulo", "Capítulo", "século", "Século", "parte", "Parte",
+                          "Guerra Mundial", "livro", "Livro"),
+    regnal_cardinal_from=11,
+    ordinal_suffix=r"(?:\.?[ºª°])",
+    date_day="cardinal", date_template="{day} de {month} de {year}",
+    time_template="{hour} e {minute}",
+)
+
+_AR = Language(
+    code="ar", num2words="ar", decimal_word="فاصلة", decimal_mode="digits",
+    words={"percent": "بالمئة", "to": "إلى", "and": "و", "or": "أو", "plus": "زائد",
+           "minus": "ناقص", "equals": "يساوي", "at": "at", "dot": "نقطة", "slash": "/",
+           "number": "رقم", "degrees": "درجة"},
+    roman_cardinal_after=(), regnal_ordinal=False,
+)
+
+_ZH = Language(
+    code="zh", num2words="", decimal_word="点", decimal_mode="digits",
+    words={"percent": "百分之", "to": "到", "and": "和", "or": "或", "plus": "加",
+           "minus": "减", "equals": "等于", "at": "at", "dot": "点", "slash": "/",
+           "number": "号", "degrees": "度"},
+    roman_cardinal_after=(), regnal_ordinal=False,
+)
+
+#: Language-neutral rules only: URLs, e-mail, emoji, markup.
+NEUTRAL = Language(code="", num2words="", has_rules=False, words={}, regnal_ordinal=False)
+
+LANGUAGES: dict[str, Language] = {lang.code: lang for lang in
+                                  (_EN, _ES, _FR, _DE, _IT, _PT, _AR, _ZH)}
+
+
+def language_for(tag: str) -> Language:
+    """The table for a BCP 47 tag ("en-GB" -> English); :data:`NEUTRAL` if none."""
+    base = tag.split("-")[0].split("_")[0].lower()
+    lang = LANGUAGES.get(base)
+    if lang is None:
+        return NEUTRAL
+    if base == "en" and tag.lower() not in ("en", "en-us"):
+        # Outside the US the day comes first (16/9 is the 16th of September).
+        return replace(lang, month_first=False)
+    return lang

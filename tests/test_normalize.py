@@ -1,0 +1,125 @@
+"""Normalization: table-driven cases per language (tests/normalize_cases/*.txt).
+
+Each line of a table is ``kind | written | said``: a real-looking sentence
+and the words a listener must hear, spelled out by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import emoji as emoji_data
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from publisher.normalize import abbreviation_entries, normalize
+
+CASES = Path(__file__).parent / "normalize_cases"
+
+
+def _cases(language: str) -> list[tuple[str, str, str]]:
+    rows = []
+    for line in (CASES / f"{language}.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        kind, rest = line.split(" | ", 1)
+        written, said = rest.rsplit(" | ", 1)
+        rows.append((kind, written, said))
+    return rows
+
+
+def _params(language: str) -> list[object]:
+    return [pytest.param(written, said, id=f"{language}-{kind}-{i}")
+            for i, (kind, written, said) in enumerate(_cases(language))]
+
+
+@pytest.mark.parametrize(("written", "said"), _params("en"))
+def test_english(written, said):
+    assert normalize(written, "en").text == said
+
+
+@pytest.mark.parametrize(("written", "said"), _params("es"))
+def test_spanish(written, said):
+    assert normalize(written, "es").text == said
+
+
+@pytest.mark.parametrize(("written", "said"), _params("fr"))
+def test_french(written, said):
+    assert normalize(written, "fr").text == said
+
+
+@pytest.mark.parametrize(("written", "said"), _params("de"))
+def test_german(written, said):
+    assert normalize(written, "de").text == said
+
+
+@pytest.mark.parametrize(("written", "said"), _params("other"))
+def test_other_languages(written, said):
+    language, text = written.split(": ", 1)
+    assert normalize(text, language).text == said
+
+
+def test_enough_cases_of_every_kind():
+    counts = {lang: len(_cases(lang)) for lang in ("en", "es", "fr", "de")}
+    assert counts["en"] >= 150 and min(counts["es"], counts["fr"], counts["de"]) >= 40, counts
+    kinds = {kind for kind, _, _ in _cases("en")}
+    assert {"cardinal", "decimal", "ordinal", "year", "decade", "date", "time", "range",
+            "percent", "currency", "phone", "fraction", "version", "section", "unit",
+            "roman", "abbreviation", "acronym", "slash", "ampersand", "math", "handle",
+            "hashtag", "email", "url", "emoji", "code"} <= kinds
+
+
+def test_changes_say_which_rule_changed_which_span():
+    result = normalize("It costs $51.75 on 2030/11/09.", "en")
+    assert [(c.rule, c.written, c.said) for c in result.changes] == [
+        ("date", "2030/11/09", "November ninth, twenty thirty"),
+        ("money", "$51.75", "fifty-one dollars and seventy-five cents"),
+    ] or sorted((c.rule, c.written) for c in result.changes) == [
+        ("date", "2030/11/09"), ("money", "$51.75")]
+    for change in result.changes:
+        assert "It costs $51.75 on 2030/11/09."[change.start:change.end] == change.written
+
+
+def test_lexicon_words_are_left_to_the_lexicon():
+    assert normalize("NSSI and CBT help.", "en", frozenset({"NSSI"})).text == \
+        "NSSI and C B T help."
+
+
+def test_a_language_without_rules_gets_the_neutral_ones_and_one_warning(caplog):
+    with caplog.at_level("WARNING"):
+        first = normalize("Ik heb 3 appels 🍎 op https://example.nl.", "nl")
+        normalize("Nog 4.", "nl")
+    assert first.text == "Ik heb 3 appels op example dot nl."
+    assert sum("'nl'" in r.getMessage() for r in caplog.records) <= 1
+
+
+def test_abbreviation_definitions_can_feed_the_lexicon():
+    text = "NSSI is common.\n\n*[NSSI]: non-suicidal self-injury\n*[CBT]: cognitive behavioral therapy\n"
+    assert abbreviation_entries(text) == (("NSSI", "non-suicidal self-injury"),
+                                          ("CBT", "cognitive behavioral therapy"))
+
+
+# --- properties -------------------------------------------------------------------------
+
+
+_PIECES = st.sampled_from([
+    "3", "12", "1,234", "1.234", "3,14", "3.14", "45%", "$51.75", "25 €", "9/16", "1/2",
+    "2030/11/09", "2026-01-05", "10:30", "4-72", "§ 12", "v1.2.3", "5 kg", "25 °C", "1st",
+    "2e", "3.", "1990s", "IV", "Henry VIII", "e.g.", "CBT", "and/or", "tools/a.py", "&",
+    "+", "=", "<", ">", "|", "*", "#tag", "#3", "@jo", "a@b.org", "https://x.org/p",
+    "🎉", "❤️", "🧑\u200d🏫", "`code`", "[link]", "_x_", "{y}", "~", "^", "\\", "word",
+    "Mai", "mayo", "z. B.", "p. ej.", "(877) 472-6716", "+44 20 7946 0958", "٢٥", "3º",
+])
+_TEXTS = st.lists(_PIECES, min_size=1, max_size=8).map(" ".join)
+_MARKUP_CHARS = set("*_[]{}<>|\\^`~#@")
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS, st.sampled_from(["en", "es", "fr", "de", "it", "pt"]))
+def test_spoken_text_has_no_markup_digits_or_emoji(text, language):
+    said = normalize(text, language).text
+    assert not _MARKUP_CHARS & set(said), said
+    assert not any(c.isdigit() for c in said), said
+    assert not emoji_data.emoji_list(said), said
+    assert "\ufe0f" not in said and "\u200d" not in said

@@ -1,0 +1,91 @@
+"""``publisher script``: the narration as text, JSON and HTML, never synthesized."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+from lxml import html as lxml_html
+
+from publisher import scriptview
+
+from .helpers import run_cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FIRST_BOOK = Path(__file__).parent.parent / "content" / "unpacking-self-harm.md"
+SCHEMA = json.loads(scriptview.SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def test_fixture_script_is_the_golden_one(capsys):
+    code, out = run_cli(["script", str(FIXTURES / "numbers.md")], capsys)
+    assert code == 0
+    assert out == (FIXTURES / "numbers.script.txt").read_text(encoding="utf-8")
+
+
+def test_first_book_script_is_stable_and_json_validates(capsys):
+    outputs = []
+    for _ in range(2):
+        code, out = run_cli(["script", "--format", "json", str(FIRST_BOOK)], capsys)
+        assert code == 0
+        outputs.append(out)
+    assert outputs[0] == outputs[1]
+    data = json.loads(outputs[0])
+    jsonschema.validate(data, SCHEMA)
+    sentences = [s for section in data["sections"] for s in section["sentences"]]
+    assert len(sentences) == 60
+    # The lexicon has the last word: NSSI is spelled as the front matter says.
+    assert all("NSSI" not in s["spoken"] for s in sentences)
+    us = next(s for s in sentences if "In the US" in s["display"])
+    assert us["spoken"].startswith("In the U S, for example")
+
+
+def test_changed_lists_exactly_the_changed_sentences(capsys):
+    lines = scriptview.read_script(FIXTURES / "numbers.md")
+    expected = [line.sentence_id for line in lines if line.changed]
+    code, out = run_cli(["script", "--changed", "--format", "json",
+                         str(FIXTURES / "numbers.md")], capsys)
+    data = json.loads(out)
+    jsonschema.validate(data, SCHEMA)
+    listed = [s["id"] for section in data["sections"] for s in section["sentences"]]
+    assert listed == expected and len(expected) == 6
+    assert all(s["changed"] and s["spoken"] != s["display"]
+               for section in data["sections"] for s in section["sentences"])
+    code, text = run_cli(["script", "--changed", str(FIXTURES / "numbers.md")], capsys)
+    assert "This line has nothing to change" not in text and "s-6ca46b3384" not in text
+    assert [line.split(":")[0] for line in text.splitlines()
+            if line.startswith("s-")] == expected
+
+
+def test_first_book_changes_are_the_ones_reviewed(capsys):
+    code, out = run_cli(["script", "--changed", "--format", "json", str(FIRST_BOOK)], capsys)
+    changes = sorted({(c["rule"], c["written"], c["said"])
+                      for section in json.loads(out)["sections"]
+                      for s in section["sentences"] for c in s["changes"]})
+    assert changes == [("abbreviation", "etc.", "et cetera"), ("acronym", "US", "U S"),
+                       ("lexicon", "NSSI", "N S S I"), ("number", "2", "two"),
+                       ("slash", "/", "or"), ("symbol", "+", "plus")]
+
+
+def test_html_is_self_contained_and_highlights_changes(tmp_path, capsys):
+    target = tmp_path / "script.html"
+    code, _ = run_cli(["script", "--format", "html", "-o", str(target),
+                       str(FIXTURES / "numbers.md")], capsys)
+    assert code == 0
+    page = lxml_html.fromstring(target.read_bytes())
+    assert not page.xpath("//script[@src] | //link[@rel='stylesheet'] | //img")
+    marks = [m.text_content() for m in page.xpath("//mark")]
+    assert "fifty-one dollars and seventy-five cents" in marks
+    assert "September sixteenth" in marks
+
+
+def test_errors_are_clear_messages(tmp_path, capsys):
+    code, out = run_cli(["script", str(tmp_path / "missing.md")], capsys)
+    assert code == 1 and "no such Markdown file" in out and "Traceback" not in out
+    bad = tmp_path / "bad.md"
+    bad.write_text("---\ntitle: [unclosed\n---\n# x\n", encoding="utf-8")
+    code, out = run_cli(["script", str(bad)], capsys)
+    assert code == 1 and "bad.md" in out and "Traceback" not in out
+    code, out = run_cli(["script", "-o", str(tmp_path / "no" / "dir" / "x.txt"),
+                         str(FIXTURES / "numbers.md")], capsys)
+    assert code == 1 and "cannot write the script" in out
