@@ -190,6 +190,13 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
     if options.strict and book.warnings:
         raise PublisherError(f"{source}: {len(book.warnings)} warning(s) and --strict is set; "
                              "fix them or build without --strict.")
+    if options.audio:
+        # Before anything is written: a book no installed voice can read fails
+        # here, with its choices, and never gets a voice of another language.
+        from .narrate import voice_warnings
+
+        for warning in voice_warnings(book, options):
+            reporter.warn(warning)
     slug = book.meta.slug
     out_root = options.out_root
     try:

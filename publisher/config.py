@@ -24,7 +24,7 @@ RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "ha", "he", "khw", "ks", "ku
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-_KNOWN_ENGINES = ("piper", "gtts", "fake")
+_KNOWN_ENGINES = ("kokoro", "piper", "espeak", "gtts", "fake")
 
 KNOWN_KEYS = (
     "title", "subtitle", "author", "creator", "publisher", "language", "identifier",
