@@ -59,6 +59,7 @@ def test_a_voice_of_another_language_is_refused_naming_both(tmp_path):
     with pytest.raises(VoiceLanguageError, match=r"speaks 'de-DE'.*language is 'en'"):
         choose_voice("en", "piper", str(voice))
     assert choose_voice("de-AT", "piper", str(voice)).warnings  # another region warns
+    assert choose_voice("de", None, str(voice)).engine == "piper"  # a file is a Piper voice
 
 
 def test_english_of_another_region_warns():
@@ -210,3 +211,14 @@ def test_kokoro_same_text_same_bytes_across_threads_and_builds(tmp_path):
                                                  engine="kokoro")).out_dir)
              for run in ("a", "b")]
     assert built[0] == built[1]
+
+
+def test_kokoro_splits_long_sentences_within_its_context():
+    from publisher.speech.kokoro import MAX_PHONEMES, _chunks
+
+    clause = "ðɪs ɪz ɐ lˈɔŋ klˈɔz,"
+    phonemes = " ".join([clause] * 60) + " " + "a" * 600
+    pieces = _chunks(phonemes)
+    assert len(pieces) > 2 and all(0 < len(p) <= MAX_PHONEMES for p in pieces)
+    assert "".join(pieces).replace(" ", "") == phonemes.replace(" ", "")
+    assert _chunks("hˈɛloʊ.") == ["hˈɛloʊ."]

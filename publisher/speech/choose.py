@@ -138,7 +138,8 @@ def choose_voice(language: str, engine: str | None = None,
                 _primary(found) == "cmn" and _primary(language) == "zh"):
             raise _refuse(language, found, found)
         return VoiceChoice(engine, found, language)
-    if engine == "piper" and voice and voice.endswith(".onnx"):
+    if engine in (None, "piper") and voice and voice.endswith(".onnx"):
+        engine = "piper"  # a voice file is a Piper voice
         voice_language = piper_voice_language(Path(voice))
         if voice_language and _primary(voice_language) != _primary(language):
             raise _refuse(language, voice, voice_language)

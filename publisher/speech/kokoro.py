@@ -225,8 +225,12 @@ def espeak_backend(language: str) -> Any:
     EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
     # "remove-flags": a word eSpeak takes as another language keeps its
     # phonemes but loses the "(en)" markers, which Kokoro would not know.
+    # Its logger only says "words count mismatch" (a word eSpeak split or joined,
+    # harmless here: the phonemes are used as one string), once per sentence.
+    quiet = logging.getLogger(f"{__name__}.phonemizer")
+    quiet.setLevel(logging.ERROR)
     return EspeakBackend(language, preserve_punctuation=True, with_stress=True,
-                         language_switch="remove-flags", logger=_LOGGER)
+                         language_switch="remove-flags", logger=quiet)
 
 
 def _misaki_zh(cache: Path | None) -> Any:
