@@ -247,15 +247,13 @@ def _pool_cpu(pool) -> float:
 def bench_audio(quick: bool, runs: int) -> dict[str, object]:
     """Cold, warm and one-edit builds of the first book with Piper, vs the raw engine."""
     sys.path.insert(0, str(ROOT))
-    from publisher.build import BuildOptions, load_book
-    from publisher.lexicon import load_lexicon
-    from publisher.narrate import _speech_items, _toc_entries, default_workers
+    from publisher.build import load_book
+    from publisher.options import BuildOptions, default_workers
+    from publisher.script import script_book
 
     book = load_book(FIRST_BOOK, BuildOptions(audio=True))
-    lexicon = load_lexicon(book.meta.pronunciations, book.meta.lexicon)
     # Everything the build says: the sentences and the table of contents.
-    texts = list(dict.fromkeys(text for _, text in
-                               _speech_items(book, _toc_entries(book), lexicon)))
+    texts = list(dict.fromkeys(text for _, text in script_book(book).items))
     if quick:
         texts = texts[:10]
     workers = default_workers()
@@ -390,7 +388,7 @@ def bench_cluster(quick: bool, runs: int) -> dict[str, Any]:
     """Piper on 1 and 2 local Dask workers, the serial part of a build, and the model.
 
     On the first book (its first three sections with --quick): synthesis alone,
-    voices loaded beforehand (``cluster.measure_book``: the setups take turns,
+    voices loaded beforehand (``bench/throughput.py``, ``measure_book``: the setups take turns,
     each into an empty cache); cold ``publisher build --scheduler local
     --workers 2`` builds, to check the model against; then ``--workers 1``
     builds with every clip cached but no encoded output (the serial part), of
@@ -398,8 +396,10 @@ def bench_cluster(quick: bool, runs: int) -> dict[str, Any]:
     the serial part into a fixed cost per book and a rate per audio minute.
     """
     sys.path.insert(0, str(ROOT))
-    from publisher.build import BuildOptions, load_book
-    from publisher.cluster import measure_book
+    from throughput import measure_book  # bench/throughput.py, beside this script
+
+    from publisher.build import load_book
+    from publisher.options import BuildOptions
 
     repeats = 1 if quick else min(runs, 3)
     load_before = os.getloadavg()[0]

@@ -41,6 +41,7 @@ import langcodes
 
 from .cache import OutputCache, file_sha256
 from .errors import AudioError, OutputError
+from .layout import book_file
 from .model import Publication, Section, SectionAudio
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ _MUXER = "ipod"
 
 def m4b_path(pub: Publication) -> Path:
     """Where the audiobook of ``pub`` is written: ``<out_dir>/<slug>.m4b``."""
-    return pub.out_dir / f"{pub.book.meta.slug}.m4b"
+    return pub.out_dir / book_file(pub.book.meta.slug, "m4b")
 
 
 def write_m4b(pub: Publication) -> list[Path]:

@@ -27,6 +27,7 @@ checksum catches that on the next read.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -35,13 +36,15 @@ import struct
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .model import Clip
 
-__all__ = ["ClipCache", "FORMAT_VERSION", "OutputCache", "copy_hashed", "file_sha256"]
+__all__ = ["ClipCache", "FORMAT_VERSION", "OutputCache", "code_identity", "copy_hashed",
+           "file_sha256", "write_atomically"]
 
-_LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 MAGIC = b"PUBCLIP\0"
 FORMAT_VERSION = 1
@@ -95,7 +98,7 @@ class ClipCache:
             return None
         clip, problem = _decode(data)
         if clip is None:
-            _LOGGER.warning("Discarding corrupt cache entry %s: %s", path, problem)
+            log.warning("Discarding corrupt cache entry %s: %s", path, problem)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             self.misses += 1
@@ -107,7 +110,7 @@ class ClipCache:
         """Store ``clip`` under ``key`` atomically; return the entry's path."""
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, _encode(clip))
+        write_atomically(path, _encode(clip))
         self.writes += 1
         return path
 
@@ -255,7 +258,7 @@ class OutputCache:
                 os.unlink(tmp_name)
             raise
         record = dict(meta or {}, sha256=digest)
-        _write_atomically(meta_path, json.dumps(record, sort_keys=True).encode("utf-8"))
+        write_atomically(meta_path, json.dumps(record, sort_keys=True).encode("utf-8"))
 
     def store_bytes(self, key: str, suffix: str, data: bytes,
                     meta: Mapping[str, object] | None = None) -> None:
@@ -263,8 +266,8 @@ class OutputCache:
         path, meta_path = self._paths(key, suffix)
         path.parent.mkdir(parents=True, exist_ok=True)
         record = dict(meta or {}, sha256=hashlib.sha256(data).hexdigest())
-        _write_atomically(path, data)
-        _write_atomically(meta_path, json.dumps(record, sort_keys=True).encode("utf-8"))
+        write_atomically(path, data)
+        write_atomically(meta_path, json.dumps(record, sort_keys=True).encode("utf-8"))
 
 
 #: Bytes read at a time when copying or hashing files.
@@ -290,13 +293,53 @@ def copy_hashed(source: Path, dest: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, renamed
+    into place: a reader sees the old file or the whole new one, never a part.
+
+    ``mode``: the new file's permissions (mkstemp makes it private: 0o600).
+    """
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
+        if mode is not None:
+            os.chmod(tmp_name, mode)
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def code_identity(modules: tuple[ModuleType, ...] = (),
+                  packages: tuple[str, ...] = ()) -> dict[str, str]:
+    """What made a cached or up-to-date output: our code and the libraries it drives.
+
+    ``{file: sha256}`` of each module's source (a package: every file in its
+    folder), named relative to the publisher package, then ``{distribution:
+    version}`` of each of ``packages``. Each cache passes the code its entries
+    depend on (the audio files: publisher.audio and numpy, SciPy, PyAV ...; the
+    up-to-date check: all of publisher), so that changing that code, and only
+    that code, makes them again. The one recipe for all of them.
+    """
+    return _code_identity(tuple(m.__file__ or "" for m in modules), packages)
+
+
+@functools.cache
+def _code_identity(files: tuple[str, ...], packages: tuple[str, ...]) -> dict[str, str]:
+    import importlib.metadata  # here: it imports the email package, 20 ms at start-up
+
+    found: dict[str, str] = {}
+    for name in files:
+        path = Path(name).resolve()
+        paths = ([p for p in sorted(path.parent.rglob("*"))
+                  if p.is_file() and "__pycache__" not in p.parts]
+                 if path.name == "__init__.py" else [path])
+        for item in paths:
+            found[item.relative_to(_PACKAGE).as_posix()] = file_sha256(item)
+    found.update({name: importlib.metadata.version(name) for name in packages})
+    return found

@@ -67,7 +67,17 @@ from filelock import FileLock, Timeout
 from lxml import etree
 
 from .errors import OutputError
+from .layout import (
+    CATALOG_NAME,
+    FEED_NAME,
+    ONIX_NAME,
+    RECORD_NAME,
+    book_file,
+    cover_filename,
+    lock_path,
+)
 from .model import Accessibility, Publication
+from .record import NotARecord, load_record
 
 __all__ = [
     "CATALOG_NAME",
@@ -86,7 +96,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ONIX_NS = "http://ns.editeur.org/onix/3.0/reference"
-CATALOG_NAME = "catalog.json"
 OPDS_JSON = "application/opds+json"
 ACQUISITION = "http://opds-spec.org/acquisition"
 
@@ -260,7 +269,7 @@ def onix_record(pub: Publication) -> etree._Element:
             version = e.sub(resource, "ResourceVersion")
             e.sub(version, "ResourceForm", "02")  # downloadable file
             e.sub(version, "ResourceLink",
-                  f"{pub.base_url.rstrip('/')}/{_cover_name(pub.cover.media_type)}")
+                  f"{pub.base_url.rstrip('/')}/{cover_filename(pub.cover)}")
 
     publishing = e.sub(product, "PublishingDetail")
     if meta.publisher:
@@ -278,7 +287,7 @@ def onix_record(pub: Publication) -> etree._Element:
 
 def write_onix(pub: Publication) -> list[Path]:
     """Write ``onix.xml``: the ONIX 3.0 product record of the EPUB."""
-    dest = pub.out_dir / "onix.xml"
+    dest = pub.out_dir / ONIX_NAME
     data = etree.tostring(onix_record(pub), xml_declaration=True, encoding="UTF-8",
                           pretty_print=True)
     try:
@@ -338,11 +347,6 @@ def _iso639_2b(language: str) -> str:
         return "und"
 
 
-def _cover_name(media_type: str) -> str:
-    """The cover's file name, as the cover writer names it in the output folder."""
-    return "cover.png" if media_type == "image/png" else "cover.jpg"
-
-
 # --------------------------------------------------------------------------- OPDS catalog
 
 
@@ -363,7 +367,7 @@ def catalog_record(pub: Publication) -> dict[str, object]:
     if pub.audio:
         record["duration_ms"] = sum(a.duration_ms for a in pub.audio)
     if pub.cover is not None:
-        record["cover"] = {"file": _cover_name(pub.cover.media_type),
+        record["cover"] = {"file": cover_filename(pub.cover),
                            "type": pub.cover.media_type, "width": pub.cover.width_px,
                            "height": pub.cover.height_px}
     if pub.base_url:
@@ -378,16 +382,18 @@ def read_build_records(out_root: Path) -> list[dict[str, object]]:
     is skipped with a warning, so one broken folder cannot block the catalog.
     """
     records = []
-    for path in sorted(out_root.glob("*/build.json")):
+    for path in sorted(out_root.glob(f"*/{RECORD_NAME}")):
         if path.parent.name.startswith("."):
             continue
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            record = load_record(path)
+        except NotARecord:
+            record = None
         except (OSError, ValueError) as exc:
             log.warning("%s: skipped in the catalog (%s)", path, exc)
             continue
-        if isinstance(record, dict) and record.get("slug") and record.get("title"):
-            records.append(record)
+        if record is not None and record.slug and record.title:
+            records.append(record.to_dict())
         else:
             log.warning("%s: skipped in the catalog (no slug or title)", path)
     return records
@@ -441,7 +447,7 @@ def update_catalog(out_root: Path, title: str = "Catalog") -> Path:
     Call after a book has been moved into place. A lock keeps two builds from
     writing an older view over a newer one.
     """
-    lock = FileLock(str(out_root / ".catalog.lock"))
+    lock = FileLock(str(lock_path(out_root, "catalog")))
     try:
         with lock.acquire(timeout=30):
             return write_catalog(out_root, read_build_records(out_root), title)
@@ -490,14 +496,14 @@ def _opds_publication(record: dict[str, object]) -> dict[str, object]:
         metadata["duration"] = round(duration_ms / 1000, 3)
 
     links: list[dict[str, object]] = []
-    for name, media_type in ((f"{slug}.epub", "application/epub+zip"),
-                             (f"{slug}.audiobook", "application/audiobook+zip"),
-                             (f"{slug}.m4b", "audio/mp4"),
-                             (f"{slug}.lpf", "application/lpf+zip")):
+    for name, media_type in ((book_file(slug, "epub"), "application/epub+zip"),
+                             (book_file(slug, "audiobook"), "application/audiobook+zip"),
+                             (book_file(slug, "m4b"), "audio/mp4"),
+                             (book_file(slug, "lpf"), "application/lpf+zip")):
         if name in files:
             links.append({"rel": ACQUISITION, "href": href(name), "type": media_type})
-    if "feed.xml" in files:
-        links.append({"rel": "alternate", "href": href("feed.xml"),
+    if FEED_NAME in files:
+        links.append({"rel": "alternate", "href": href(FEED_NAME),
                       "type": "application/rss+xml", "title": "Podcast feed"})
     entry: dict[str, object] = {"metadata": metadata, "links": links}
 

@@ -127,6 +127,7 @@ class CheckReport:
 
     @property
     def warnings(self) -> tuple[CheckMessage, ...]:
+        """Only the warnings (EPUBCheck's and Ace's), in the order reported."""
         return tuple(m for m in self.messages if m.severity in _WARNING_SEVERITIES)
 
     @property

@@ -2,6 +2,9 @@
 
 Exit codes: 0 success, 1 a problem the user can fix (the message says how),
 2 wrong command-line usage, 130 interrupted (Ctrl-C).
+
+Each command imports what it runs inside its function: ``publisher --help``
+or ``publisher voices`` must not wait for the build's libraries (start-up time).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from . import __version__
 from .errors import PublisherError
+from .speech import engine_names
 
 log = logging.getLogger("publisher")
 
@@ -46,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="text-only build: the EPUB without narration, no audio files")
     b.add_argument("--no-overlays", "--text-only", dest="no_overlays", action="store_true",
                    help="make audio files but keep the EPUB text-only (no media overlays)")
-    b.add_argument("--engine", choices=("kokoro", "piper", "espeak", "gtts", "fake"),
+    b.add_argument("--engine", choices=engine_names(),
                    help="speech engine (default: front matter 'engine', else the best "
                         "installed offline voice of the book's language; see 'publisher "
                         "voices')")
@@ -59,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true",
                    help="build even when nothing changed since the last build (by "
                         "default such a book is checked and left as it is)")
-    b.add_argument("--fallback", choices=("piper", "kokoro", "espeak", "fake"),
+    b.add_argument("--fallback", choices=engine_names(offline=True),
                    help="engine to finish the book with if the first is unreachable "
                         "(e.g. --engine gtts --fallback piper)")
     b.add_argument("--audio-profile", default="podcast", metavar="NAME",
@@ -148,6 +152,7 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``publisher ARGV``; the exit code (0, 1 a user's problem, 2 usage, 130 Ctrl-C)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -174,6 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
+
+
+def run() -> None:
+    """``python -m publisher``: run :func:`main` and exit with its code."""
+    raise SystemExit(main())
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:

@@ -1,4 +1,4 @@
-"""Synthesis at catalog scale: batches of sentences on a Dask cluster or any executor.
+"""Synthesis on a cluster: batches of sentences on a Dask cluster or any executor.
 
     items --cache lookup--> misses --batches of texts, named by their cache keys-->
         executor.submit(_synthesize_batch, spec, texts)      (one task per batch)
@@ -9,10 +9,9 @@ The executor is anything with ``concurrent.futures.Executor.submit``: a
 made by :func:`open_executor`), or a local ``ProcessPoolExecutor``. Only
 synthesis is spread out; assembly, encoding and packaging stay per book, on
 the machine that builds it (narrate.py). ``publisher build --scheduler``
-streams each book's clips from the cluster (:func:`stream_with_executor`)
-while it assembles the sections already complete; :func:`synthesize_catalog`
-fills the cache for a whole catalog at once (every book's batches submitted
-together), for builds that run later or elsewhere.
+streams each book's clips from the cluster (:func:`stream_with_executor`,
+handed to the audio stage by build.py as :func:`cluster_synthesis`) while it
+assembles the sections already complete.
 
 Tasks are pure and idempotent. A batch's result depends only on the engine
 recipe (:class:`~publisher.speech.EngineSpec`) and its texts, and each clip
@@ -35,8 +34,8 @@ the cache and keeps none, so the assembler can read a section's clips back
 when it makes that section. (A dict of every clip of a 100,000-word book,
 12.6 hours of 22.05 kHz 16-bit speech, is 1.9 GB.)
 
-Measured on a 2-core machine with Piper, see :func:`measure_throughput` and
-the README, "Performance: scaling".
+Measured on a 2-core machine with Piper, see bench/throughput.py and the
+README, "Performance: scaling".
 """
 
 from __future__ import annotations
@@ -50,36 +49,28 @@ import math
 import os
 import signal
 import socket
-import statistics
-import tempfile
 import threading
-import time
 import traceback
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .cache import ClipCache
 from .errors import EngineUnavailable, PublisherError, SpeechError
 from .model import Clip
 from .speech import Engine, EngineSpec
-from .synthesize import clip_problem, sentence_error
-
-if TYPE_CHECKING:
-    from .build import BuildOptions, Reporter
+from .synthesize import Synthesis, clip_problem, sentence_error
 
 __all__ = [
     "MAX_BATCH_SIZE",
-    "measure_book",
-    "measure_throughput",
+    "cluster_synthesis",
     "open_executor",
     "shared_disk",
     "stream_with_executor",
-    "synthesize_catalog",
     "synthesize_with_executor",
 ]
 
-_LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 #: Texts per task at most. Big enough that per-task overhead (a few ms in Dask)
 #: is nothing next to synthesis (Piper: about a second a sentence), small
@@ -151,7 +142,7 @@ def open_executor(scheduler: str | None, workers: int = 0, *,
                     f"The Dask scheduler at {scheduler} has no workers. Start some on each "
                     f"machine with: dask worker {scheduler} --nthreads 1 --nworkers auto "
                     "(publisher must be installed there too).") from exc
-        _LOGGER.info("Synthesis on Dask: %s", _describe(client))
+        log.info("Synthesis on Dask: %s", _describe(client))
         yield client
 
 
@@ -272,107 +263,84 @@ def _synthesize_batch_into(spec: EngineSpec, texts: Sequence[str],
     return _run_batch(spec, texts, store)
 
 
-def _warm_up(spec: EngineSpec) -> str:
-    """Load the engine in this worker (for benchmarks: time synthesis, not loading)."""
-    _engine_for(spec).synthesize("Warm up.")
-    return socket.gethostname()
-
-
 # --- the client side ----------------------------------------------------------
 
-#: (job number, sentence id, clip, from the cache)
-_Event = tuple[int, str, Clip, bool]
+#: (sentence id, clip, from the cache)
+_Event = tuple[str, Clip, bool]
 _Events = Generator[_Event, None, None]
 
 
 class _Synthesis:
-    """One run over several jobs (books): lists of (sentence id, text) with their engine.
+    """One run over a book's (sentence id, text) list with its engine.
 
-    Texts are deduplicated by cache key across all jobs; ``owners`` lists
-    every (job, sentence id) that speaks a key, first one first. Nothing here
-    holds a clip after it has been yielded.
+    Texts are deduplicated by cache key; ``owners`` lists every sentence id
+    that speaks a key, first one first. Nothing here holds a clip after it
+    has been yielded.
     """
 
-    def __init__(self, cache: ClipCache, executor: Any, *, batch_size: int | None,
-                 shared_cache: bool) -> None:
+    def __init__(self, spec: EngineSpec, cache: ClipCache, executor: Any, *,
+                 batch_size: int | None, shared_cache: bool) -> None:
+        self.spec = spec
         self.cache = cache
         self.executor = executor
         self.batch_size = batch_size
         self.shared_cache = shared_cache
-        self.keys: list[dict[str, str]] = []  # per job: sentence id -> cache key
-        self.owners: dict[str, list[tuple[int, str]]] = {}
-        self.todo: dict[EngineSpec, dict[str, str]] = {}  # key -> text, in first-seen order
+        self.owners: dict[str, list[str]] = {}
+        self.todo: dict[str, str] = {}  # key -> text, in first-seen order
         self.done: set[str] = set()
-        self.errors: dict[int, PublisherError] = {}
         #: Clips made by this run (the others came from the cache).
         self.synthesized = 0
-        self._identities: dict[EngineSpec, Mapping[str, str]] = {}
+        self._identity: Mapping[str, str] = {}
 
-    def events(self, jobs: Sequence[tuple[Sequence[tuple[str, str]], EngineSpec]], *,
-               stop_on_error: bool) -> _Events:
-        """Every sentence of every job, from the cache first, then as batches complete.
+    def events(self, items: Sequence[tuple[str, str]]) -> _Events:
+        """Every sentence, from the cache first, then as batches complete.
 
-        With ``stop_on_error`` the first error is raised (and the batches not
-        yet done are cancelled); otherwise errors are kept in ``errors`` by job
-        and the other batches go on.
+        The first error is raised, and the batches not yet done are cancelled.
         """
-        for items, spec in jobs:
-            yield from self._plan(items, spec)
-        yield from self._run(stop_on_error=stop_on_error)
+        yield from self._plan(items)
+        yield from self._run()
 
-    def _plan(self, items: Sequence[tuple[str, str]], spec: EngineSpec) -> _Events:
-        """Look a job's texts up in the cache; queue the misses."""
-        job = len(self.keys)
-        keys: dict[str, str] = {}
-        self.keys.append(keys)
-        if spec not in self._identities:
-            self._identities[spec] = spec().identity
-        identity = self._identities[spec]
+    def _plan(self, items: Sequence[tuple[str, str]]) -> _Events:
+        """Look the texts up in the cache; queue the misses."""
+        self._identity = identity = self.spec().identity
         for sentence_id, text in items:
-            key = keys[sentence_id] = self.cache.key(identity, text)
+            key = self.cache.key(identity, text)
             owners = self.owners.setdefault(key, [])
-            owners.append((job, sentence_id))
+            owners.append(sentence_id)
             if len(owners) > 1 and key not in self.done:
                 continue  # reported when the clip of its first sentence comes
             clip = self.cache.get(key)
             if clip is None:
-                self.todo.setdefault(spec, {})[key] = text
+                self.todo[key] = text
                 continue
             self.done.add(key)
-            yield job, sentence_id, clip, True
+            yield sentence_id, clip, True
 
-    def _run(self, *, stop_on_error: bool) -> _Events:
-        todo = sum(len(texts) for texts in self.todo.values())
+    def _run(self) -> _Events:
+        todo = len(self.todo)
         if not todo:
             return
         size = self.batch_size or _auto_batch_size(todo, _slots(self.executor))
-        futures: dict[Any, tuple[EngineSpec, list[str]]] = {}
+        futures: dict[Any, list[str]] = {}
         try:
-            for spec, texts_by_key in self.todo.items():
-                keys = list(texts_by_key)
-                for start in range(0, len(keys), size):
-                    batch = keys[start:start + size]
-                    futures[self._submit(spec, batch)] = (spec, batch)
-            _LOGGER.info("Synthesizing %d texts in %d batches of up to %d", todo, len(futures),
+            keys = list(self.todo)
+            for start in range(0, len(keys), size):
+                batch = keys[start:start + size]
+                futures[self._submit(batch)] = batch
+            log.info("Synthesizing %d texts in %d batches of up to %d", todo, len(futures),
                          size)
             for future in _as_completed(self.executor, list(futures)):
-                spec, batch = futures.pop(future)
-                try:
-                    yield from self._finish(spec, batch, future)
-                except SpeechError as exc:
-                    if stop_on_error:
-                        raise
-                    failed = next(key for key in batch if key not in self.done)
-                    self.errors.setdefault(self.owners[failed][0][0], exc)
+                batch = futures.pop(future)
+                yield from self._finish(batch, future)
                 del future  # let the executor free the batch's results
         finally:
             # After an error, Ctrl-C or an early close: stop the batches not yet done.
             _cancel(self.executor, list(futures))
 
-    def _submit(self, spec: EngineSpec, batch: list[str]) -> Any:
+    def _submit(self, batch: list[str]) -> Any:
         """One task for a batch, named by the cache keys of its texts."""
-        texts = tuple(self.todo[spec][key] for key in batch)
-        spec = _spec_for_workers(spec, self.shared_cache)
+        texts = tuple(self.todo[key] for key in batch)
+        spec = _spec_for_workers(self.spec, self.shared_cache)
         fn: Callable[..., Any]
         args: tuple[Any, ...]
         if self.shared_cache:
@@ -386,57 +354,58 @@ class _Synthesis:
             return self.executor.submit(fn, *args, key=f"{name}-{digest}", pure=True)
         return self.executor.submit(fn, *args)
 
-    def _finish(self, spec: EngineSpec, batch: list[str], future: Any) -> _Events:
+    def _finish(self, batch: list[str], future: Any) -> _Events:
         """Check, store and report one batch's clips; errors name the sentence."""
         try:
             results = future.result()
         except _BatchFailed as failed:
-            _LOGGER.debug("Batch failed in a worker:\n%s", failed.trace)
-            yield from self._store(spec, batch, failed.done)  # keep what the batch made first
+            log.debug("Batch failed in a worker:\n%s", failed.trace)
+            yield from self._store(batch, failed.done)  # keep what the batch made first
             key = batch[min(failed.index, len(batch) - 1)]
             if failed.kind == "unavailable":
                 raise EngineUnavailable(failed.message) from None
-            sentence_id = self.owners[key][0][1]
-            raise sentence_error(sentence_id, self.todo[spec][key], failed.message) from None
+            sentence_id = self.owners[key][0]
+            raise sentence_error(sentence_id, self.todo[key], failed.message) from None
         except Exception as exc:
             if type(exc).__name__ == "KilledWorker":
-                sentence_id = self.owners[batch[0]][0][1]
+                sentence_id = self.owners[batch[0]][0]
                 raise SpeechError(
                     f"Speech worker processes kept dying while synthesizing {len(batch)} "
                     f"sentences from '{sentence_id}' on ({exc}). Out of memory? Give the "
-                    "Dask workers more memory, or use fewer threads per worker.") from exc
+                    "Dask workers more memory, or use fewer threads per worker.",
+                    sentence_id=sentence_id) from exc
             if isinstance(exc, ImportError):
                 raise PublisherError(
                     f"The Dask workers cannot run publisher's tasks ({exc}). Install the same "
                     f"version of publisher on every worker machine: {_INSTALL_HINT}") from exc
             raise
-        yield from self._store(spec, batch, results, whole=True)
+        yield from self._store(batch, results, whole=True)
 
-    def _store(self, spec: EngineSpec, batch: list[str], results: Sequence[tuple[str, Any, int]],
+    def _store(self, batch: list[str], results: Sequence[tuple[str, Any, int]],
                *, whole: bool = False) -> _Events:
         expected = batch if whole else batch[:len(results)]
         if [key for key, _, _ in results] != expected:
             raise PublisherError(
-                f"A worker's {spec.name} engine differs from this machine's: the clips it "
+                f"A worker's {self.spec.name} engine differs from this machine's: the clips it "
                 "made have other cache keys than expected. Install the same versions of "
                 "publisher, its speech engines (piper-tts, onnxruntime) and voices on every "
-                f"worker machine. Engine here: {dict(self._identities[spec])}")
+                f"worker machine. Engine here: {dict(self._identity)}")
         for key, payload, rate_hz in results:
-            sentence_id = self.owners[key][0][1]
+            sentence_id = self.owners[key][0]
             if self.shared_cache:
                 clip = self._adopt(key, sentence_id)
             else:
                 clip = Clip(pcm=payload, sample_rate_hz=rate_hz)
                 problem = clip_problem(clip)
                 if problem:
-                    raise sentence_error(sentence_id, self.todo[spec][key], problem)
+                    raise sentence_error(sentence_id, self.todo[key], problem)
                 self.cache.put(key, clip)
             self.done.add(key)
             self.synthesized += 1
-            (first_job, first_id), *repeats = self.owners[key]
-            yield first_job, first_id, clip, False
-            for job, repeat_id in repeats:
-                yield job, repeat_id, clip, True
+            first_id, *repeats = self.owners[key]
+            yield first_id, clip, False
+            for repeat_id in repeats:
+                yield repeat_id, clip, True
 
     def _adopt(self, key: str, sentence_id: str) -> Clip:
         """The clip a worker stored in the shared cache, read back (and so checked)."""
@@ -446,7 +415,7 @@ class _Synthesis:
             raise PublisherError(
                 f"A worker stored the clip of sentence '{sentence_id}' in {self.cache.root}, "
                 f"but it cannot be read here ({exc}): do the workers see this cache folder? "
-                "Use shared_cache only when they do.") from exc
+                "Use shared_cache only when they do.", sentence_id=sentence_id) from exc
 
 
 def _spec_for_workers(spec: EngineSpec, shared_cache: bool) -> EngineSpec:
@@ -511,10 +480,9 @@ def stream_with_executor(
     on a worker, and PublisherError when a worker's engine makes other clips
     (other versions) or cannot import publisher.
     """
-    run = _Synthesis(cache, executor, batch_size=batch_size, shared_cache=shared_cache)
-    with contextlib.closing(run.events([(items, spec)], stop_on_error=True)) as events:
-        for _job, sentence_id, clip, cached in events:
-            yield sentence_id, clip, cached
+    run = _Synthesis(spec, cache, executor, batch_size=batch_size, shared_cache=shared_cache)
+    with contextlib.closing(run.events(items)) as events:
+        yield from events
 
 
 def synthesize_with_executor(
@@ -547,170 +515,26 @@ def synthesize_with_executor(
     return {sentence_id: clips[sentence_id] for sentence_id, _ in items}
 
 
-# --- a whole catalog ------------------------------------------------------------
+# --- for build.py ------------------------------------------------------------------
 
 
-def synthesize_catalog(sources: Sequence[Path], options: BuildOptions, executor: Any,
-                       reporter: Reporter | None = None, *,
-                       shared_cache: bool | None = None) -> dict[str, int]:
-    """Fill the clip cache for every book in ``sources`` on ``executor``, all at once.
+def cluster_synthesis(executor: Any, *, spare_core: bool) -> Synthesis:
+    """Synthesis on ``executor`` (a Dask Client) as the audio stage takes it: clips
+    stream in as batches complete, and the sections are assembled meanwhile.
+    ``spare_core``: this machine has a core for an encoding helper beside the build."""
+    shared = shared_disk(executor)
 
-    Every book's batches are submitted together, so the workers stay busy
-    across books, and a text that several books share is made once. The
-    builds that follow find every clip in the cache and only assemble, encode
-    and package, one book at a time. Problems are left to those builds, which
-    report them as usual (a book that does not parse, an engine failing on a
-    sentence, with its section): here they only cause a warning, and the
-    other books go on. ``shared_cache`` None means: when the executor is a
-    Client of a Dask LocalCluster (same machine). Progress goes to
-    ``reporter`` as one count of all the books' sentences. Returns counts:
-    books, sentences, distinct_texts, synthesized, from_cache, missing.
-    """
-    from .build import Reporter, load_book
-    from .lexicon import load_lexicon
-    from .narrate import _speech_items, _toc_entries, engine_spec
+    def stream(items: Sequence[tuple[str, str]], spec: EngineSpec, cache: ClipCache,
+               while_waiting: Callable[[], None]) -> Iterator[tuple[str, Clip, bool]]:
+        # The workers are up already: import the audio libraries before the clips come.
+        while_waiting()
+        return stream_with_executor(items, spec, cache, executor, shared_cache=shared)
 
-    reporter = reporter or Reporter()
-    if shared_cache is None:
-        shared_cache = shared_disk(executor)
-    cache = ClipCache(options.cache_dir or options.out_root / ".cache")
-    jobs: list[tuple[Path, list[tuple[str, str]], EngineSpec]] = []
-    for source in sources:
-        try:
-            book = load_book(source, options)
-            lexicon = load_lexicon(book.meta.pronunciations, book.meta.lexicon)
-            items = _speech_items(book, _toc_entries(book), lexicon)
-            spec = engine_spec(book, options)
-            _ = spec().identity  # unknown engine, bad settings, no voice: the build says
-        except PublisherError as exc:
-            _LOGGER.debug("Not synthesizing %s on the cluster: %s", source, exc)
-            continue
-        jobs.append((source, items, spec))
-    total = sum(len(items) for _, items, _ in jobs)
-    reporter.stage(f"Synthesizing {total} sentences of {len(jobs)} book(s) on the cluster")
-    reporter.start_sentences(total, "Narrating (cluster)")
-    run = _Synthesis(cache, executor, batch_size=None, shared_cache=shared_cache)
-    try:
-        events = run.events([(items, spec) for _, items, spec in jobs], stop_on_error=False)
-        with contextlib.closing(events):
-            for _job, _sentence_id, clip, cached in events:
-                reporter.sentence_done(clip.duration_ms, cached)
-    finally:
-        reporter.end_sentences()
-    for job, error in sorted(run.errors.items()):
-        reporter.warn(f"{jobs[job][0]}: synthesis on the cluster stopped: {error} Its build "
-                      "will make what is missing.")
-    return {"books": len(jobs), "sentences": total, "distinct_texts": len(run.owners),
-            "synthesized": run.synthesized, "from_cache": len(run.done) - run.synthesized,
-            "missing": len(run.owners) - len(run.done)}
+    return Synthesis(stream=stream, where=" on the cluster", pipelined=True,
+                     spare_core=spare_core)
 
 
 def shared_disk(executor: Any) -> bool:
     """Whether ``executor``'s workers see our disk: a Client of a LocalCluster."""
     cluster = getattr(executor, "cluster", None)
     return type(cluster).__name__ == "LocalCluster"
-
-
-# --- measurement ------------------------------------------------------------------
-
-
-def measure_throughput(texts: Sequence[str], spec: EngineSpec,
-                       worker_counts: Sequence[int] = (1, 2), *, repeats: int = 5,
-                       batch_size: int | None = None) -> dict[str, Any]:
-    """Audio minutes made per wall minute (and per CPU minute), in this process and
-    on LocalClusters.
-
-    Starts a LocalCluster of each of ``worker_counts`` processes (one thread
-    each; startup timed) and loads the voice in every worker, then synthesizes
-    ``texts`` ``repeats`` times with each setup in turn (in this process with
-    one engine, then on each cluster), every time into a fresh, empty cache.
-    Setups take turns so that other jobs on the machine slow them alike;
-    medians and the range of the wall times are reported. CPU seconds are
-    those of this process (client and scheduler) and all its descendants
-    (nannies, workers) during the run: other jobs on a shared machine hardly
-    change them, so they measure the work, and the overhead of the cluster,
-    when wall times cannot.
-    """
-    from .synthesize import synthesize_clips
-
-    items = [(f"s{i}", text) for i, text in enumerate(texts)]
-    engine = spec()
-    engine.synthesize("Warm up.")
-
-    def in_process(cache: ClipCache) -> Mapping[str, Clip]:
-        return synthesize_clips(items, lambda: engine, cache, workers=1)
-
-    setups: dict[str, Callable[[ClipCache], Mapping[str, Clip]]] = {"in_process": in_process}
-    startup_s: dict[str, float] = {}
-    walls: dict[str, list[float]] = {}
-    cpus: dict[str, list[float]] = {}
-    audio_s = 0.0
-    with contextlib.ExitStack() as stack:
-        for count in worker_counts:
-            name = f"dask_{count}_worker{'s' if count != 1 else ''}"
-            started = time.perf_counter()
-            client = stack.enter_context(open_executor(None, count))
-            client.run(_warm_up, spec)
-            startup_s[name] = time.perf_counter() - started
-
-            def on_cluster(cache: ClipCache, client: Any = client) -> Mapping[str, Clip]:
-                return synthesize_with_executor(items, spec, cache, client,
-                                                batch_size=batch_size)
-
-            setups[name] = on_cluster
-        for _ in range(repeats):
-            for name, synthesize in setups.items():
-                with tempfile.TemporaryDirectory(prefix="publisher-bench-") as tmp:
-                    cpu_before = _tree_cpu_s()
-                    started = time.perf_counter()
-                    clips = synthesize(ClipCache(Path(tmp)))
-                    walls.setdefault(name, []).append(time.perf_counter() - started)
-                    cpus.setdefault(name, []).append(_tree_cpu_s() - cpu_before)
-                distinct = {clips[sid] for sid, _ in items if sid in clips}
-                audio_s = sum(clip.duration_ms for clip in distinct) / 1000
-
-    results: dict[str, Any] = {"engine": spec.name, "sentences": len(items),
-                               "audio_s": round(audio_s, 1), "cpu_count": os.cpu_count(),
-                               "repeats": repeats}
-    for name, times in walls.items():
-        median = statistics.median(times)
-        cpu_s = statistics.median(cpus[name])
-        results[name] = {"wall_s_median": round(median, 2), "wall_s_min": round(min(times), 2),
-                         "wall_s_max": round(max(times), 2),
-                         "audio_min_per_wall_min": round(audio_s / median, 2),
-                         "cpu_s_median": round(cpu_s, 2),
-                         "audio_min_per_cpu_min": round(audio_s / cpu_s, 2)}
-        if name in startup_s:
-            results[name]["startup_s"] = round(startup_s[name], 2)
-    return results
-
-
-def _tree_cpu_s() -> float:
-    """CPU seconds (user + system) of this process and its live descendants so far."""
-    import psutil  # a dependency of distributed
-
-    total = 0.0
-    me = psutil.Process()
-    for process in [me, *me.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            times = process.cpu_times()
-            total += times.user + times.system
-    return total
-
-
-#: The engine the benchmarks measure: Piper with its bundled voice.
-BENCH_SPEC = EngineSpec("piper", None, 1.0, "en")
-
-
-def measure_book(source: Path, sentences: int = 40, *, spec: EngineSpec = BENCH_SPEC,
-                 worker_counts: Sequence[int] = (1, 2), repeats: int = 5) -> dict[str, Any]:
-    """:func:`measure_throughput` on the first ``sentences`` sentences of ``source``
-    (for ``make bench``: the first book, with Piper)."""
-    from .build import BuildOptions, load_book
-    from .lexicon import load_lexicon
-
-    book = load_book(source, BuildOptions())
-    lexicon = load_lexicon(book.meta.pronunciations, book.meta.lexicon)
-    texts = [lexicon.apply(sentence.spoken) for sentence in book.sentences][:sentences]
-    results = measure_throughput(texts, spec, worker_counts, repeats=repeats)
-    return {"source": source.name, **results}

@@ -17,6 +17,7 @@ import langcodes
 
 from .errors import ConfigError
 from .model import BookMeta, Manuscript
+from .speech import engine_names
 
 #: Scripts written right to left; a book in one of these gets dir="rtl".
 RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "ha", "he", "khw", "ks", "ku", "ps",
@@ -24,7 +25,6 @@ RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "ha", "he", "khw", "ks", "ku
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-_KNOWN_ENGINES = ("kokoro", "piper", "espeak", "gtts", "fake")
 
 KNOWN_KEYS = (
     "title", "subtitle", "author", "creator", "publisher", "language", "identifier",
@@ -132,12 +132,13 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
                         "address where the output folder will be published.")
 
     engine = text("engine")
-    if engine and engine not in _KNOWN_ENGINES:
-        problems.append(f"'engine' is {engine!r}; expected one of {', '.join(_KNOWN_ENGINES)}.")
+    known_engines = engine_names()
+    if engine and engine not in known_engines:
+        problems.append(f"'engine' is {engine!r}; expected one of {', '.join(known_engines)}.")
     fallback = text("fallback")
-    if fallback and fallback not in _KNOWN_ENGINES:
+    if fallback and fallback not in known_engines:
         problems.append(f"'fallback' is {fallback!r}; expected one of "
-                        f"{', '.join(_KNOWN_ENGINES)}.")
+                        f"{', '.join(known_engines)}.")
 
     rate = fm.get("rate", 1.0)
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.5 <= rate <= 2.0:

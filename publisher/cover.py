@@ -26,17 +26,16 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps, ImageStat, features
 
+from .cache import OutputCache, code_identity
 from .errors import ConfigError
+from .layout import cover_filename
 from .model import BookMeta, Cover, Publication
-
-if TYPE_CHECKING:
-    from .cache import OutputCache
 
 __all__ = [
     "COVER_SIZE_PX",
@@ -127,26 +126,17 @@ def keep_cover(meta: BookMeta, cover: Cover, cache_dir: Path) -> None:
 
 
 def _cache(cache_dir: Path) -> OutputCache:
-    from .cache import OutputCache
-
     return OutputCache(cache_dir)
 
 
 def _cache_key(meta: BookMeta) -> str:
     """Everything a generated cover's pixels come from: the book's metadata, this
     module, Pillow's version and the fonts installed (see _font_for)."""
-    import hashlib
-
-    import PIL
-
-    from .cache import OutputCache
-
     fonts = [(path, Path(path).stat().st_size) for path in
              (*(_bundled_font(weight) for weight in _BUNDLED), *SYSTEM_FONTS)
              if path and Path(path).is_file()]
     return OutputCache.key({"kind": "cover", "meta": repr(meta), "fonts": fonts,
-                            "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
-                            "pillow": PIL.__version__})
+                            "code": code_identity((sys.modules[__name__],), ("pillow",))})
 
 
 def generated_cover_alt(meta: BookMeta) -> str:
@@ -157,11 +147,6 @@ def generated_cover_alt(meta: BookMeta) -> str:
     if meta.authors:
         alt += f", by {_join_names(meta.authors)}"
     return alt
-
-
-def cover_filename(cover: Cover) -> str:
-    """The cover's file name in the output folder (feeds and pages link to it)."""
-    return "cover.png" if cover.media_type == "image/png" else "cover.jpg"
 
 
 def write_cover(pub: Publication) -> list[Path]:

@@ -20,18 +20,28 @@ from pathlib import Path
 from ebooklib import epub
 from lxml import etree
 
-from . import templates
-from .model import Accessibility, Book, BookMeta, Cover, Section
-from .overlays import clock
+from . import overlays, templates
+from .layout import (
+    CONTENTS_AUDIO_HREF,
+    CONTENTS_SMIL_HREF,
+    COVER_HREF,
+    CSS_HREF,
+    EPUB_DIR,
+    NAV_HREF,
+    PLS_HREF,
+    TOC_TITLE_ID,
+    audio_href,
+    cover_image_href,
+    document_href,
+    nav_items,
+    smil_href,
+    toc_title,
+)
+from .model import Accessibility, Book, BookAudio, BookMeta, Cover
 
-EPUB_DIR = "EPUB"
 _OPF_NS = "http://www.idpf.org/2007/opf"
 #: What the tests prove with EPUBCheck and DAISY Ace for every book we make.
 CONFORMANCE = "EPUB Accessibility 1.1 - WCAG 2.1 Level AA"
-CSS_HREF = "css/book.css"
-PLS_HREF = "lexicon.pls"
-NAV_HREF = "nav.xhtml"
-COVER_HREF = "cover.xhtml"
 
 _ROLE_ATTRS = {
     # role -> (epub:type, ARIA role, css class, aria-label)
@@ -43,8 +53,8 @@ _ROLE_ATTRS = {
 
 
 @dataclass(frozen=True, slots=True)
-class Overlay:
-    """A content document's media overlay (built by overlays.py)."""
+class _Overlay:
+    """A content document's media overlay (made by overlays.py from the timings)."""
 
     href: str  # e.g. "smil/03-x.smil"
     smil: bytes
@@ -52,62 +62,49 @@ class Overlay:
 
 
 @dataclass(frozen=True, slots=True)
-class Narration:
+class _Narration:
     """What the read-along EPUB carries besides the text."""
 
     narrator: str
     #: section id -> overlay; "nav" -> the nav document's overlay.
-    overlays: dict[str, Overlay]
+    overlays: dict[str, _Overlay]
     #: href in the EPUB -> audio file on disk.
     audio_files: dict[str, Path] = field(default_factory=dict)
 
 
-def document_href(section: Section) -> str:
-    return f"{section.basename}.xhtml"
+def _narration(book: Book, audio: BookAudio) -> _Narration:
+    """The SMIL of every section and of the contents, from the EPUB audio's timings."""
+    overlay_map: dict[str, _Overlay] = {}
+    audio_files: dict[str, Path] = {}
+    for section, small in zip(book.sections, audio.epub_sections, strict=True):
+        epub_href = audio_href(section)
+        audio_files[epub_href] = small.path
+        href = smil_href(section)
+        overlay_map[section.id] = _Overlay(
+            href=href, duration_ms=small.duration_ms,
+            smil=overlays.section_smil(section, document_href(section), epub_href,
+                                       small.timings, href))
+    contents = audio.contents
+    audio_files[CONTENTS_AUDIO_HREF] = contents.path
+    overlay_map["nav"] = _Overlay(
+        href=CONTENTS_SMIL_HREF, duration_ms=contents.duration_ms,
+        smil=overlays.nav_smil(NAV_HREF, [(t.sentence_id, t) for t in contents.timings],
+                               CONTENTS_AUDIO_HREF, CONTENTS_SMIL_HREF))
+    return _Narration(narrator=audio.narrator, overlays=overlay_map, audio_files=audio_files)
 
 
-def nav_items(book: Book) -> list[dict[str, object]]:
-    """The table of contents: sections nested by level, then their headings."""
-    items: list[dict[str, object]] = []
-    stack: list[tuple[int, list[dict[str, object]]]] = [(0, items)]
-    counter = 0
+def facts(book: Book, audio: BookAudio | None, has_pls: bool) -> Accessibility:
+    """Derive accessibility facts from the book itself: never claim what is not there.
 
-    def add(level: int, title: str, href: str) -> None:
-        nonlocal counter
-        counter += 1
-        entry: dict[str, object] = {"title": title, "href": href, "id": f"toc-{counter:03d}",
-                                    "children": []}
-        while len(stack) > 1 and stack[-1][0] >= level:
-            stack.pop()
-        stack[-1][1].append(entry)
-        stack.append((level, entry["children"]))  # type: ignore[arg-type]
-
-    for section in book.sections:
-        href = document_href(section)
-        if section.role != "body":
-            # Front matter sits beside the chapters, never above them.
-            add(1, section.title, href)
-            stack[-1:] = [] if len(stack) > 1 else stack[-1:]
-            continue
-        level = section.level
-        add(level, section.title, href)
-        for heading in section.headings:
-            add(max(heading.level, level + 1), heading.title, f"{href}#{heading.id}")
-    return items
-
-
-def toc_title(book: Book) -> str:
-    return "Contents"
-
-
-def facts(book: Book, narration: Narration | None, has_pls: bool) -> Accessibility:
-    """Derive accessibility facts from the book itself: never claim what is not there."""
+    ``audio``: the narration the EPUB carries (None for a text-only EPUB).
+    """
     html = "".join(s.body_html for s in book.sections)
     has_images = "<img" in html
     all_alt = has_images and all(
         'alt=""' not in chunk for chunk in html.split("<img")[1:]
     )
-    modes = ["textual"] + (["visual"] if has_images else []) + (["auditory"] if narration else [])
+    narrated = audio is not None
+    modes = ["textual"] + (["visual"] if has_images else []) + (["auditory"] if narrated else [])
     sufficient = ["textual"] if (not has_images or all_alt) else ["textual", "visual"]
     features = ["displayTransformability", "readingOrder", "structuralNavigation",
                 "tableOfContents"]
@@ -115,7 +112,7 @@ def facts(book: Book, narration: Narration | None, has_pls: bool) -> Accessibili
         features.append("alternativeText")
     if has_pls:
         features.append("ttsMarkup")  # the PLS lexicon
-    if narration:
+    if audio is not None:
         features.append("synchronizedAudioText")
     summary = ("This publication meets WCAG 2.1 Level AA as checked by EPUBCheck and DAISY Ace. "
                "It has a table of contents, headings for structural navigation and a logical "
@@ -123,14 +120,14 @@ def facts(book: Book, narration: Narration | None, has_pls: bool) -> Accessibili
     if has_images:
         summary += (" Every image has a text alternative." if all_alt else
                     " Some images have no text alternative.")
-    if narration:
-        summary += (f" The whole text is narrated by a synthetic voice ({narration.narrator}) "
+    if audio is not None:
+        summary += (f" The whole text is narrated by a synthetic voice ({audio.narrator}) "
                     "with synchronized text highlighting, sentence by sentence.")
     if book.meta.content_note:
         summary += " A content note comes before the text."
     return Accessibility(access_modes=tuple(modes),
                      access_mode_sufficient=(",".join(sufficient),)
-                     + (("auditory",) if narration else ()),
+                     + (("auditory",) if audio is not None else ()),
                      features=tuple(sorted(features)),
                      hazards=("none",), summary=summary,
                      conforms_to=(CONFORMANCE,))
@@ -151,10 +148,16 @@ class _Document(epub.EpubHtml):
 
 
 def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
-               narration: Narration | None = None, pls: bytes | None = None,
+               audio: BookAudio | None = None, pls: bytes | None = None,
                cover: Cover | None = None) -> Accessibility:
-    """Write the EPUB 3 for ``book`` to ``dest`` and return its accessibility facts."""
+    """Write the EPUB 3 for ``book`` to ``dest`` and return its accessibility facts.
+
+    With ``audio`` (the audio stage's result) the EPUB carries the EPUB
+    profile's files and a media overlay (SMIL) per section and for the
+    contents, made here from the files' sentence timings.
+    """
     meta = book.meta
+    narration = _narration(book, audio) if audio is not None else None
     ebook = epub.EpubBook()
     ebook.FOLDER_NAME = EPUB_DIR
     ebook.set_identifier(meta.identifier)
@@ -175,7 +178,7 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
     for subject in meta.subjects:
         ebook.add_metadata("DC", "subject", subject)
 
-    book_facts = facts(book, narration, pls is not None)
+    book_facts = facts(book, audio, pls is not None)
     _accessibility_metadata(ebook, book_facts)
 
     css = epub.EpubItem(uid="css", file_name=CSS_HREF, media_type="text/css",
@@ -190,13 +193,12 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
                                      content=image.source.read_bytes()))
     cover_doc = None
     if cover is not None:
-        ext = "jpg" if cover.media_type == "image/jpeg" else "png"
-        item = epub.EpubItem(uid="cover-image", file_name=f"images/cover.{ext}",
+        item = epub.EpubItem(uid="cover-image", file_name=cover_image_href(cover),
                              media_type=cover.media_type, content=cover.data)
         item.properties = ["cover-image"]
         ebook.add_item(item)
         content = templates.render("cover.xhtml", lang=meta.language, dir=meta.direction,
-                                   title=meta.title, src=f"images/cover.{ext}", alt=cover.alt)
+                                   title=meta.title, src=cover_image_href(cover), alt=cover.alt)
         cover_doc = _Document(uid="cover", file_name=COVER_HREF, title="Cover",
                               content=content.encode("utf-8"))
         ebook.add_item(cover_doc)
@@ -255,6 +257,7 @@ def write_epub(book: Book, dest: Path, *, modified: _dt.datetime,
 
 
 def render_nav(book: Book, toc: list[dict[str, object]], has_cover: bool = False) -> str:
+    """The nav document: the table of contents ``toc`` (see layout.nav_items) and the landmarks."""
     meta = book.meta
     landmarks = [{"type": "toc", "href": f"{NAV_HREF}#toc", "title": toc_title(book)}]
     for section in book.sections:
@@ -271,7 +274,7 @@ def render_nav(book: Book, toc: list[dict[str, object]], has_cover: bool = False
     if has_cover:
         landmarks.insert(0, {"type": "cover", "href": COVER_HREF, "title": "Cover"})
     return templates.render("nav.xhtml", lang=meta.language, dir=meta.direction,
-                            toc_title=toc_title(book), toc_title_id="toc-000", toc=toc,
+                            toc_title=toc_title(book), toc_title_id=TOC_TITLE_ID, toc=toc,
                             landmarks=landmarks)
 
 
@@ -306,17 +309,17 @@ def _accessibility_metadata(ebook: epub.EpubBook, book_facts: Accessibility) -> 
     meta("a11y:certifiedBy", "publisher (automated checks: EPUBCheck, DAISY Ace)")
 
 
-def _add_narration(ebook: epub.EpubBook, narration: Narration) -> None:
+def _add_narration(ebook: epub.EpubBook, narration: _Narration) -> None:
     total_ms = 0
     for key in sorted(narration.overlays):
         overlay = narration.overlays[key]
         uid = f"smil-{key}"
         ebook.add_item(epub.EpubItem(uid=uid, file_name=overlay.href,
                                      media_type="application/smil+xml", content=overlay.smil))
-        ebook.add_metadata(None, "meta", clock(overlay.duration_ms),
+        ebook.add_metadata(None, "meta", overlays.clock(overlay.duration_ms),
                            {"property": "media:duration", "refines": f"#{uid}"})
         total_ms += overlay.duration_ms
-    ebook.add_metadata(None, "meta", clock(total_ms), {"property": "media:duration"})
+    ebook.add_metadata(None, "meta", overlays.clock(total_ms), {"property": "media:duration"})
     ebook.add_metadata(None, "meta", narration.narrator, {"property": "media:narrator"})
     ebook.add_metadata(None, "meta", "-epub-media-overlay-active",
                        {"property": "media:active-class"})

@@ -9,15 +9,29 @@
     +-- OutputError           writing the outputs (permissions, locks, disk)
 
 Anything that is not a PublisherError is a bug and shows its traceback.
+
+Where it happened is also kept as attributes (as httpx keeps ``request``), so
+code that handles an error never reads it back out of the message: ``path``
+(the file), ``section`` (a section id) and ``sentence_id``; None when unknown.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class PublisherError(Exception):
     """Base class: a problem the user can fix. ``str()`` is the whole message."""
 
-    exit_code = 1
+    def __init__(self, *args: object, path: Path | str | None = None,
+                 section: str | None = None, sentence_id: str | None = None) -> None:
+        super().__init__(*args)
+        #: The file the problem is in or about.
+        self.path = path
+        #: The id of the section the problem is in.
+        self.section = section
+        #: The id of the sentence the problem is about.
+        self.sentence_id = sentence_id
 
 
 class SourceError(PublisherError):
@@ -39,7 +53,7 @@ class ConfigError(PublisherError):
         else:
             lines = "\n".join(f"  - {p}" for p in self.problems)
             message = f"{head}{len(self.problems)} problems in the front matter:\n{lines}"
-        super().__init__(message)
+        super().__init__(message, path=where or None)
 
     def __reduce__(self) -> tuple[object, ...]:
         # Pickled as it was made (it crosses to and from worker processes).

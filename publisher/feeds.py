@@ -34,9 +34,15 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
-from .cover import cover_filename
+from .layout import (
+    CHAPTERS_MEDIA_TYPE,
+    FEED_NAME,
+    chapters_href,
+    cover_filename,
+    relative_href,
+    transcript_href,
+)
 from .model import Publication, Section, SectionAudio
-from .transcripts import CHAPTERS_MEDIA_TYPE, chapters_href, display_text, transcript_href
 
 __all__ = [
     "APPLE_CATEGORIES",
@@ -54,7 +60,6 @@ __all__ = [
     "write_feed",
 ]
 
-FEED_NAME = "feed.xml"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 #: The UUIDv5 namespace the Podcasting 2.0 spec fixes for podcast:guid.
@@ -140,6 +145,7 @@ def public_base(pub: Publication) -> str:
 
 
 def feed_url(pub: Publication) -> str:
+    """The feed's own address (its ``atom:link rel=self``)."""
     return f"{public_base(pub)}/{FEED_NAME}"
 
 
@@ -197,8 +203,7 @@ def feed_xml(pub: Publication) -> bytes:
     """The RSS document, as UTF-8 bytes."""
     meta = pub.book.meta
     base = public_base(pub)
-    audio_by_id = {a.section_id: a for a in pub.audio}
-    sections = [s for s in pub.book.sections if s.id in audio_by_id]
+    episodes = pub.sections_with_audio
     modified = pub.modified
     if modified.tzinfo is None:
         modified = modified.replace(tzinfo=_dt.timezone.utc)  # feedgen needs an aware time
@@ -235,14 +240,13 @@ def feed_xml(pub: Publication) -> bytes:
     fg.podcastindex.medium("audiobook")
     fg.podcastindex.locked(False)
 
-    total = len(sections)
-    for number, section in enumerate(sections, start=1):
-        audio = audio_by_id[section.id]
+    total = len(episodes)
+    for number, (section, audio) in enumerate(episodes, start=1):
         entry = fg.add_entry(order="append")
         entry.title(section.title)
         entry.description(_html_safe(_episode_description(section)))
         entry.guid(episode_guid(meta.identifier, section), permalink=False)
-        entry.enclosure(_url(base, _relative(pub.out_dir, audio.path)),
+        entry.enclosure(_url(base, relative_href(pub.out_dir, audio.path)),
                         str(audio.path.stat().st_size), "audio/mpeg")
         entry.pubDate(modified - _dt.timedelta(minutes=total - number))
         entry.podcast.itunes_title(section.title)
@@ -292,7 +296,7 @@ def _opening_texts(section: Section) -> Iterator[str]:
         if block.kind == "heading":
             continue  # the episode title already says it
         for sentence in block.sentences:
-            text = display_text(sentence, keep_lines=block.kind == "code")
+            text = sentence.plain_text(keep_lines=block.kind == "code")
             if text:
                 yield text
 
@@ -310,13 +314,6 @@ def _html_safe(text: str) -> str:
 
 def _duration_s(audio: SectionAudio) -> int:
     return max(1, round(audio.duration_ms / 1000))
-
-
-def _relative(out_dir: Path, path: Path) -> str:
-    try:
-        return path.relative_to(out_dir).as_posix()
-    except ValueError:
-        return f"audio/{path.name}"
 
 
 def _url(base: str, relative: str) -> str:

@@ -37,7 +37,7 @@ from .errors import ConfigError, SourceError
 
 __all__ = ["PLS_NAMESPACE", "Lexicon", "load_lexicon", "read_pls"]
 
-_LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 PLS_NAMESPACE = "http://www.w3.org/2005/01/pronunciation-lexicon"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -147,7 +147,7 @@ def load_lexicon(
             entries[grapheme] = alias
 
     for warning in warnings:
-        _LOGGER.warning("%s", warning)
+        log.warning("%s", warning)
     return Lexicon(entries=tuple(entries.items()), warnings=tuple(warnings))
 
 

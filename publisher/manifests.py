@@ -39,6 +39,7 @@ from pathlib import Path
 from lxml import etree
 
 from .errors import OutputError
+from .layout import book_file, cover_filename, relative_href
 from .model import Accessibility, Publication, Section, SectionAudio
 
 __all__ = [
@@ -104,8 +105,9 @@ def audiobook_toc(pub: Publication) -> tuple[TocEntry, ...]:
         href = _href(pub, audio.path)
         starts = {t.sentence_id: t.start_ms for t in audio.timings}
         children = []
+        first = section.heading_sentences()
         for heading in section.headings:
-            sentence_id = _first_sentence_after(section, heading.id)
+            sentence_id = first.get(heading.id, "")
             if sentence_id in starts:
                 children.append(TocEntry(title=heading.title,
                                          href=f"{href}#t={_seconds(starts[sentence_id])}"))
@@ -188,7 +190,7 @@ def write_readium_audiobook(pub: Publication) -> list[Path]:
     The package follows the Readium Packaging Format with the audiobook profile's
     extension and media type (``application/audiobook+zip``).
     """
-    dest = pub.out_dir / f"{pub.book.meta.slug}.audiobook"
+    dest = pub.out_dir / book_file(pub.book.meta.slug, "audiobook")
     entries: list[tuple[str, bytes | Path]] = [("manifest.json", _json_bytes(readium_manifest(pub)))]
     entries += _media_entries(pub)
     _write_zip(dest, entries, pub.modified)
@@ -254,7 +256,7 @@ def lpf_manifest(pub: Publication) -> dict[str, object]:
 
 def write_lpf(pub: Publication) -> list[Path]:
     """Write ``<slug>.lpf``: publication.json, toc.html, the section MP3s and the cover."""
-    dest = pub.out_dir / f"{pub.book.meta.slug}.lpf"
+    dest = pub.out_dir / book_file(pub.book.meta.slug, "lpf")
     entries: list[tuple[str, bytes | Path]] = [
         ("publication.json", _json_bytes(lpf_manifest(pub))),
         (TOC_HREF, _toc_html(pub)),
@@ -290,24 +292,20 @@ def _toc_html(pub: Publication) -> bytes:
 # --------------------------------------------------------------------------- helpers
 
 
-def _pairs(pub: Publication) -> list[tuple[Section, SectionAudio]]:
-    """(section, its audio) in book order."""
-    by_id = {s.id: s for s in pub.book.sections}
-    pairs = []
-    for audio in pub.audio:
-        if audio.section_id not in by_id:
-            raise OutputError(f"{audio.path.name}: section {audio.section_id!r} is not in "
-                              f"'{pub.book.meta.slug}'; rebuild the book.")
-        pairs.append((by_id[audio.section_id], audio))
+def _pairs(pub: Publication) -> tuple[tuple[Section, SectionAudio], ...]:
+    """(section, its audio) in book order; audio of no section of the book is an error."""
+    pairs = pub.sections_with_audio
+    if len(pairs) != len(pub.audio):
+        known = {s.id for s in pub.book.sections}
+        audio = next(a for a in pub.audio if a.section_id not in known)
+        raise OutputError(f"{audio.path.name}: section {audio.section_id!r} is not in "
+                          f"'{pub.book.meta.slug}'; rebuild the book.")
     return pairs
 
 
 def _href(pub: Publication, path: Path) -> str:
     """A file's href relative to the output folder (and so to the package root)."""
-    try:
-        return path.relative_to(pub.out_dir).as_posix()
-    except ValueError:
-        return f"audio/{path.name}"
+    return relative_href(pub.out_dir, path)
 
 
 def _media_entries(pub: Publication) -> list[tuple[str, bytes | Path]]:
@@ -320,17 +318,7 @@ def _media_entries(pub: Publication) -> list[tuple[str, bytes | Path]]:
 def _cover_name(pub: Publication) -> str:
     """The cover's file name, as the cover writer names it in the output folder."""
     assert pub.cover is not None
-    return "cover.png" if pub.cover.media_type == "image/png" else "cover.jpg"
-
-
-def _first_sentence_after(section: Section, element_id: str) -> str:
-    """The id of the first sentence at or after the element ``element_id``."""
-    marker = f'id="{element_id}"'
-    at = section.body_html.find(marker)
-    if at < 0:
-        return ""
-    found = re.compile(r'<span id="([^"]+)"').search(section.body_html, at)
-    return found.group(1) if found else ""
+    return cover_filename(pub.cover)
 
 
 def _bitrate_kbps(audio: SectionAudio) -> int:

@@ -12,9 +12,18 @@ the SMIL and a cue in the WebVTT transcript.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+import lxml.html
+
+_ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
+_NOT_TEXT = (  # footnote reference numbers and back-links: navigation, not text
+    './/sup[.//a[contains(concat(" ", normalize-space(@class), " "), " footnote-ref ")]]'
+    ' | .//a[contains(concat(" ", normalize-space(@class), " "), " footnote-ref ")]'
+    ' | .//a[contains(concat(" ", normalize-space(@class), " "), " footnote-backref ")]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +46,31 @@ class Sentence:
     html: str
     #: What is said: no markup, links as their text, images as their alt text.
     spoken: str
+
+    def plain_text(self, keep_lines: bool = False) -> str:
+        """The display text as plain text: what the reader sees, without markup.
+
+        Images become their alt text (which is also what the voice reads); footnote
+        reference numbers and back-links are left out, as they are navigation, not
+        text. Runs of ASCII whitespace become one space unless ``keep_lines`` (code
+        blocks), which keeps line breaks but drops empty lines. No-break spaces are
+        kept: French punctuation depends on them. Transcripts, feeds and the site
+        all show this text.
+        """
+        if not self.html.strip():
+            return ""
+        root = lxml.html.fragment_fromstring(self.html, create_parent="span")
+        for element in root.xpath(_NOT_TEXT):
+            if element.getparent() is not None:
+                element.drop_tree()
+        for image in root.iter("img"):
+            image.text = image.get("alt", "")
+        for br in root.iter("br"):
+            br.text = "\n"
+        text = root.text_content()
+        if keep_lines:
+            return "\n".join(line.rstrip() for line in text.split("\n") if line.strip())
+        return _ASCII_SPACE.sub(" ", text).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +124,42 @@ class Section:
 
     @property
     def sentences(self) -> tuple[Sentence, ...]:
+        """The section's sentences in reading order."""
         return tuple(s for b in self.blocks for s in b.sentences)
 
     @property
     def basename(self) -> str:
         """File name stem shared by the XHTML, MP3, VTT and chapters files."""
         return f"{self.number:02d}-{self.slug}"
+
+    def heading_sentences(self) -> dict[str, str]:
+        """Map each subsection heading id to the id of the first sentence after it.
+
+        "After" is in document order of ``body_html``, so a heading's own words
+        (a sentence inside the heading element) come first. Headings with no
+        sentence after them are left out. The audio's chapters, the transcripts'
+        chapters and the feed all start a heading here.
+        """
+        heading_ids = {h.id for h in self.headings if h.id}
+        if not heading_ids or not self.body_html.strip():
+            return {}
+        sentence_ids = {s.id for s in self.sentences}
+        root = lxml.html.fragment_fromstring(self.body_html, create_parent="div")
+        found: dict[str, str] = {}
+        pending: list[str] = []
+        for element in root.iter():
+            if not isinstance(element.tag, str):
+                continue  # comments, processing instructions
+            element_id = element.get("id")
+            if not element_id:
+                continue
+            if element_id in heading_ids and element_id not in found:
+                pending.append(element_id)
+            if element_id in sentence_ids and pending:
+                for heading_id in pending:
+                    found[heading_id] = element_id
+                pending = []
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +204,7 @@ class BookMeta:
 
 @dataclass(frozen=True, slots=True)
 class Book:
+    """The whole book: metadata and sections, from the parser."""
     meta: BookMeta
     sections: tuple[Section, ...]
     images: tuple[Image, ...] = ()
@@ -149,6 +214,7 @@ class Book:
 
     @property
     def sentences(self) -> tuple[Sentence, ...]:
+        """Every sentence of the book in reading order."""
         return tuple(s for sec in self.sections for s in sec.sentences)
 
 
@@ -161,10 +227,12 @@ class Clip:
 
     @property
     def num_samples(self) -> int:
+        """Number of 16-bit samples."""
         return len(self.pcm) // 2
 
     @property
     def duration_ms(self) -> float:
+        """Length in milliseconds."""
         return 1000.0 * self.num_samples / self.sample_rate_hz
 
 
@@ -189,6 +257,36 @@ class SectionAudio:
     #: Integrated loudness measured before encoding (LUFS).
     loudness_lufs: float = 0.0
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BookAudio:
+    """What the audio stage (narrate) gives the writers: every file, its timings, who spoke.
+
+    ``sections`` and ``epub_sections`` are in book order, one per section:
+    the files of the audio profile (``audio/``) and of the EPUB's profile.
+    ``contents`` is the EPUB's audio of the table of contents, its timings
+    named by the contents' element ids.
+    """
+
+    sections: tuple[SectionAudio, ...]
+    epub_sections: tuple[SectionAudio, ...]
+    contents: SectionAudio
+    narrator: str
+    engine: str
+    engine_identity: dict[str, str] = field(compare=False)
+    rate: float
+    audio_profile: str
+    epub_audio_profile: str
+    #: Facts about this run, not the book (they depend on the cache): never in build.json.
+    clips_synthesized: int = 0
+    clips_from_cache: int = 0
+    fell_back: bool = False
+
+    @property
+    def duration_ms(self) -> int:
+        """The whole book's audio (the sections; the contents' audio is the EPUB's only)."""
+        return sum(s.duration_ms for s in self.sections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,3 +331,9 @@ class Publication:
     base_url: str = ""
     #: Where finished files may be cached between builds (None: nowhere).
     cache_dir: Path | None = None
+
+    @property
+    def sections_with_audio(self) -> tuple[tuple[Section, SectionAudio], ...]:
+        """Each section that has audio, with it, in book order."""
+        by_id = {a.section_id: a for a in self.audio}
+        return tuple((s, by_id[s.id]) for s in self.book.sections if s.id in by_id)

@@ -2,7 +2,7 @@
 
 The Markdown is rendered by Python-Markdown, sanitized by nh3 (Ammonia), then
 walked once. Every run of inline content (a paragraph, a heading, a list item's
-text, a table cell) is split into sentences by pysbd; each sentence becomes a
+text, a table cell) is split into sentences (segment.py, pysbd); each becomes a
 ``<span id>`` in the XHTML, and inline formatting that crosses a sentence
 boundary is split so the spans nest properly. The spoken text of a sentence is
 taken from the same walk, so it can never contain markup.
@@ -14,29 +14,32 @@ so editing one paragraph never renumbers the rest of the book.
 from __future__ import annotations
 
 import copy
-import functools
+import dataclasses
 import hashlib
-import os
 import re
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 import markdown
 import nh3
 import pysbd
 from lxml import etree
 from lxml import html as lxml_html
-from pysbd.abbreviation_replacer import AbbreviationReplacer
-from pysbd.processor import Processor
 
 from . import spoken
 from .config import load_meta, resolve_inside, slugify
 from .errors import SourceError
 from .model import Block, Book, BookMeta, Heading, Image, Manuscript, Section, Sentence
+from .segment import (
+    OBJECT,
+    OWN_SHARE,
+    Presegmenter,
+    make_segmenter,
+    segmenter_language,
+    sentence_ranges,
+    wants_presegmenter,
+)
 
 # --- sanitizing -------------------------------------------------------------
 
@@ -87,7 +90,6 @@ _KIND_OF = {"h1": "heading", "h2": "heading", "h3": "heading", "h4": "heading",
 #: Marks a source element already copied once (its id goes on the first copy only).
 _COPIED = "data-publisher-copied"
 
-_OBJECT = "\ufffc"  # stands for an image in the text given to the segmenter
 
 
 def render_markdown(text: str) -> str:
@@ -144,7 +146,7 @@ class _Walk:
     headings: list[Heading] = field(default_factory=list)
     section_id: str = ""
     structures: int = 0
-    helper: _Presegmenter | None = None
+    helper: Presegmenter | None = None
 
     def structure_id(self, element: etree._Element) -> str:
         """The element's id, giving it one if it has none (for SMIL textref)."""
@@ -175,10 +177,9 @@ def parse_book(manuscript: Manuscript, meta: BookMeta | None = None) -> Book:
     if meta is None:
         meta, meta_warnings = load_meta(manuscript)
         warnings.extend(meta_warnings)
-    language = meta.language.split("-")[0].lower()
-    language = language if language in pysbd.languages.LANGUAGE_CODES else "en"
+    language = segmenter_language(meta.language)
     # Started first, so that its start-up overlaps the Markdown rendering.
-    helper = _Presegmenter.start(language) if _wants_helper(manuscript.text) else None
+    helper = Presegmenter.start(language) if wants_presegmenter(manuscript.text) else None
     try:
         return _parse(manuscript, meta, language, warnings, helper)
     finally:
@@ -187,7 +188,7 @@ def parse_book(manuscript: Manuscript, meta: BookMeta | None = None) -> Book:
 
 
 def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list[str],
-           helper: _Presegmenter | None) -> Book:
+           helper: Presegmenter | None) -> Book:
     html = render_markdown(manuscript.text)
     root = lxml_html.fragment_fromstring(html or "<p></p>", create_parent="div")
     footnotes = _extract_footnotes(root)
@@ -200,12 +201,12 @@ def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list
             "Set a smaller split_level in the front matter (e.g. split_level: 1) or split "
             "the text into several books.")
 
-    segmenter = pysbd.Segmenter(language=language, clean=False)
+    segmenter = make_segmenter(language)
     if helper is not None:
         runs = list(dict.fromkeys(_run_texts(root)))
         # This process segments the first runs itself while it walks them (see
-        # _Presegmenter): by the time it gets to the rest, they are ready.
-        helper.submit(runs[int(len(runs) * _OWN_SHARE):])
+        # Presegmenter): by the time it gets to the rest, they are ready.
+        helper.submit(runs[int(len(runs) * OWN_SHARE):])
     walk = _Walk(meta=meta, source=manuscript.path, segmenter=segmenter, warnings=warnings,
                  helper=helper)
 
@@ -501,7 +502,7 @@ def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element
             f"{len(display):,} characters long (\"{display[:50].strip()}...\"); at most "
             f"{MAX_BLOCK_CHARS:,} are supported. Separate its paragraphs with blank lines.")
     pieces = walk.helper.get(display) if walk.helper is not None else None
-    ranges = _sentence_ranges(walk.segmenter, display, pieces)
+    ranges = sentence_ranges(walk.segmenter, display, pieces)
     sentences: list[Sentence] = []
     cursor = 0
     spans: list[tuple[int, int, etree._Element | None]] = []
@@ -560,14 +561,14 @@ def _atoms(run: list[etree._Element | str], path: tuple[etree._Element, ...],
         if isinstance(item, str):
             # A line break in the source is a space in the text: the segmenter
             # must not take it for a sentence end.
-            text = item.replace(_OBJECT, " ").replace("\n", " ")
+            text = item.replace(OBJECT, " ").replace("\n", " ")
             yield _Atom(display=text, spoken="" if silent else text, path=path)
             continue
         el = item
         tag = el.tag
         if tag == "img":
             alt = el.get("alt", "")
-            yield _Atom(display=_OBJECT, spoken="" if silent else f" {alt} ", path=path,
+            yield _Atom(display=OBJECT, spoken="" if silent else f" {alt} ", path=path,
                         void=el)
         elif tag in ("br", "wbr"):
             yield _Atom(display=" " if tag == "br" else "", spoken=" ", path=path, void=el)
@@ -587,49 +588,6 @@ def _atoms(run: list[etree._Element | str], path: tuple[etree._Element, ...],
                 # An empty element (an anchor): keep it, at zero width.
                 yield _Atom(display="", spoken="", path=path + (el,))
             yield from _atoms(inner, path + (el,), mute)
-
-
-def _sentence_ranges(segmenter: pysbd.Segmenter, text: str,
-                     pieces: list[str] | None = None) -> list[tuple[int, int]]:
-    """[start, end) of each sentence in ``text``, trimmed of outer white space.
-
-    Every non-space character belongs to exactly one range; if the segmenter's
-    pieces (``pieces``, when already known) cannot be found in the text, the
-    whole run is one sentence rather than risk dropping words.
-    """
-    try:
-        pieces = _segment(segmenter, text) if pieces is None else pieces
-    except Exception:  # pysbd has regex edge cases; one sentence is always safe
-        pieces = [text]
-    ranges: list[tuple[int, int]] = []
-    cursor = 0
-    for piece in pieces:
-        piece = piece.strip()
-        if not piece:
-            continue
-        at = text.find(piece, cursor)
-        if at < 0 or text[cursor:at].strip():
-            return _whole(text)
-        ranges.append((at, at + len(piece)))
-        cursor = at + len(piece)
-    if text[cursor:].strip() or not ranges:
-        return _whole(text)
-    return _merge_fragments(text, ranges)
-
-
-# --- a second process for long books -------------------------------------------
-
-#: Books longer than this (characters of Markdown) are segmented with help from
-#: a second process; below it, starting one costs more than it saves.
-_HELPER_MIN_CHARS = 200_000
-#: The share of runs this process segments itself (the first ones), so that
-#: neither process waits for the other: the walk does other work per run
-#: (about 60% of what segmenting costs), and the helper starts late.
-_OWN_SHARE = 0.2
-
-
-def _wants_helper(text: str) -> bool:
-    return len(text) >= _HELPER_MIN_CHARS and (os.cpu_count() or 1) > 1
 
 
 def _run_texts(root: etree._Element) -> Iterator[str]:
@@ -662,173 +620,6 @@ def _display(run: list[etree._Element | str]) -> Iterator[str]:
     display = "".join(atom.display for atom in _atoms(run, ()))
     if display.strip() and len(display) <= MAX_BLOCK_CHARS:
         yield display
-
-
-class _Presegmenter:
-    """Segments a long book's runs in a second process while this one walks the tree.
-
-    Results are exactly :func:`_segment`'s; a run it was not given, or could
-    not segment, is segmented by the walk as usual (``get`` returns None).
-    """
-
-    def __init__(self, process: Any, conn: Connection) -> None:
-        self._process = process
-        self._conn = conn
-        self._ready: dict[str, list[str] | None] = {}
-        self._pending: set[str] = set()
-
-    @classmethod
-    def start(cls, language: str) -> _Presegmenter | None:
-        from .helper import clean_context
-
-        context = clean_context()
-        try:
-            conn, child = context.Pipe()
-            process = context.Process(target=_presegment, args=(child, language), daemon=True)
-            process.start()
-        except OSError:
-            return None  # no second process: the walk does it all
-        child.close()
-        return cls(process, conn)
-
-    def submit(self, texts: list[str]) -> None:
-        try:
-            self._conn.send(texts)
-        except OSError:
-            return
-        self._pending = set(texts)
-
-    def get(self, text: str) -> list[str] | None:
-        while text in self._pending and text not in self._ready:
-            try:
-                self._ready.update(self._conn.recv())
-            except (EOFError, OSError):
-                self._pending.clear()
-        return self._ready.get(text)
-
-    def close(self) -> None:
-        self._process.terminate()
-        self._process.join(timeout=5)
-        self._conn.close()
-
-
-def _presegment(conn: Connection, language: str) -> None:
-    """The helper process: segment the texts received, answering in batches as it goes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    segmenter = pysbd.Segmenter(language=language, clean=False)
-    texts = conn.recv()
-    batch: dict[str, list[str] | None] = {}
-    for text in texts:
-        try:
-            batch[text] = _segment(segmenter, text)
-        except Exception:  # the walk tries again, and handles it as it always does
-            batch[text] = None
-        if len(batch) == 64:
-            conn.send(batch)
-            batch = {}
-    conn.send(batch)
-
-
-#: Runs made only of these, and none of the language's sentence punctuation
-#: (Arabic counts ':', Greek ';'), cannot be split by pysbd (no brackets, line
-#: breaks or its placeholder symbols either): it would return the run whole,
-#: so it is not asked (headings, list items, table cells).
-_UNSPLITTABLE = re.compile(r"[\w \t\u00a0,;:'\"\u2018\u2019\u201c\u201d\-\u2013\u2014&/%+#*@$]*")
-
-
-def _segment(segmenter: pysbd.Segmenter, text: str) -> list[str]:
-    """pysbd's sentences of ``text`` (stripped as :func:`_sentence_ranges` strips them).
-
-    Three shortcuts, each giving exactly pysbd's pieces: ``Segmenter.segment``
-    finds every sentence in the text again with a regex compiled from that
-    sentence (a compile per sentence, most of pysbd's time on a long book),
-    and :func:`_sentence_ranges` locates the pieces itself, so the processor's
-    sentences are all it needs; a run with nothing pysbd splits at is one
-    sentence; and abbreviations that cannot apply are skipped (see
-    :class:`_AbbreviationFilter`).
-    """
-    if not text:
-        return []
-    if _UNSPLITTABLE.fullmatch(text) and not any(
-            mark in text for mark in segmenter.language_module.Punctuations):
-        return [text]
-    return list(_processor(segmenter, text).process())
-
-
-def _processor(segmenter: pysbd.Segmenter, text: str) -> Processor:
-    """pysbd's processor for ``text``, with abbreviations filtered when that is exact."""
-    lang = segmenter.language_module
-    processor = segmenter.processor(text)
-    replacer = getattr(lang, "AbbreviationReplacer", AbbreviationReplacer)
-    generic = all(getattr(replacer, name) is getattr(AbbreviationReplacer, name)
-                  for name in ("search_for_abbreviations_in_string", "scan_for_replacements",
-                               "replace_period_of_abbr"))
-    if generic and type(processor).abbreviations_replacer is Processor.abbreviations_replacer:
-        processor.abbreviations_replacer = (  # type: ignore[method-assign]
-            lambda: _filtered_replacer(replacer)(processor.text, lang))
-    return processor
-
-
-@functools.cache
-def _filtered_replacer(base: type[AbbreviationReplacer]) -> type[AbbreviationReplacer]:
-    return type("AbbreviationFilter", (_AbbreviationFilter, base), {})
-
-
-class _AbbreviationFilter(AbbreviationReplacer):
-    """pysbd's abbreviation pass, minus the abbreviations that cannot change the text.
-
-    pysbd tries each of ~200 abbreviations on every line, and one that occurs
-    as a substring ("is", "me", "co" ...) costs a regex search and a
-    substitution per occurrence, yet every substitution it makes needs the
-    abbreviation followed by a period. So an all-ASCII-letters abbreviation
-    with no "abbr." in the line (case-folded as ``re.IGNORECASE`` folds:
-    U+0130, U+0131 and U+017F match i, i and s) is a no-op and is skipped;
-    the others are tried as pysbd tries them, in the same order.
-    """
-
-    def search_for_abbreviations_in_string(self, text: str) -> str:
-        lowered = text.lower()
-        folded = text.translate(_RE_FOLDS).lower()
-        for abbr in self.lang.Abbreviation.ABBREVIATIONS:
-            stripped = abbr.strip()
-            if stripped not in lowered:
-                continue
-            if stripped.isascii() and stripped.isalpha() and stripped + "." not in folded:
-                continue
-            # From here on, pysbd 0.3.4's loop unchanged.
-            abbrev_match = re.findall(
-                rf"(?:^|\s|\r|\n){stripped}", text, flags=re.IGNORECASE)
-            if not abbrev_match:
-                continue
-            next_word_start = r"(?<={" + str(re.escape(stripped)) + "} ).{1}"
-            char_array = re.findall(next_word_start, text)
-            for ind, match in enumerate(abbrev_match):
-                text = self.scan_for_replacements(text, match, ind, char_array)
-        return text
-
-
-_RE_FOLDS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
-
-
-def _whole(text: str) -> list[tuple[int, int]]:
-    start = len(text) - len(text.lstrip())
-    end = len(text.rstrip())
-    return [(start, end)]
-
-
-def _merge_fragments(text: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Join pieces with no letter or digit (a lone quote or bracket) to a neighbour."""
-    merged: list[tuple[int, int]] = []
-    for start, end in ranges:
-        if merged and not any(ch.isalnum() or ch == _OBJECT for ch in text[start:end]):
-            merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    if len(merged) > 1 and not any(ch.isalnum() or ch == _OBJECT
-                                   for ch in text[merged[0][0]:merged[0][1]]):
-        merged[1] = (merged[0][0], merged[1][1])
-        merged.pop(0)
-    return merged
 
 
 def _spoken_slice(atoms: list[_Atom], start: int, end: int) -> Iterator[str]:
@@ -928,6 +719,4 @@ def _link_across_sections(sections: list[Section]) -> list[Section]:
 
 
 def _replace(section: Section, **changes: object) -> Section:
-    import dataclasses
-
     return dataclasses.replace(section, **changes)  # type: ignore[arg-type]

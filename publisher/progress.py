@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from .build import Reporter
+from .options import Reporter
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -98,6 +98,7 @@ class _RichReporter(_PlainReporter):
 
 
 def make_reporter(quiet: bool = False) -> Reporter:
+    """The CLI's reporter: a progress bar on a terminal, else log lines; none if ``quiet``."""
     if not quiet and sys.stderr.isatty():
         return _RichReporter()
     return _PlainReporter(quiet)

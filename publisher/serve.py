@@ -30,12 +30,12 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from .errors import PublisherError
+from .layout import SITE_DIR
 
 __all__ = ["MEDIA_TYPES", "make_server", "resolve_folder", "site_url"]
 
 log = logging.getLogger(__name__)
 
-SITE_DIR = "site"  # the same name publisher.site writes; kept here so serve needs no writer
 
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",

@@ -31,13 +31,12 @@ from pathlib import Path
 from lxml import etree
 from lxml import html as lxml_html
 
+from .layout import FEED_NAME, SITE_DIR, book_file, document_href, transcript_href
 from .model import Publication, Section, SectionAudio
 from .templates import read_static, render
-from .transcripts import transcript_href
 
 __all__ = ["SITE_DIR", "page_href", "site_page", "write_site"]
 
-SITE_DIR = "site"
 _STATIC = ("book.css", "site.css", "readalong.js")
 #: book.css ships beside the EPUB templates: the site uses the very same file.
 _STATIC_SOURCES = {"book.css": "book.css", "site.css": "site/site.css",
@@ -87,7 +86,7 @@ def write_site(pub: Publication) -> list[Path]:
 def render_index(pub: Publication) -> str:
     """The site's front page: the content note first, then contents and downloads."""
     book = pub.book
-    audio = _audio_by_id(pub)
+    audio = {section.id: a for section, a in pub.sections_with_audio}
     entries = []
     for section in book.sections:
         section_audio = audio.get(section.id)
@@ -98,8 +97,7 @@ def render_index(pub: Publication) -> str:
             "headings": _toc_headings(section),
         })
     return render("site/index.html", **_common(pub), entries=entries,
-                  section_files=[_section_files(pub, s, audio[s.id])
-                                 for s in book.sections if s.id in audio],
+                  section_files=[_section_files(pub, s, a) for s, a in pub.sections_with_audio],
                   subtitle=book.meta.subtitle, authors=", ".join(book.meta.authors),
                   description=book.meta.description, downloads_in_main=True)
 
@@ -108,10 +106,10 @@ def site_page(pub: Publication, section: Section) -> str:
     """The page of one section: heading, player, text, previous/next links."""
     sections = pub.book.sections
     index = sections.index(section)
-    section_audio = _audio_by_id(pub).get(section.id)
+    section_audio = {s.id: a for s, a in pub.sections_with_audio}.get(section.id)
     timings = ({t.sentence_id: (t.start_ms, t.end_ms) for t in section_audio.timings}
                if section_audio else {})
-    documents = {f"{s.basename}.xhtml": page_href(s) for s in sections}
+    documents = {document_href(s): page_href(s) for s in sections}
     heading, text = _page_html(section.body_html, timings, documents)
     previous = sections[index - 1] if index > 0 else None
     following = sections[index + 1] if index + 1 < len(sections) else None
@@ -132,17 +130,17 @@ def _common(pub: Publication) -> dict[str, object]:
     meta = pub.book.meta
     out = pub.out_dir
     downloads = []
-    epub_name = f"{meta.slug}.epub"
+    epub_name = book_file(meta.slug, "epub")
     if (out / epub_name).is_file():
         narrated = "synchronizedAudioText" in pub.accessibility.features
         note = "with read-along narration, " if narrated else ""
         downloads.append({"href": f"../{epub_name}", "label": "EPUB 3 e-book",
                           "note": f"{note}{_size(out / epub_name)}"})
-    m4b_name = f"{meta.slug}.m4b"
+    m4b_name = book_file(meta.slug, "m4b")
     if (out / m4b_name).is_file():
         downloads.append({"href": f"../{m4b_name}", "label": "Audiobook (M4B)",
                           "note": f"the whole book with chapters, {_size(out / m4b_name)}"})
-    feed = "feed.xml"
+    feed = FEED_NAME
     has_feed = (out / feed).is_file()
     if has_feed:
         downloads.append({"href": f"../{feed}", "label": "Podcast feed (RSS)",
@@ -165,10 +163,6 @@ def _section_files(pub: Publication, section: Section, audio: SectionAudio) -> d
             "duration": _duration(audio.duration_ms),
             "vtt": f"../{vtt}" if (pub.out_dir / vtt).is_file() else "",
             "lang": pub.book.meta.language}
-
-
-def _audio_by_id(pub: Publication) -> dict[str, SectionAudio]:
-    return {a.section_id: a for a in pub.audio}
 
 
 def _toc_headings(section: Section) -> list[dict[str, str]]:

@@ -28,18 +28,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .cache import code_identity, file_sha256, write_atomically
+from .layout import CATALOG_NAME, PROOF_NAMES, RECORD_NAME
+from .record import load_record
+
 __all__ = ["check", "forget", "write"]
 
 _VERSION = 1
-#: Files ``publisher proof`` adds to a built book (see publisher.proof).
-_PROOF_REPORT = frozenset({"proof.json", "proof.html"})
-_PACKAGE = Path(__file__).resolve().parent
 
 
 def _sha256(path: Path) -> str | None:
     """The file's SHA-256 (read in chunks: outputs can be large); None if unreadable."""
-    from .cache import file_sha256
-
     try:
         return file_sha256(path)
     except OSError:
@@ -59,16 +58,6 @@ def _stamp_path(source: Path, out_root: Path, cache_dir: Path) -> Path:
     return cache_dir / "stamps" / (hashlib.sha256(where.encode()).hexdigest()[:32] + ".json")
 
 
-def _code_digest() -> str:
-    """This package's own files: any change to the code is a change to the outputs."""
-    digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
-            digest.update((_sha256(path) or "").encode())
-    return digest.hexdigest()
-
-
 def _settings(options: Any) -> str:
     """Everything besides the input files that the outputs depend on."""
     fields = {f.name: repr(getattr(options, f.name)) for f in dataclasses.fields(options)
@@ -83,7 +72,7 @@ def _settings(options: Any) -> str:
         "version": _VERSION,
         "options": fields,
         "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", "").strip(),
-        "code": _code_digest(),
+        "code": code_identity((sys.modules[__package__ or "publisher"],)),
         "python": sys.version,
         "installed": installed,
     }
@@ -113,7 +102,7 @@ def check(source: Path, options: Any, cache_dir: Path) -> dict[str, Any] | None:
         out_dir = Path(stamp["out_dir"])
         if not _outputs_intact(out_dir, stamp["build_json"]):
             return None
-        if not (out_dir.parent / "catalog.json").is_file():
+        if not (out_dir.parent / CATALOG_NAME).is_file():
             return None
     except (KeyError, TypeError, AttributeError):
         return None
@@ -122,14 +111,13 @@ def check(source: Path, options: Any, cache_dir: Path) -> dict[str, Any] | None:
 
 def _outputs_intact(out_dir: Path, build_json_digest: str) -> bool:
     """Every file build.json lists is there, unchanged, and nothing else is."""
-    record_path = out_dir / "build.json"
+    record_path = out_dir / RECORD_NAME
     if _sha256(record_path) != build_json_digest:
         return False
-    record = json.loads(record_path.read_text(encoding="utf-8"))
-    listed = {entry["path"]: entry for entry in record["files"]}
+    listed = {entry["path"]: entry for entry in load_record(record_path).files}
     present = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
     # `publisher proof` writes its report beside the book: of these same files.
-    if present - _PROOF_REPORT != set(listed) | {"build.json"}:
+    if present - PROOF_NAMES != set(listed) | {RECORD_NAME}:
         return False
     for name, entry in listed.items():
         file = out_dir / name
@@ -144,7 +132,6 @@ def write(source: Path, options: Any, cache_dir: Path, out_dir: Path, *,
           hashed: Iterable[Path], statted: Iterable[Path], absent: Iterable[Path],
           stats: dict[str, Any]) -> None:
     """Keep the stamp of a build that has just been swapped into ``out_dir``."""
-    from .cache import _write_atomically
 
     stamp = {
         "version": _VERSION,
@@ -154,13 +141,13 @@ def write(source: Path, options: Any, cache_dir: Path, out_dir: Path, *,
         "hashed": {str(p.resolve()): _sha256(p) for p in hashed},
         "statted": {str(p): _stat(p) for p in statted},
         "absent": sorted({str(p) for p in absent}),
-        "build_json": _sha256(out_dir / "build.json"),
+        "build_json": _sha256(out_dir / RECORD_NAME),
         "stats": stats,
     }
     path = _stamp_path(source, options.out_root, cache_dir)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, json.dumps(stamp, indent=1, sort_keys=True).encode())
+        write_atomically(path, json.dumps(stamp, indent=1, sort_keys=True).encode())
     except OSError:
         pass  # only the next build's shortcut is lost
 

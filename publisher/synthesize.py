@@ -25,7 +25,8 @@ import multiprocessing
 import multiprocessing.connection
 import signal
 import traceback
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -34,10 +35,11 @@ from .cache import ClipCache
 from .errors import EngineUnavailable, SpeechError
 from .helper import RemoteTraceback, clean_context
 from .model import Clip
+from .speech import EngineSpec
 from .speech.base import Engine
 
-__all__ = ["MIN_BATCH_FOR_WORKERS", "clip_problem", "sentence_error", "stream_clips",
-           "synthesize_clips"]
+__all__ = ["MIN_BATCH_FOR_WORKERS", "ClipStream", "Synthesis", "clip_problem",
+           "local_synthesis", "sentence_error", "stream_clips", "synthesize_clips"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -171,8 +173,10 @@ def _synthesize_one(engine: Engine, text: str, sentence_id: str) -> Clip:
 
 
 def sentence_error(sentence_id: str, text: str, exc: BaseException | str) -> SpeechError:
+    """The error of an engine that failed on one sentence (its id kept as an attribute)."""
     shown = text if len(text) <= 120 else text[:117] + "..."
-    return SpeechError(f"Speech synthesis failed on sentence '{sentence_id}' ({shown!r}): {exc}")
+    return SpeechError(f"Speech synthesis failed on sentence '{sentence_id}' ({shown!r}): {exc}",
+                       sentence_id=sentence_id)
 
 
 def clip_problem(clip: object) -> str:
@@ -330,3 +334,42 @@ def _synthesize_in_pool(
         # On an error, Ctrl-C or an early close, stop now rather than finish the queue.
         for worker in pool:
             worker.stop(kill=not clean)
+
+
+#: ``stream(items, spec, cache, while_waiting)``: the contract of :func:`stream_clips`.
+ClipStream = Callable[[Sequence[tuple[str, str]], EngineSpec, ClipCache, Callable[[], None]],
+                      Iterator[tuple[str, Clip, bool]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Synthesis:
+    """Where a build's clips are made, as the audio stage sees it.
+
+    build.py chooses it (local worker processes here, or a Dask cluster from
+    :func:`publisher.cluster.cluster_synthesis`) and hands it to
+    :func:`publisher.narrate.narrate_book`, so the audio stage never needs to
+    know which.
+    """
+
+    #: Yields (sentence id, clip, from the cache), each clip already in the cache.
+    stream: ClipStream
+    #: Said after "Synthesizing N sentences with ENGINE" (e.g. " on the cluster").
+    where: str = ""
+    #: Clips come from other processes, so sections are assembled while they come.
+    pipelined: bool = False
+    #: A core is free beside this process for a helper that encodes audio.
+    spare_core: bool = False
+
+
+def local_synthesis(workers: int) -> Synthesis:
+    """Synthesis in ``workers`` processes on this machine (1: in this process)."""
+
+    def stream(items: Sequence[tuple[str, str]], spec: EngineSpec, cache: ClipCache,
+               while_waiting: Callable[[], None]) -> Iterator[tuple[str, Clip, bool]]:
+        # With two cores, even one missing clip goes to a worker process: this
+        # one imports the audio libraries meanwhile (an edit of one sentence
+        # then costs the voice load or the imports, not both).
+        return stream_clips(items, spec, cache, workers=workers, min_batch_for_workers=1,
+                            while_waiting=while_waiting)
+
+    return Synthesis(stream=stream, pipelined=workers > 1, spare_core=workers > 1)

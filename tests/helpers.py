@@ -69,9 +69,11 @@ def narrated_publication(folder: Path, body: str, *, with_cover: bool = False,
     Returns the :class:`~publisher.model.Publication` the listening writers take.
     """
     from publisher import narrate
-    from publisher.build import BuildOptions, Reporter, load_book, source_date
+    from publisher.build import load_book, source_date
     from publisher.cover import make_cover
     from publisher.model import Accessibility, Publication
+    from publisher.options import BuildOptions, Reporter
+    from publisher.script import script_book
 
     source = write_book(folder, body, **front)
     options = BuildOptions(engine="fake", out_root=folder, cache_dir=folder.parent / "cache",
@@ -79,10 +81,10 @@ def narrated_publication(folder: Path, body: str, *, with_cover: bool = False,
     book = load_book(source, options)
     out_dir = folder / "out"
     out_dir.mkdir(parents=True)
-    result = narrate.narrate_book(book, out_dir, options, Reporter())
+    result = narrate.narrate_book(book, script_book(book), out_dir, options, Reporter())
     return Publication(book=book, out_dir=out_dir, audio=result.sections,
                        modified=source_date(book.meta.date),
-                       narrator=result.narration.narrator,
+                       narrator=result.narrator,
                        accessibility=Accessibility((), (), (), (), ""),
                        cover=make_cover(book.meta, source.parent) if with_cover else None,
                        base_url=book.meta.base_url)

@@ -14,9 +14,11 @@ from PIL import Image
 
 from publisher import epub, narrate
 from publisher.audiobook import M4B_BITRATE_KBPS, m4b_path, write_m4b
-from publisher.build import BuildOptions, Reporter, load_book, source_date
+from publisher.build import load_book, source_date
 from publisher.errors import AudioError
 from publisher.model import Cover, Publication
+from publisher.options import BuildOptions, Reporter
+from publisher.script import script_book
 
 from .helpers import FIXTURES
 
@@ -38,11 +40,11 @@ def make_publication(source: Path, root: Path, *, cover: bool = True,
     book = load_book(source, options)
     out_dir = root / book.meta.slug
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = narrate.narrate_book(book, out_dir, options, Reporter())
+    result = narrate.narrate_book(book, script_book(book), out_dir, options, Reporter())
     return Publication(book=book, out_dir=out_dir, audio=result.sections,
                        modified=source_date(book.meta.date),
-                       narrator=result.narration.narrator,
-                       accessibility=epub.facts(book, result.narration, has_pls=False),
+                       narrator=result.narrator,
+                       accessibility=epub.facts(book, result, has_pls=False),
                        cover=small_cover() if cover else None, base_url=base_url)
 
 

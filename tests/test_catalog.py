@@ -12,9 +12,11 @@ import pytest
 from lxml import etree
 
 from publisher import catalog, epub, narrate
-from publisher.build import BuildOptions, Reporter, load_book, source_date
+from publisher.build import load_book, source_date
 from publisher.catalog import list196_codes
 from publisher.model import Accessibility, Publication
+from publisher.options import BuildOptions, Reporter
+from publisher.script import script_book
 
 from .helpers import FIXTURES, NS
 from .schemas.registry import errors
@@ -65,13 +67,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Publication, Path]:
     book = load_book(FIXTURES / "short-audio.md", options)
     out_dir = root / book.meta.slug
     out_dir.mkdir()
-    result = narrate.narrate_book(book, out_dir, options, Reporter())
+    script = script_book(book)
+    result = narrate.narrate_book(book, script, out_dir, options, Reporter())
     modified = source_date(book.meta.date)
     epub_path = out_dir / "short-audio.epub"
-    a11y = epub.write_epub(book, epub_path, modified=modified, narration=result.narration,
-                           pls=result.pls)
+    a11y = epub.write_epub(book, epub_path, modified=modified, audio=result,
+                           pls=script.pls)
     pub = Publication(book=book, out_dir=out_dir, audio=result.sections, modified=modified,
-                      narrator=result.narration.narrator, accessibility=a11y,
+                      narrator=result.narrator, accessibility=a11y,
                       cover=small_cover())
     return pub, epub_path
 

@@ -17,18 +17,17 @@ from pathlib import Path
 import pytest
 
 from publisher import cluster
-from publisher.build import BuildOptions, build, load_book
+from publisher.build import build, load_book
 from publisher.cache import ClipCache
 from publisher.cluster import (
     open_executor,
     stream_with_executor,
-    synthesize_catalog,
     synthesize_with_executor,
 )
 from publisher.errors import EngineUnavailable, PublisherError, SpeechError
-from publisher.lexicon import load_lexicon
 from publisher.model import Clip
-from publisher.narrate import _speech_items, _toc_entries
+from publisher.options import BuildOptions
+from publisher.script import script_book
 from publisher.speech import EngineSpec
 from publisher.speech.fake import FakeEngine
 from publisher.synthesize import synthesize_clips
@@ -47,9 +46,7 @@ PIPER = EngineSpec("piper", None, 1.0, "en")
 
 def book_items(source: Path) -> list[tuple[str, str]]:
     """What narrate.py asks the engine to say for ``source``: sentences, then the contents."""
-    book = load_book(source, BuildOptions())
-    lexicon = load_lexicon(book.meta.pronunciations, book.meta.lexicon)
-    return _speech_items(book, _toc_entries(book), lexicon)
+    return list(script_book(load_book(source, BuildOptions())).items)
 
 
 def catalog_items() -> list[list[tuple[str, str]]]:
@@ -230,39 +227,16 @@ def test_engine_failure_in_a_small_batch_keeps_the_other_batches(client,
         assert cache.get(key) is not None  # whole, checked entries only
 
 
-def test_catalog_then_builds_find_every_clip_in_the_cache(client, tmp_path: Path) -> None:
+def test_cluster_clips_then_builds_find_every_clip_in_the_cache(client, tmp_path: Path) -> None:
     options = BuildOptions(out_root=tmp_path / "out", engine="fake", workers=1)
-    stats = synthesize_catalog(list(CATALOG), options, client)
-    assert stats["books"] == 2 and stats["missing"] == 0
-    assert stats["synthesized"] == stats["distinct_texts"] > 0
+    cache = ClipCache(tmp_path / "out" / ".cache")
+    for items in catalog_items():
+        assert len(synthesize_with_executor(items, FAKE, cache, client)) == len(items)
+    assert cache.writes == len({text for items in catalog_items() for _, text in items}) > 0
     for source in CATALOG:
         result = build(source, options)
-        # The keys the catalog used are the ones narrate.py looks up.
+        # The keys the cluster used are the ones narrate.py looks up.
         assert result.stats["clips_synthesized"] == 0, source.name
-    assert synthesize_catalog(list(CATALOG), options, client)["synthesized"] == 0
-
-
-def test_catalog_warns_about_a_failing_book_and_does_the_others(client,
-                                                                tmp_path: Path) -> None:
-    from publisher.build import Reporter
-
-    class Warnings(Reporter):
-        def __init__(self) -> None:
-            self.warnings: list[str] = []
-
-        def warn(self, message: str) -> None:
-            self.warnings.append(message)
-
-    options = BuildOptions(out_root=tmp_path / "out", engine="fake",
-                           engine_options={"fail_on": "market"})
-    reporter = Warnings()
-    stats = synthesize_catalog(list(CATALOG), options, client, reporter)
-    assert len(reporter.warnings) == 1 and "short-audio.md" in reporter.warnings[0]
-    assert "market" in reporter.warnings[0]
-    assert 0 < stats["missing"] < stats["distinct_texts"]
-    cache = ClipCache(tmp_path / "out" / ".cache")
-    identity = FakeEngine().identity
-    assert all(cache.key(identity, text) in cache for _, text in catalog_items()[1])
 
 
 # --- any concurrent.futures executor ---------------------------------------------

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from publisher.build import BuildOptions, build
+from publisher.build import build
+from publisher.options import BuildOptions
 
 from .helpers import FIRST_BOOK, FIXTURES, NS, epub_names, epub_xml, fixture_books, write_book
 from .test_parse import STATEMENTS

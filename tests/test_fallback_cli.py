@@ -29,7 +29,8 @@ import pytest
 import requests
 import urllib3.util.connection
 
-from publisher.build import BuildOptions, build
+from publisher.build import build
+from publisher.options import BuildOptions
 
 from .helpers import run_cli, snapshot, write_book
 from .test_gtts import FakeGoogle, speak

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from publisher.build import BuildOptions, build
+from publisher.build import build
 from publisher.errors import PublisherError, SpeechError
+from publisher.options import BuildOptions
 
 from .helpers import FIRST_BOOK, run_cli, snapshot, write_book
 

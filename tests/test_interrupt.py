@@ -22,8 +22,9 @@ import psutil
 import pytest
 from filelock import FileLock
 
-from publisher.build import BuildOptions, build
+from publisher.build import build
 from publisher.cache import ClipCache
+from publisher.options import BuildOptions
 from publisher.speech.fake import DELAY_ENV
 
 from .helpers import snapshot, write_book

@@ -122,16 +122,18 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
     """Narrate ``source`` as a build does; return what was made.
 
     ``synthesis``: ``local`` lets narrate.py synthesize (two worker processes);
-    ``cluster`` first fills the cache on a Dask LocalCluster of two workers
-    (publisher.cluster.synthesize_catalog), as ``build --scheduler`` does.
+    ``cluster`` streams the clips from a Dask LocalCluster of two workers
+    (publisher.cluster.cluster_synthesis), as ``build --scheduler`` does.
     """
     import resource
 
     import numpy as np
 
     from publisher import audio, narrate
-    from publisher.build import BuildOptions, Reporter, load_book
+    from publisher.build import load_book
     from publisher.model import Clip, SectionAudio, Timing
+    from publisher.options import BuildOptions, Reporter
+    from publisher.script import script_book
 
     book = load_book(source, BuildOptions())
     longest = max(book.sections, key=lambda s: sum(len(x.spoken) for x in s.sentences))
@@ -190,21 +192,22 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
     assert real_one is not None
 
     options = BuildOptions(engine="fake", workers=2, cache_dir=cache_dir)
+    script = script_book(book)
     if synthesis == "cluster":
-        from publisher.cluster import open_executor, synthesize_catalog
+        from publisher.cluster import cluster_synthesis, open_executor
 
         with open_executor(None, 2) as client:
-            stats = synthesize_catalog([source], options, client)
-        assert stats["missing"] == 0, stats
-    result = narrate.narrate_book(book, staging, options, Reporter())
-    narration = result.record["narration"]
-    assert isinstance(narration, dict)
+            result = narrate.narrate_book(
+                book, script, staging, options, Reporter(),
+                synthesis=cluster_synthesis(client, spare_core=True))
+    else:
+        result = narrate.narrate_book(book, script, staging, options, Reporter())
     return {
-        "audio_ms": float(narration["duration_ms"]),
-        "sentences": float(narration["sentences"]),
+        "audio_ms": float(result.duration_ms),
+        "sentences": float(len(script.items)),
         "assembled": float(assembled),
         "encoded_section_minutes": encoded_ms / 60000,
-        "clips_synthesized": float(result.stats["clips_synthesized"]),
+        "clips_synthesized": float(result.clips_synthesized),
         "self_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "largest_child_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }

@@ -10,7 +10,8 @@ import soundfile
 from mutagen.id3 import ID3
 
 from publisher.audio import get_profile, measure_levels
-from publisher.build import BuildOptions, build
+from publisher.build import build
+from publisher.options import BuildOptions
 
 from .helpers import FIXTURES, write_book
 
@@ -93,13 +94,13 @@ def test_cache_rebuild_synthesizes_nothing_and_an_edit_one_sentence(tmp_path):
 
 def test_lexicon_rewrites_spoken_text_and_ships_a_linked_pls(tmp_path):
     from publisher.build import load_book
-    from publisher.lexicon import load_lexicon
+    from publisher.script import script_book
 
     source = write_book(tmp_path, "## NSSI\n\nNSSI and self-harm are named here.\n",
                         pronunciations="{NSSI: N S S I, self-harm: self harm}")
     book = load_book(source, BuildOptions())
-    lexicon = load_lexicon(book.meta.pronunciations, book.meta.lexicon)
-    said = [lexicon.apply(s.spoken) for s in book.sentences]
+    texts = script_book(book).texts
+    said = [texts[s.id] for s in book.sentences]
     assert "N S S I and self harm are named here." in said
     result = build(source, BuildOptions(out_root=tmp_path / "o", engine="fake", workers=1))
     import zipfile

@@ -13,7 +13,8 @@ import pytest
 import soundfile
 from lxml import etree
 
-from publisher.build import BuildOptions, build
+from publisher.build import build
+from publisher.options import BuildOptions
 
 from .helpers import FIRST_BOOK, FIXTURES, NS, epub_xml
 

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from publisher import proof
-from publisher.build import BuildOptions, build
+from publisher.build import build
 from publisher.cli import main
 from publisher.errors import OutputError, PublisherError
+from publisher.options import BuildOptions
 from publisher.proof import HeardWord, normalize_words, proof_book
 
 from .helpers import FIXTURES
@@ -274,7 +275,7 @@ def test_a_failed_write_leaves_the_old_report_and_no_temporary_file(fake_book, m
     def fail(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(proof.os, "replace", fail)
+    monkeypatch.setattr("os.replace", fail)  # as cache.write_atomically renames
     says = {sentence_ids(load_record(fake_book), "sec-02")[0]: ""}
     with pytest.raises(OutputError, match="proof.json: cannot write the proof-listening "
                                           "report .*No space left"):
@@ -325,7 +326,7 @@ def test_a_book_in_another_language_is_heard_by_the_multilingual_model(fake_book
         loaded.append(model_path)
         return ScriptedTranscriber(fake_book, languages=("fr",))
 
-    monkeypatch.setattr(proof, "_loaded_whisper", loaded_whisper)
+    monkeypatch.setattr(proof, "load_whisper", loaded_whisper)
     report = proof_book(fake_book, write=False)
     assert not report.skipped and report.sections and report.model == "whisper base"
     # Joined from its two PyPI parts into the cache beside the book, checked by SHA-256.
@@ -370,10 +371,10 @@ def test_a_missing_extra_says_how_to_install_it(fake_book, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_whisper)
-    proof._loaded_whisper.cache_clear()
+    proof.load_whisper.cache_clear()
     with pytest.raises(proof.ProofUnavailable, match=r"pip install 'publisher\[proof\]'"):
         proof_book(fake_book)
-    proof._loaded_whisper.cache_clear()
+    proof.load_whisper.cache_clear()
 
 
 # --------------------------------------------------------------------------- command line
@@ -384,7 +385,7 @@ def scripted(monkeypatch) -> Callable[[Path, dict[str, str]], None]:
     """Make the CLI hear what a ScriptedTranscriber says."""
 
     def use(out_dir: Path, says: dict[str, str] | None = None) -> None:
-        monkeypatch.setattr(proof, "_loaded_whisper",
+        monkeypatch.setattr(proof, "load_whisper",
                             lambda model_path: ScriptedTranscriber(out_dir, says))
 
     return use
@@ -430,7 +431,7 @@ def test_cli_build_with_proof(tmp_path, monkeypatch, capsys):
         return ScriptedTranscriber(out_dir, {sid: "" for sid in sentence_ids(
             load_record(out_dir), "sec-04")})
 
-    monkeypatch.setattr(proof, "_loaded_whisper", transcriber)
+    monkeypatch.setattr(proof, "load_whisper", transcriber)
     args = ["build", "--engine", "fake", "-o", str(tmp_path / "out"), "--cache-dir",
             str(tmp_path / "cache"), str(SHORT)]
     assert main([*args, "--proof"]) == 0

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from publisher.build import BuildOptions, build
+from publisher.build import build
 from publisher.errors import PublisherError
+from publisher.options import BuildOptions
 
 FRONT = ("---\ntitle: Property\nlanguage: en\n"
          "identifier: urn:uuid:00000000-0000-4000-8000-0000000000aa\n---\n\n")

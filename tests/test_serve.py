@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from publisher import cli
-from publisher.build import BuildOptions, build
+from publisher.build import build
 from publisher.errors import PublisherError
+from publisher.options import BuildOptions
 from publisher.serve import make_server, resolve_folder, site_url
 from tests.helpers import FIXTURES
 

@@ -20,8 +20,10 @@ import lxml.html
 import pytest
 
 from publisher import narrate
-from publisher.build import BuildOptions, Reporter, build, load_book, source_date
+from publisher.build import build, load_book, source_date
 from publisher.model import Accessibility, Publication
+from publisher.options import BuildOptions, Reporter
+from publisher.script import script_book
 from publisher.site import SITE_DIR, page_href, write_site
 from tests.helpers import FIXTURES, write_book
 
@@ -151,10 +153,10 @@ def test_m4b_and_feed_are_linked_only_when_they_exist(tmp_path):
     book = load_book(source, options)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    narration = narrate.narrate_book(book, out_dir, options, Reporter())
+    narration = narrate.narrate_book(book, script_book(book), out_dir, options, Reporter())
     pub = Publication(book=book, out_dir=out_dir, audio=narration.sections,
                       modified=source_date(book.meta.date),
-                      narrator=narration.narration.narrator,
+                      narrator=narration.narrator,
                       accessibility=Accessibility((), (), (), (), ""))
     write_site(pub)
     index = (out_dir / SITE_DIR / "index.html").read_text(encoding="utf-8")

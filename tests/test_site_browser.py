@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from publisher.build import BuildOptions, build
+from publisher.build import build
+from publisher.options import BuildOptions
 from publisher.serve import make_server
 from tests.conftest import _missing
 from tests.helpers import FIXTURES, ROOT

@@ -15,9 +15,13 @@ import tracemalloc
 import zipfile
 from pathlib import Path
 
-from publisher.build import BuildOptions, _file_list, load_book
+from publisher.build import load_book
 from publisher.cache import OutputCache, copy_hashed, file_sha256
-from publisher.epub import Narration, Overlay, write_epub
+from publisher.epub import write_epub
+from publisher.layout import contents_entries
+from publisher.model import BookAudio, SectionAudio, Timing
+from publisher.options import BuildOptions
+from publisher.record import file_list
 
 from .helpers import write_book
 
@@ -82,7 +86,7 @@ def test_build_file_list_streams(tmp_path: Path) -> None:
     for index in range(3):
         big_file(folder / "audio" / f"{index:02d}.mp3", seed=index)
     listed = []
-    peak = peak_while(lambda: listed.extend(_file_list(folder)))
+    peak = peak_while(lambda: listed.extend(file_list(folder)))
     assert [entry["path"] for entry in listed] == [f"audio/{i:02d}.mp3" for i in range(3)]
     assert all(entry["bytes"] == BIG for entry in listed)
     assert listed[0]["sha256"] == file_sha256(folder / "audio" / "00.mp3")
@@ -95,12 +99,24 @@ def test_epub_streams_its_audio(tmp_path: Path) -> None:
     book = load_book(source, BuildOptions(out_root=tmp_path / "out"))
     audio_files = {f"audio/{s.basename}.mp3": big_file(tmp_path / f"{s.basename}.mp3", seed=n)
                    for n, s in enumerate(book.sections)}
-    overlays = {s.id: Overlay(href=f"smil/{s.basename}.smil", smil=b"<smil/>", duration_ms=1000)
-                for s in book.sections}
-    narration = Narration(narrator="Test voice", overlays=overlays, audio_files=audio_files)
+    def section_audio(section_id: str, path: Path, ids: list[str]) -> SectionAudio:
+        timings = tuple(Timing(sid, 10 * n, 10 * n + 10) for n, sid in enumerate(ids))
+        return SectionAudio(section_id=section_id, path=path, duration_ms=1000,
+                            sample_rate_hz=22050, timings=timings)
+
+    sections = tuple(section_audio(s.id, audio_files[f"audio/{s.basename}.mp3"],
+                                   [x.id for x in s.sentences]) for s in book.sections)
+    contents_file = tmp_path / "00-contents.mp3"
+    contents_file.write_bytes(b"contents")
+    audio_files["audio/00-contents.mp3"] = contents_file
+    contents = section_audio("nav", contents_file,
+                             [entry_id for entry_id, _ in contents_entries(book)])
+    narration = BookAudio(sections=sections, epub_sections=sections, contents=contents,
+                          narrator="Test voice", engine="fake", engine_identity={}, rate=1.0,
+                          audio_profile="podcast", epub_audio_profile="compact")
     dest = tmp_path / "book.epub"
     modified = dt.datetime(2023, 11, 14, tzinfo=dt.timezone.utc)
-    peak = peak_while(lambda: write_epub(book, dest, modified=modified, narration=narration))
+    peak = peak_while(lambda: write_epub(book, dest, modified=modified, audio=narration))
     assert peak < LIMIT + 4 * 1024 * 1024, peak  # the text part of the EPUB is in memory
     with zipfile.ZipFile(dest) as archive:
         assert archive.testzip() is None

@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 import webvtt
 
-from publisher.build import BuildOptions, load_book
+from publisher.build import load_book
 from publisher.model import Publication, Section, SectionAudio, Sentence, Timing
+from publisher.options import BuildOptions
 from publisher.transcripts import (
     CHAPTERS_VERSION,
     chapters_href,
-    display_text,
-    heading_sentences,
     section_chapters,
     transcript_href,
     vtt_timestamp,
@@ -97,7 +96,7 @@ def test_cue_text_is_the_display_text_escaped(published):
     blocks = {s.id: b for b in section.blocks for s in b.sentences}
     for cue, sentence in zip(cues, section.sentences, strict=True):
         keep = blocks[sentence.id].kind == "code"
-        assert html.unescape(cue.text) == display_text(sentence, keep_lines=keep)
+        assert html.unescape(cue.text) == sentence.plain_text(keep)
     texts = [html.unescape(c.text) for c in cues]
     assert "Fish & chips cost less than <ten> pounds: a-->b." in texts
     # The footnote reference number is navigation, not text.
@@ -118,7 +117,7 @@ def test_display_text_not_spoken_text(published):
     section, _ = section_titled(pub, "Getting started")
     sentence = section.sentences[1]
     assert sentence.spoken != sentence.html
-    assert display_text(sentence).startswith("Fish & chips")
+    assert sentence.plain_text().startswith("Fish & chips")
 
 
 def test_chapters_json(published):
@@ -135,7 +134,7 @@ def test_chapters_json(published):
     starts = [c["startTime"] for c in chapters]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
     # A heading's chapter starts with the heading's own words.
-    first = heading_sentences(section)
+    first = section.heading_sentences()
     timings = {t.sentence_id: t for t in audio.timings}
     for heading, chapter in zip(section.headings, chapters[1:], strict=True):
         assert chapter["startTime"] == timings[first[heading.id]].start_ms / 1000
@@ -162,7 +161,7 @@ def test_same_input_same_bytes(published, tmp_path):
 def test_heading_sentences_follow_document_order():
     book = load_book(FIXTURES / "headings.md", BuildOptions(engine="fake"))
     section = next(s for s in book.sections if s.title == "Skipped levels")
-    first = heading_sentences(section)
+    first = section.heading_sentences()
     by_text = {s.html: s.id for s in section.sentences}
     assert first == {"straight-to-level-four": by_text["Straight to level four"],
                      "and-then-to-level-six": by_text["And then to level six"]}
@@ -180,17 +179,17 @@ def test_section_chapters_skip_headings_without_a_later_start():
 
 def test_display_text_drops_footnote_marks_and_reads_images():
     notes = load_book(FIXTURES / "footnotes.md", BuildOptions(engine="fake"))
-    texts = [display_text(s) for s in notes.sentences]
+    texts = [s.plain_text() for s in notes.sentences]
     assert "Harm reduction is an approach to health." in texts
     assert not any("↩" in t for t in texts)
     images = load_book(FIXTURES / "images.md", BuildOptions(engine="fake"))
-    texts = [display_text(s) for s in images.sentences]
+    texts = [s.plain_text() for s in images.sentences]
     assert "An image inside a sentence: here is a dot a small red circle in the text." in texts
 
 
 def test_display_text_keeps_no_break_spaces():
     sentence = Sentence(id="s-1", html="«\u00a0Où\u202f?\u00a0»\n<em>dit-elle</em>", spoken="")
-    assert display_text(sentence) == "«\u00a0Où\u202f?\u00a0» dit-elle"
+    assert sentence.plain_text() == "«\u00a0Où\u202f?\u00a0» dit-elle"
 
 
 def test_vtt_timestamp():

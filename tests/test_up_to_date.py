@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from publisher.build import BuildOptions, build
+from publisher.build import build
 from publisher.cli import main
+from publisher.options import BuildOptions
 
 from .helpers import snapshot, write_book
 
@@ -181,10 +182,10 @@ def test_text_only_build_without_a_cache_folder_adds_none(tmp_path, book):
 
 def test_a_proof_report_beside_the_book_keeps_it_up_to_date(tmp_path, book, monkeypatch):
     """`publisher proof` (or build --proof) writes proof.json/html into the book's folder."""
+    from publisher.layout import PROOF_NAMES
     from publisher.proof import HTML_NAME, JSON_NAME
-    from publisher.stamp import _PROOF_REPORT
 
-    assert {JSON_NAME, HTML_NAME} == _PROOF_REPORT
+    assert {JSON_NAME, HTML_NAME} == PROOF_NAMES
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     first = build(book, options(tmp_path))
     (first.out_dir / JSON_NAME).write_text("{}")

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from publisher.build import BuildOptions, build
+from publisher.build import build
+from publisher.options import BuildOptions
 from publisher.speech import list_voices, make_engine
 from publisher.speech.choose import VoiceLanguageError, choose_voice
 
@@ -151,7 +152,7 @@ BOUNDS = {"en": 0.15, "es": 0.25, "fr": 0.25, "zh": 0.3}
 
 @pytest.fixture(scope="module")
 def whisper_base(tmp_path_factory):
-    from publisher.proof import WhisperTranscriber, multilingual_model_path
+    from publisher.hearing import WhisperTranscriber, multilingual_model_path
 
     return WhisperTranscriber(multilingual_model_path(tmp_path_factory.mktemp("whisper")))
 
@@ -160,7 +161,8 @@ def whisper_base(tmp_path_factory):
 @pytest.mark.parametrize("language", sorted(PASSAGES))
 def test_kokoro_speaks_the_language_of_the_book(language, tmp_path, whisper_base):
     from publisher.audio import decode_duration_ms
-    from publisher.proof import _errors, normalize_words
+    from publisher.hearing import normalize_words
+    from publisher.proof import _errors
 
     tag, voice, text = PASSAGES[language]
     source = write_book(tmp_path, f"{text}\n", name="book.md", language=tag)

@@ -27,11 +27,12 @@ __all__ = [
     "EngineInfo",
     "EngineSpec",
     "VoiceInfo",
+    "engine_names",
     "list_voices",
     "make_engine",
 ]
 
-_LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class EngineInfo:
 
     name: str
     description: str
+    #: Runs without a network: such an engine can finish a book (``--fallback``).
     offline: bool
     make: Callable[..., Engine]
 
@@ -90,6 +92,12 @@ ENGINES: dict[str, EngineInfo] = {
 }
 
 
+def engine_names(*, offline: bool = False) -> tuple[str, ...]:
+    """The registered engines' names (only those that run offline, with ``offline``):
+    the one list the CLI's choices and the front matter's check are made from."""
+    return tuple(name for name, info in ENGINES.items() if info.offline or not offline)
+
+
 def make_engine(name: str, voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
     """Make the engine called ``name``.
 
@@ -122,6 +130,7 @@ class EngineSpec:
     options: tuple[tuple[str, Any], ...] = ()
 
     def __call__(self) -> Engine:
+        """Make the engine this recipe describes."""
         return make_engine(self.name, self.voice, self.rate, self.lang, **dict(self.options))
 
 

@@ -22,7 +22,9 @@ class Engine(Protocol):
     name: str
 
     @property
-    def identity(self) -> dict[str, str]: ...
+    def identity(self) -> dict[str, str]:
+        """What the clips depend on (see the class docs), as JSON-able strings."""
+        ...
 
     @property
     def voice_name(self) -> str:

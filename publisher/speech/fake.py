@@ -67,6 +67,7 @@ class FakeEngine:
 
     @property
     def identity(self) -> dict[str, str]:
+        """What the clips depend on: the engine and its settings (for cache keys)."""
         # fail_on and delay_s are left out on purpose: they change whether or
         # when a clip is made, never what a made clip sounds like.
         return {
@@ -78,6 +79,7 @@ class FakeEngine:
 
     @property
     def voice_name(self) -> str:
+        """The voice's name, as the narrator is credited."""
         return "Fake test voice"
 
     def duration_ms(self, text: str) -> float:
@@ -85,6 +87,7 @@ class FakeEngine:
         return max(MIN_DURATION_MS, MS_PER_CHAR * len(text)) / self.rate
 
     def synthesize(self, text: str) -> Clip:
+        """Speech-like tones for ``text``, as long as its characters say (``duration_ms``)."""
         self.calls += 1
         if self.delay_s:
             time.sleep(self.delay_s)

@@ -39,7 +39,7 @@ from ..model import Clip
 
 __all__ = ["GttsEngine", "SAMPLE_RATE_HZ", "SLOW_BELOW_RATE", "resolve_language"]
 
-_LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 #: Google's MP3s are 24 kHz mono; decoding at that rate avoids resampling.
 SAMPLE_RATE_HZ = 24_000
@@ -93,6 +93,7 @@ class GttsEngine:
 
     @property
     def identity(self) -> dict[str, str]:
+        """What the clips depend on: the engine, language, rate and library version."""
         # The rate only matters through ``slow``: rates 1.0 and 1.3 sound the
         # same, so they share cache entries.
         return {
@@ -106,12 +107,14 @@ class GttsEngine:
 
     @property
     def voice_name(self) -> str:
+        """The voice's name, as the narrator is credited."""
         from gtts.lang import tts_langs
 
         language = tts_langs().get(self.lang, self.lang)
         return f"Google Translate {language} (translate.google.{self.tld})"
 
     def synthesize(self, text: str) -> Clip:
+        """Google Translate's speech for ``text``, decoded to PCM (retried on 429/5xx)."""
         from gtts import gTTS
 
         # lang_check=False: the language was resolved once, in __init__.
@@ -121,7 +124,7 @@ class GttsEngine:
         except AssertionError:
             # gTTS found nothing to say (only punctuation, say): keep the
             # sentence and its timing with a short pause instead of failing.
-            _LOGGER.warning("gTTS found nothing to say in %r; using a short silence", text)
+            log.warning("gTTS found nothing to say in %r; using a short silence", text)
             return Clip(pcm=bytes(2 * SAMPLE_RATE_HZ * 3 // 10), sample_rate_hz=SAMPLE_RATE_HZ)
         pcm = bytearray()
         for number, request in enumerate(prepared, start=1):
@@ -177,7 +180,7 @@ class GttsEngine:
                 wait_s = max(wait_s, _retry_after_s(response))
                 response.close()
             if attempt < self.max_tries:
-                _LOGGER.info(
+                log.info(
                     "Google Translate %s, try %d of %d failed: %s; retrying in %.1f s",
                     where,
                     attempt,

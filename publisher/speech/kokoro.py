@@ -261,11 +261,11 @@ def model_bytes(cache: Path | None) -> bytes:
             _LOGGER.warning("The kept Kokoro model %s is damaged; joining it again", kept)
     data = _joined_parts()
     if cache is not None:
-        from ..cache import _write_atomically
+        from ..cache import write_atomically
 
         try:
             cache.mkdir(parents=True, exist_ok=True)
-            _write_atomically(cache / name, data)
+            write_atomically(cache / name, data)
         except OSError as exc:  # a read-only cache only costs time
             _LOGGER.debug("Kokoro model not kept: %s", exc)
     return data

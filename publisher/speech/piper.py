@@ -29,16 +29,18 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from ..cache import write_atomically
 from ..errors import ConfigError, EngineUnavailable
 from ..model import Clip
 
 __all__ = ["PiperEngine", "default_voice_path", "DEFAULT_VOICE_NAME"]
 
-_LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 DEFAULT_VOICE_NAME = "en_US-joe-medium"
 
@@ -117,14 +119,17 @@ class PiperEngine:
 
     @property
     def sample_rate_hz(self) -> int:
+        """The voice's sample rate."""
         return int(self._config["audio"]["sample_rate"])
 
     @property
     def voice_name(self) -> str:
+        """The voice's name, as the narrator is credited."""
         return self.voice_path.name.removesuffix(".onnx")
 
     @property
     def identity(self) -> dict[str, str]:
+        """What the clips depend on: the voice file, settings and library versions."""
         return {
             "engine": self.name,
             "voice": self.voice_path.name,
@@ -139,6 +144,7 @@ class PiperEngine:
         }
 
     def synthesize(self, text: str) -> Clip:
+        """Piper's speech for ``text`` (the deterministic voice: the same text, the same PCM)."""
         # Imported here: a rebuild whose audio all comes from the cache makes
         # the engine (for its identity) but never synthesizes.
         import numpy as np
@@ -157,7 +163,7 @@ class PiperEngine:
         if not pieces:
             # Nothing pronounceable (e.g. only symbols): a short pause keeps the
             # sentence in the book and its timing, rather than failing the build.
-            _LOGGER.warning("Piper found nothing to say in %r; using a short silence", text)
+            log.warning("Piper found nothing to say in %r; using a short silence", text)
             pieces.append(np.zeros(round(rate_hz * 0.3), dtype=np.int16))
         pcm = np.concatenate(pieces).astype("<i2", copy=False).tobytes()
         return Clip(pcm=pcm, sample_rate_hz=rate_hz)
@@ -234,20 +240,18 @@ class _PreparedModel:
                 continue
             if path.stem.endswith("-" + hashlib.sha256(data).hexdigest()[:16]):
                 return data
-            _LOGGER.warning("Prepared Piper model %s is damaged; making it again", path)
+            log.warning("Prepared Piper model %s is damaged; making it again", path)
             with contextlib.suppress(OSError):
                 path.unlink()
         return None
 
     def store(self, data: bytes) -> None:
-        from ..cache import _write_atomically
-
         name = f"piper-{self.key}-{hashlib.sha256(data).hexdigest()[:16]}.onnx"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self.folder / name, data)
+            write_atomically(self.folder / name, data)
         except OSError as exc:  # a read-only cache only costs time
-            _LOGGER.debug("Prepared Piper model not kept: %s", exc)
+            log.debug("Prepared Piper model not kept: %s", exc)
 
 
 def _missing_package(exc: ImportError) -> EngineUnavailable:
@@ -285,7 +289,7 @@ def _load_voice(voice_path: Path, config: dict[str, Any], threads: int,
         raise EngineUnavailable(
             f"ONNX Runtime could not load Piper voice '{voice_path}': {exc}"
         ) from exc
-    _LOGGER.debug("Loaded Piper voice %s (%d threads)", voice_path.name, threads)
+    log.debug("Loaded Piper voice %s (%d threads)", voice_path.name, threads)
     return PiperVoice(session=session, config=PiperConfig.from_dict(config))
 
 
@@ -305,8 +309,6 @@ def _optimized(model_bytes: bytes, voice_path: Path) -> bytes:
     first build too, so every build runs the same graph (measured: the same
     PCM, bit for bit, as the unoptimized model, at 1 and 2 threads).
     """
-    import tempfile
-
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -320,7 +322,7 @@ def _optimized(model_bytes: bytes, voice_path: Path) -> bytes:
                                          providers=["CPUExecutionProvider"])
             return saved.read_bytes()
         except Exception as exc:  # the model as it is still works, only slower to load
-            _LOGGER.info("ONNX Runtime could not save an optimized %s (%s); loading it "
+            log.info("ONNX Runtime could not save an optimized %s (%s); loading it "
                          "unoptimized", voice_path.name, exc)
             return model_bytes
 
@@ -341,7 +343,7 @@ def _deterministic_model(voice_path: Path) -> bytes:
             f"The file may be incomplete: download it again. {_MISSING_VOICE_FIX}"
         ) from exc
     if not replaced:
-        _LOGGER.info("Piper voice %s draws no random noise; nothing to fix", voice_path.name)
+        log.info("Piper voice %s draws no random noise; nothing to fix", voice_path.name)
     return model_bytes
 
 
@@ -359,7 +361,7 @@ def _fix_noise(model: Any) -> int:
     random_ops = {"RandomNormal", "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial"}
     others = sorted({n.op_type for n in graph.node} & random_ops)
     if others:
-        _LOGGER.warning(
+        log.warning(
             "Piper voice uses random ops %s that are not made deterministic: "
             "rebuilds may give slightly different audio",
             ", ".join(others),
