@@ -32,6 +32,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import sys
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import langcodes
 
-from .cache import OutputCache, file_sha256
+from .cache import OutputCache, code_identity, file_sha256
 from .errors import AudioError, OutputError
 from .layout import book_file
 from .model import Publication, Section, SectionAudio
@@ -118,10 +119,7 @@ def _cache_key(pub: Publication, sections: list[tuple[Section, SectionAudio]]) -
 @functools.cache
 def _code() -> dict[str, str]:
     """This module and the libraries that make the audiobook."""
-    import importlib.metadata
-
-    return {"audiobook.py": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
-            **{name: importlib.metadata.version(name) for name in ("av", "mutagen")}}
+    return code_identity((sys.modules[__name__],), ("av", "mutagen"))
 
 
 def _sections_with_audio(pub: Publication) -> list[tuple[Section, SectionAudio]]:

@@ -31,7 +31,7 @@ from filelock import FileLock, Timeout
 from . import catalog, epub, stamp
 from .config import load_meta
 from .cover import SYSTEM_FONTS, keep_cover, make_cover, write_cover
-from .errors import OutputError, PublisherError
+from .errors import OutputError, PublisherError, error_context
 from .layout import (
     EPUB_AUDIO_DIR,
     RECORD_NAME,
@@ -101,11 +101,12 @@ def source_date(meta_date: str = "") -> _dt.datetime:
 
 def load_book(source: Path, options: BuildOptions) -> Book:
     """Read, validate and parse ``source`` (no files written)."""
-    manuscript = read_manuscript(source)
-    overrides: dict[str, object] = {"engine": options.engine, "voice": options.voice,
-                                    "rate": options.rate, "base_url": options.base_url}
-    meta, warnings = load_meta(manuscript, overrides)
-    book = parse_book(manuscript, meta)
+    with error_context(path=source):
+        manuscript = read_manuscript(source)
+        overrides: dict[str, object] = {"engine": options.engine, "voice": options.voice,
+                                        "rate": options.rate, "base_url": options.base_url}
+        meta, warnings = load_meta(manuscript, overrides)
+        book = parse_book(manuscript, meta)
     if warnings:
         book = dataclasses.replace(book, warnings=tuple(warnings) + book.warnings)
     return book

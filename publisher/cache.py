@@ -293,13 +293,16 @@ def copy_hashed(source: Path, dest: Path) -> str:
     return digest.hexdigest()
 
 
-def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> None:
+def write_atomically(path: Path, data: bytes, *, mode: int | None = None,
+                     prefix: str = ".tmp-", suffix: str | None = None) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, renamed
     into place: a reader sees the old file or the whole new one, never a part.
 
-    ``mode``: the new file's permissions (mkstemp makes it private: 0o600).
+    ``mode``: the new file's permissions (mkstemp makes it private: 0o600);
+    ``prefix`` and ``suffix`` (default: the file's) name the temporary file.
     """
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix,
+                                    suffix=path.suffix if suffix is None else suffix)
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)

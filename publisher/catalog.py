@@ -55,9 +55,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-import os
 import re
-import tempfile
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +64,7 @@ import langcodes
 from filelock import FileLock, Timeout
 from lxml import etree
 
+from .cache import write_atomically
 from .errors import OutputError
 from .layout import (
     CATALOG_NAME,
@@ -427,15 +426,7 @@ def write_catalog(out_root: Path, publications: Sequence[dict[str, object]],
             + "\n").encode("utf-8")
     try:
         out_root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".catalog.", suffix=".tmp", dir=out_root)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(dest, data, mode=0o644, prefix=".catalog.", suffix=".tmp")
     except OSError as exc:
         raise OutputError(f"{dest}: cannot write the catalog ({exc.strerror or exc}).") from exc
     return dest

@@ -16,9 +16,9 @@ assembles the sections already complete.
 Tasks are pure and idempotent. A batch's result depends only on the engine
 recipe (:class:`~publisher.speech.EngineSpec`) and its texts, and each clip
 comes back under the cache key the worker computed from its own engine's
-identity. With Dask the task key is ``synth-<hash of the batch's cache keys>``,
-so when a worker dies mid-batch the scheduler runs the same task again
-elsewhere, and two books that share a batch share its result. The cache keys
+identity. With Dask the task key is ``synth-<hash of the recipe and the
+batch's cache keys>``, so when a worker dies mid-batch the scheduler runs the
+same task again elsewhere, and two books that share a batch share its result. The cache keys
 are checked on arrival: a worker whose engine differs from ours (another voice
 file, another ONNX Runtime) is an error, never a silent mix of voices.
 
@@ -350,7 +350,9 @@ class _Synthesis:
         else:
             fn, args, name = _synthesize_batch, (spec, texts), "synth"
         if _is_dask(self.executor):
-            digest = hashlib.sha256("\n".join(batch).encode()).hexdigest()
+            # The recipe too: two specs of one identity (a test's fail_on) make the
+            # same clips but may fail differently, so they must not share a task.
+            digest = hashlib.sha256("\n".join([repr(spec), *batch]).encode()).hexdigest()
             return self.executor.submit(fn, *args, key=f"{name}-{digest}", pure=True)
         return self.executor.submit(fn, *args)
 

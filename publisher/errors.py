@@ -13,10 +13,14 @@ Anything that is not a PublisherError is a bug and shows its traceback.
 Where it happened is also kept as attributes (as httpx keeps ``request``), so
 code that handles an error never reads it back out of the message: ``path``
 (the file), ``section`` (a section id) and ``sentence_id``; None when unknown.
+They are given where the error is raised, or attached on the way out by
+:func:`error_context` (as httpx's ``request_context()``).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -74,3 +78,20 @@ class AudioError(PublisherError):
 
 class OutputError(PublisherError):
     """Outputs could not be written."""
+
+
+@contextlib.contextmanager
+def error_context(*, path: Path | str | None = None, section: str | None = None,
+                  sentence_id: str | None = None) -> Iterator[None]:
+    """Attach where it happened to any PublisherError raised in the block (what the
+    error itself already says is kept)."""
+    try:
+        yield
+    except PublisherError as exc:
+        if exc.path is None:
+            exc.path = path
+        if exc.section is None:
+            exc.section = section
+        if exc.sentence_id is None:
+            exc.sentence_id = sentence_id
+        raise

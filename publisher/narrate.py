@@ -1,8 +1,12 @@
-"""The audio stage: spoken text -> clips -> one audio file per section.
+"""The audio stage: the spoken script -> clips -> one audio file per section.
+
+    Script (script.py) --Synthesis (build.py's choice: local workers or the
+    cluster)--> clips in the cache --audio.py, audiobook.py--> BookAudio
 
 Sentences are synthesized one by one (through the content-addressed cache), so
 each sentence's start and end in its section file are known exactly; those
-timings drive the media overlays, transcripts and chapters.
+timings (in the returned :class:`~publisher.model.BookAudio`) drive the media
+overlays the EPUB writer makes, the transcripts and the chapters.
 
 Where the time goes, and how little of it a build spends:
 
@@ -34,7 +38,7 @@ from .cache import ClipCache, OutputCache, code_identity
 from .errors import AudioError, EngineUnavailable, SpeechError
 from .helper import Helper
 from .layout import AUDIO_DIR, CONTENTS_AUDIO_HREF, EPUB_AUDIO_DIR, audio_name
-from .model import Book, BookAudio, Clip, Cover, SectionAudio, Timing
+from .model import Book, BookAudio, Clip, Cover, Section, SectionAudio, Timing
 from .options import BuildOptions, Reporter, default_workers, engine_spec
 from .script import CONTENTS_ID, Script
 from .speech import Engine, EngineSpec
@@ -78,9 +82,12 @@ def narrate_book(book: Book, script: Script, staging: Path, options: BuildOption
         made = _narrate(book, script, staging, options, reporter, cover, spec, cache,
                         synthesis, label=f"Narrating ({fallback})")
     except SpeechError as exc:
-        raise SpeechError(f"{_where(book, exc)}{exc} Clips made so far are kept in the "
-                          "cache; fix the sentence (or the engine) and build again.",
-                          sentence_id=exc.sentence_id) from exc
+        section = _section_of(book, exc.sentence_id)
+        where = f"Section {section.number} ('{section.title}'): " if section else ""
+        raise SpeechError(f"{where}{exc} Clips made so far are kept in the cache; fix the "
+                          "sentence (or the engine) and build again.",
+                          sentence_id=exc.sentence_id,
+                          section=section.id if section else None) from exc
     sections, compact, contents, engine = made
     # How much was synthesized depends on the cache, not on the book: it is
     # reported, never written into build.json (which must be reproducible).
@@ -291,9 +298,7 @@ def _cached_clip(cache: ClipCache, key: str, sentence_id: str) -> Clip:
     return clip
 
 
-def _where(book: Book, exc: SpeechError) -> str:
-    """'Section N ("title"): ' for the sentence an engine error names."""
-    for section in book.sections:
-        if any(sentence.id == exc.sentence_id for sentence in section.sentences):
-            return f"Section {section.number} ('{section.title}'): "
-    return ""
+def _section_of(book: Book, sentence_id: str | None) -> Section | None:
+    """The section that holds the sentence ``sentence_id`` (None if none does)."""
+    return next((section for section in book.sections
+                 if any(sentence.id == sentence_id for sentence in section.sentences)), None)

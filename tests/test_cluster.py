@@ -231,7 +231,8 @@ def test_cluster_clips_then_builds_find_every_clip_in_the_cache(client, tmp_path
     options = BuildOptions(out_root=tmp_path / "out", engine="fake", workers=1)
     cache = ClipCache(tmp_path / "out" / ".cache")
     for items in catalog_items():
-        assert len(synthesize_with_executor(items, FAKE, cache, client)) == len(items)
+        clips = synthesize_with_executor(items, FAKE, cache, client)
+        assert len(clips) == len(items)
     assert cache.writes == len({text for items in catalog_items() for _, text in items}) > 0
     for source in CATALOG:
         result = build(source, options)
