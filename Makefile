@@ -10,7 +10,7 @@ PUBLISHER := $(BIN)/publisher
 .PHONY: help setup book book-text test test-fast check lint bench clean
 
 help:
-	@echo "make book   build every book in content/ (offline Piper voice) into output/"
+	@echo "make book   build every book in content/ (offline voices) into output/"
 	@echo "make test   run the test suite"
 	@echo "make check  validate the built books with EPUBCheck (and DAISY Ace if installed)"
 	@echo "make bench  measure build speed (see README, Performance)"

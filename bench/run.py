@@ -1,5 +1,5 @@
 """Benchmarks (`make bench`): build speed against pandoc, and narration speed
-against the raw Piper engine. Prints a table; writes bench/results.json.
+against the raw engine (Kokoro, the first book's default; ``--engine piper``). Prints a table; writes bench/results.json.
 
 Usage: python bench/run.py [--quick] [--only text|audio|cluster] [--runs N]
 
@@ -229,14 +229,16 @@ def _script_warm(runs: int) -> float:
 # --- the raw engine ------------------------------------------------------------------
 
 _ENGINE = None
+#: The engine the audio benchmark measures (--engine; default: the first book's default).
+_ENGINE_NAME = "kokoro"
 
 
-def _load_engine() -> None:
+def _load_engine(name: str | None = None) -> None:
     global _ENGINE
     sys.path.insert(0, str(ROOT))
     from publisher.speech import make_engine
 
-    _ENGINE = make_engine("piper", None, 1.0, "en")
+    _ENGINE = make_engine(name or _ENGINE_NAME, None, 1.0, "en")
     _ENGINE.synthesize("Warm up.")
 
 
@@ -246,7 +248,7 @@ def _say(text: str) -> float:
 
 
 def raw_engine(texts: list[str], processes: int) -> dict[str, float]:
-    """Seconds to synthesize ``texts`` with Piper in ``processes`` processes, voice loaded."""
+    """Seconds to synthesize ``texts`` with the engine in ``processes`` processes, voice loaded."""
     if processes == 1:
         _load_engine()
         start = time.perf_counter()
@@ -255,7 +257,7 @@ def raw_engine(texts: list[str], processes: int) -> dict[str, float]:
         return {"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
                 "audio_s": audio_s}
     context = multiprocessing.get_context("forkserver")
-    with context.Pool(processes, initializer=_load_engine) as pool:
+    with context.Pool(processes, initializer=_load_engine, initargs=(_ENGINE_NAME,)) as pool:
         pool.map(_say, ["Warm up."] * processes * 2)  # every worker has loaded its voice
         before = _pool_cpu(pool)
         start = time.perf_counter()
@@ -304,7 +306,7 @@ def bench_audio(quick: bool, runs: int) -> dict[str, object]:
         cache = tmpdir / "cache"
         env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
         cmd = [*PUBLISHER, "build", "-q", "-o", str(out), "--cache-dir", str(cache),
-               str(FIRST_BOOK)]
+               "--engine", _ENGINE_NAME, str(FIRST_BOOK)]
         cold = timed(cmd, max(1, runs // 3),
                      env, prepare=lambda: shutil.rmtree(cache, ignore_errors=True))
         record = json.loads((out / "unpacking-self-harm" / "build.json").read_text())
@@ -603,16 +605,22 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs, short texts")
     parser.add_argument("--only", choices=("text", "audio", "cluster"))
+    parser.add_argument("--engine", choices=("kokoro", "piper"), default="kokoro",
+                        help="the engine of the audio benchmark (default kokoro, the first "
+                             "book's default voice; piper for the fast one)")
     parser.add_argument("--runs", type=int, default=0,
                         help="runs per figure (default 5, or 1 with --quick); cold builds "
                              "run a third as often")
     args = parser.parse_args()
     runs = args.runs or (1 if args.quick else 5)
+    global _ENGINE_NAME
+    _ENGINE_NAME = args.engine
     results: dict[str, object] = {}
     if args.only in (None, "text"):
         results["text_only_build"] = bench_text(runs)
     if args.only in (None, "audio"):
-        results["narration"] = bench_audio(args.quick, runs)
+        key = "narration" if args.engine == "kokoro" else f"narration_{args.engine}"
+        results[key] = {"engine": args.engine, **bench_audio(args.quick, runs)}
     if args.only in (None, "cluster"):
         cluster = bench_cluster(args.quick, runs)
         results["cluster"] = cluster

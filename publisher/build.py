@@ -41,7 +41,14 @@ from .layout import (
     staging_prefix,
 )
 from .model import Book, Publication
-from .options import BuildOptions, BuildResult, RecordingReporter, Reporter, default_workers
+from .options import (
+    BuildOptions,
+    BuildResult,
+    RecordingReporter,
+    Reporter,
+    default_workers,
+    voice_warnings,
+)
 from .parse import parse_book
 from .record import load_record, make_record
 from .script import script_book
@@ -131,6 +138,11 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
     if options.strict and book.warnings:
         raise PublisherError(f"{source}: {len(book.warnings)} warning(s) and --strict is set; "
                              "fix them or build without --strict.")
+    if options.audio:
+        # Before anything is written: a book no installed voice can read fails
+        # here, with its choices, and never gets a voice of another language.
+        for warning in voice_warnings(book, options):
+            reporter.warn(warning)
     slug = book.meta.slug
     out_root = options.out_root
     try:

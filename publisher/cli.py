@@ -51,10 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-overlays", "--text-only", dest="no_overlays", action="store_true",
                    help="make audio files but keep the EPUB text-only (no media overlays)")
     b.add_argument("--engine", choices=engine_names(),
-                   help="speech engine (default: front matter 'engine', else piper, offline)")
+                   help="speech engine (default: front matter 'engine', else the best "
+                        "installed offline voice of the book's language; see 'publisher "
+                        "voices')")
     b.add_argument("--voice", metavar="VOICE",
-                   help="Piper: path to a voice .onnx (its .onnx.json beside it); "
-                        "gTTS: a language code other than the book's, e.g. fr")
+                   help="Kokoro: a voice name (af_heart, bf_emma, ef_dora ...); Piper: path "
+                        "to a voice .onnx (its .onnx.json beside it); eSpeak NG or gTTS: a "
+                        "language code; it must speak the book's language")
     b.add_argument("--rate", type=float, metavar="X",
                    help="speaking rate, 0.5 to 2.0 (default 1.0)")
     b.add_argument("--force", action="store_true",
@@ -118,7 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_output_flags(sc)
 
     v = commands.add_parser("voices", help="list speech engines and voices",
-                            description="List the speech engines and their voices.")
+                            description="List the speech engines and their voices: "
+                                        "language, measured quality, size, licence, and "
+                                        "whether each is installed.")
+    v.add_argument("--language", metavar="TAG",
+                   help="only the voices of this language (e.g. en, es, de)")
     _add_output_flags(v)
 
     c = commands.add_parser("check", help="validate EPUBs with EPUBCheck (and DAISY Ace), and DAISY zips "
@@ -187,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "build":
             return _build(args)
         if args.command == "voices":
-            return _voices()
+            return _voices(args.language)
         if args.command == "script":
             return _script(args)
         if args.command == "check":
@@ -350,19 +357,29 @@ def _build_each(sources: list[Path], options: Any, args: argparse.Namespace, pro
     return failures
 
 
-def _voices() -> int:
+def _voices(language: str | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from .speech import list_voices
 
-    table = Table(title="Speech engines and voices")
-    for column in ("engine", "voice", "language", "available", "notes"):
+    voices = list_voices(language)
+    table = Table(title="Speech engines and voices" + (f" for '{language}'" if language else ""))
+    for column in ("engine", "voice", "language", "installed", "WER", "RTF", "MB",
+                   "licence", "notes"):
         table.add_column(column)
-    for voice in list_voices():
+    for voice in voices:
         table.add_row(voice.engine, voice.name, voice.language,
-                      "yes" if voice.available else "no", voice.description)
-    Console(width=None if sys.stdout.isatty() else 120).print(table)
+                      "yes" if voice.available else "no",
+                      "" if voice.wer is None else f"{100 * voice.wer:.1f}%",
+                      "" if voice.rtf is None else f"{voice.rtf:.2f}",
+                      "" if voice.size_mb is None else f"{voice.size_mb:g}",
+                      voice.licence, voice.description)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    if language and not any(v.available and v.engine in ("kokoro", "piper") for v in voices):
+        log.warning("No offline neural voice for '%s' is installed: use --engine gtts "
+                    "(online), --engine espeak (robotic), a Piper voice file, or --no-audio.",
+                    language)
     return EXIT_OK
 
 

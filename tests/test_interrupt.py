@@ -265,7 +265,7 @@ def test_ctrl_c_with_the_real_piper_engine(tmp_path: Path, monkeypatch: pytest.M
     cache = out / ".cache"
     source = _source(tmp_path, 4, 4)
     log = tmp_path / "interrupted.log"
-    process = _start(source, out, log, engine=None, workers=2)  # Piper, the default
+    process = _start(source, out, log, engine="piper", workers=2)
     _wait_for(lambda: _valid_clips(cache) >= 2, process, timeout_s=120)
     code, seconds = _ctrl_c(process)
     print(f"Piper: stopped {seconds:.2f} s after Ctrl-C")
@@ -274,7 +274,7 @@ def test_ctrl_c_with_the_real_piper_engine(tmp_path: Path, monkeypatch: pytest.M
 
     made = _valid_clips(cache)
     log = tmp_path / "resumed.log"
-    assert _start(source, out, log, engine=None, workers=2).wait(timeout=300) == 0, \
+    assert _start(source, out, log, engine="piper", workers=2).wait(timeout=300) == 0, \
         log.read_text()
     synthesized, from_cache = _built_counts(log)
     assert from_cache == made >= 2
@@ -282,5 +282,6 @@ def test_ctrl_c_with_the_real_piper_engine(tmp_path: Path, monkeypatch: pytest.M
     record = (out / SLUG / "build.json").read_text()
     assert '"engine": "piper"' in record
 
-    reference = build(source, BuildOptions(out_root=tmp_path / "reference", workers=2))
+    reference = build(source, BuildOptions(out_root=tmp_path / "reference", workers=2,
+                                            engine="piper"))
     assert snapshot(out / SLUG) == snapshot(reference.out_dir)

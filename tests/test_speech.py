@@ -77,10 +77,10 @@ def test_make_engine_and_unknown_name() -> None:
     engine = make_engine("fake", None, 1.5, "en")
     assert isinstance(engine, FakeEngine) and engine.rate == 1.5
     with pytest.raises(ConfigError) as info:
-        make_engine("espeak", None, 1.0, "en")
-    assert "Unknown speech engine 'espeak'" in str(info.value)
-    assert "fake, gtts, piper" in str(info.value)
-    assert sorted(ENGINES) == ["fake", "gtts", "piper"]
+        make_engine("festival", None, 1.0, "en")
+    assert "Unknown speech engine 'festival'" in str(info.value)
+    assert "espeak, fake, gtts, kokoro, piper" in str(info.value)
+    assert sorted(ENGINES) == ["espeak", "fake", "gtts", "kokoro", "piper"]
 
 
 def test_engine_spec_is_picklable() -> None:
@@ -92,12 +92,12 @@ def test_engine_spec_is_picklable() -> None:
 def test_list_voices() -> None:
     voices = list_voices()
     engines = {v.engine for v in voices}
-    assert engines == {"fake", "gtts", "piper"}
+    assert engines == {"espeak", "fake", "gtts", "kokoro", "piper"}
     piper = [v for v in voices if v.engine == "piper"]
     assert piper[0].name == "en_US-joe-medium" and piper[0].available
     assert any(v.engine == "gtts" and v.name == "fr" for v in voices)
-    engine, name, language, description, available = voices[0]  # plain tuples too
-    assert voices == sorted(voices, key=lambda v: (v.engine, v.name))
+    engine, name, language, description, available, *quality = voices[0]  # plain tuples too
+    assert voices[0].engine == "kokoro"  # the neural voices first, as in voices.json
 
 
 # --- Piper -------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Speech engines behind one small interface (:class:`~.base.Engine`).
 
-    piper  offline neural voice (default); voice = path to a Piper .onnx
+    kokoro offline neural voices in several languages; voice = a Kokoro voice name
+    piper  offline neural voice (fast drafts); voice = path to a Piper .onnx
+    espeak eSpeak NG, offline and robotic, never a default; voice = a language code
     gtts   Google Translate, online; voice = a gTTS language code
     fake   speech-like tones for tests; no dependencies
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..errors import ConfigError, PublisherError
+from ..errors import ConfigError
 from .base import Engine
 
 __all__ = [
@@ -58,6 +60,18 @@ def _make_gtts(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
     return GttsEngine(lang=voice or lang, rate=rate, **kw)
 
 
+def _make_kokoro(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
+    from .kokoro import KokoroEngine
+
+    return KokoroEngine(voice=voice, rate=rate, **kw)
+
+
+def _make_espeak(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
+    from .espeak import EspeakEngine
+
+    return EspeakEngine(language=voice or lang, rate=rate)
+
+
 def _make_fake(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
     from .fake import FakeEngine
 
@@ -67,7 +81,11 @@ def _make_fake(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
 ENGINES: dict[str, EngineInfo] = {
     info.name: info
     for info in (
-        EngineInfo("piper", "Piper neural voices, offline (default)", True, _make_piper),
+        EngineInfo("kokoro", "Kokoro-82M neural voices, offline (default where it has "
+                   "the book's language)", True, _make_kokoro),
+        EngineInfo("piper", "Piper neural voices, offline, fast", True, _make_piper),
+        EngineInfo("espeak", "eSpeak NG, offline, robotic (never a default)", True,
+                   _make_espeak),
         EngineInfo("gtts", "Google Translate voices, online", False, _make_gtts),
         EngineInfo("fake", "speech-like test tones, instant (for tests)", True, _make_fake),
     )
@@ -124,40 +142,41 @@ class VoiceInfo(NamedTuple):
     language: str
     description: str
     available: bool
+    #: Measured round-trip word error rate (character error rate for Chinese), or None.
+    wer: float | None = None
+    #: CPU seconds per second of speech on one thread, or None.
+    rtf: float | None = None
+    size_mb: float | None = None
+    licence: str = ""
 
 
-def list_voices() -> list[VoiceInfo]:
-    """Every voice we know of, sorted by engine then voice.
+def list_voices(language: str | None = None) -> list[VoiceInfo]:
+    """Every voice we know of (of ``language``'s primary language if given).
 
-    ``available`` means usable here without downloading anything; gTTS voices
-    also need the network, which is not checked (that would take seconds).
+    ``available`` means installed here: nothing is downloaded or loaded to
+    tell. gTTS voices also need the network, which is not checked.
     """
-    voices = [*_piper_voices(), *_gtts_voices()]
+    from .choose import installed, voice_table
+
+    voices = [VoiceInfo(e.engine, e.voice, e.language, e.description, installed(e), e.wer,
+                        e.rtf, e.size_mb, e.licence) for e in voice_table()]
+    voices += _espeak_voices()
+    voices += _gtts_voices()
     voices.append(VoiceInfo("fake", "fake", "any", "Speech-like test tones, not speech", True))
-    return sorted(voices, key=lambda v: (v.engine, v.name))
+    if language:
+        primary = language.replace("_", "-").split("-")[0].lower()
+        voices = [v for v in voices if v.language == "any"
+                  or v.language.split("-")[0].lower() == primary
+                  or (primary == "zh" and v.language == "cmn")]
+    return voices
 
 
-def _piper_voices() -> list[VoiceInfo]:
-    from .piper import DEFAULT_VOICE_NAME
+def _espeak_voices() -> list[VoiceInfo]:
+    from .espeak import espeak_languages
 
-    try:
-        from .piper import default_voice_path
-
-        available = default_voice_path().is_file()
-        import onnx  # noqa: F401  (needed to load voices deterministically)
-        import piper  # noqa: F401
-    except (ImportError, PublisherError) as exc:
-        log.debug("Piper voice unavailable: %s", exc)
-        available = False
-    return [
-        VoiceInfo(
-            "piper",
-            DEFAULT_VOICE_NAME,
-            "en-US",
-            "Joe, US English, medium quality; bundled, offline (default)",
-            available,
-        )
-    ]
+    return [VoiceInfo("espeak", code, code, "eSpeak NG, robotic; only with --engine espeak",
+                      True, None, None, 21.0, "GPL-3.0-or-later (eSpeak NG)")
+            for code in sorted(espeak_languages())]
 
 
 def _gtts_voices() -> list[VoiceInfo]:
@@ -166,6 +185,7 @@ def _gtts_voices() -> list[VoiceInfo]:
     except ImportError:
         return []
     return [
-        VoiceInfo("gtts", code, code, f"Google Translate {name}; online", True)
+        VoiceInfo("gtts", code, code, f"Google Translate {name}; online", True, None, None,
+                  None, "Google's terms of service")
         for code, name in sorted(tts_langs().items())
     ]
