@@ -122,8 +122,9 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
     """Narrate ``source`` as a build does; return what was made.
 
     ``synthesis``: ``local`` lets narrate.py synthesize (two worker processes);
-    ``cluster`` streams the clips from a Dask LocalCluster of two workers
-    (publisher.cluster.cluster_synthesis), as ``build --scheduler`` does.
+    ``cluster`` first fills the cache on a Dask LocalCluster of two workers
+    (publisher.cluster.stream_with_executor, every clip let go as it comes),
+    then narrates from the cache.
     """
     import resource
 
@@ -198,14 +199,15 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
     options = BuildOptions(engine="fake", workers=2, cache_dir=cache_dir)
     script = script_book(book)
     if synthesis == "cluster":
-        from publisher.cluster import cluster_synthesis, open_executor
+        from publisher.cache import ClipCache
+        from publisher.cluster import open_executor, stream_with_executor
+        from publisher.options import engine_spec
 
         with open_executor(None, 2) as client:
-            result = narrate.narrate_book(
-                book, script, staging, options, Reporter(),
-                synthesis=cluster_synthesis(client, spare_core=True))
-    else:
-        result = narrate.narrate_book(book, script, staging, options, Reporter())
+            for _ in stream_with_executor(script.items, engine_spec(book, options),
+                                          ClipCache(options.cache_root), client):
+                pass
+    result = narrate.narrate_book(book, script, staging, options, Reporter())
     return {
         "audio_ms": float(result.duration_ms),
         "sentences": float(len(script.items)),
