@@ -19,6 +19,12 @@ notes are each their own ``seq`` with the DTBook element's name as class.
 A note reference is inside its sentence and is not spoken, so it has no clip
 of its own to skip; it is a ``noteref`` (DTBook) or a link (XHTML) to the note.
 
+The sections' XHTML marks notes the EPUB 3 way (publisher/semantics.py): an
+``<a epub:type="noteref">`` reference, an ``<aside epub:type="footnote">`` note
+in a ``<section epub:type="footnotes">``; any other ``<aside>`` is a sidebar.
+Neither ``epub:type`` nor ``role``/``aria-*`` exists in XHTML 1.0 or DTBook, so
+they are left out of both (a note is a ``div class="footnote"`` / ``note``).
+
 Why not ``anemone-daisy-maker`` (PyPI, Apache-2.0), which was evaluated
 first: it renumbers every id (``p1``, ``t1.1``) instead of keeping the EPUB's
 sentence ids, times paragraphs from start markers only, writes its XML by
@@ -61,6 +67,9 @@ DTBOOK_NS = "http://www.daisy.org/z3986/2005/dtbook/"
 OPF_NS = "http://openebook.org/namespaces/oeb-package/1.0/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 RES_NS = "http://www.daisy.org/z3986/2005/resource/"
+#: The EPUB 3 structural semantics (``epub:type``) the sections' XHTML carries.
+OPS_NS = "http://www.idpf.org/2007/ops"
+_EPUB_TYPE = f"{{{OPS_NS}}}type"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 _XHTML_DOCTYPE = ('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
@@ -106,7 +115,7 @@ _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 
 def write_daisy(pub: Publication) -> list[Path]:
     """Write the DAISY editions the book asks for (``meta.daisy``); none without audio."""
-    if not pub.audio:
+    if not pub.audio or not pub.book.meta.daisy:
         return []
     book = _DaisyBook.of(pub)
     paths: list[Path] = []
@@ -143,8 +152,7 @@ class _DaisyBook:
     @classmethod
     def of(cls, pub: Publication) -> _DaisyBook:
         by_id = {a.section_id: a for a in pub.audio}
-        sections = tuple((s, by_id[s.id], etree.fromstring(f"<div>{s.body_html}</div>"))
-                         for s in pub.book.sections)
+        sections = tuple((s, by_id[s.id], _section_tree(s)) for s in pub.book.sections)
         timings = {t.sentence_id: t for _, a, _ in sections for t in a.timings}
         headings: list[_NavEntry] = []
         previous = 0
@@ -189,6 +197,46 @@ class _DaisyBook:
     def mp3(self, section: Section) -> str:
         """The section's MP3, the same name as in output/<slug>/audio/ and the EPUB."""
         return audio_name(section)
+
+
+def _section_tree(section: Section) -> etree._Element:
+    """The section's XHTML fragments in one element (``epub:type`` bound to its namespace)."""
+    return etree.fromstring(f'<div xmlns:epub="{OPS_NS}">{section.body_html}</div>')
+
+
+def _epub_types(el: etree._Element) -> list[str]:
+    return (el.get(_EPUB_TYPE) or "").split() if isinstance(el.tag, str) else []
+
+
+def _is_note(el: etree._Element) -> bool:
+    """A note: an EPUB 3 ``<aside epub:type="footnote">`` (or endnote, rearnote)."""
+    return el.tag == "aside" and any(t in ("footnote", "endnote", "rearnote", "note")
+                                     for t in _epub_types(el))
+
+
+def _is_sidebar(el: etree._Element) -> bool:
+    """Any other ``<aside>`` is a sidebar."""
+    return el.tag == "aside" and not _is_note(el)
+
+
+def _is_notes_section(el: etree._Element) -> bool:
+    """The list of a section's notes (``<section epub:type="footnotes">``)."""
+    return el.tag == "section" and (
+        any(t in ("footnotes", "endnotes", "rearnotes") for t in _epub_types(el))
+        or "footnotes" in (el.get("class") or "").split())
+
+
+def _note_elements(tree: etree._Element) -> list[etree._Element]:
+    return [el for el in tree.iter("aside") if _is_note(el)]
+
+
+def _sidebar_elements(tree: etree._Element) -> list[etree._Element]:
+    return [el for el in tree.iter("aside") if _is_sidebar(el)]
+
+
+def _is_noteref(el: etree._Element) -> bool:
+    return el.tag == "a" and ("noteref" in _epub_types(el)
+                              or "footnote-ref" in (el.get("class") or "").split())
 
 
 _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -278,8 +326,8 @@ def _daisy202(book: _DaisyBook) -> list[tuple[str, bytes | Path]]:
         files.append((f"{section.basename}.smil", _smil202(book, section, audio, elapsed)))
         files.append((book.mp3(section), audio.path))
         elapsed += audio.duration_ms
-        notes += len(tree.xpath(".//section[@class='footnotes']/ol/li"))
-        sidebars += len(tree.xpath(".//aside"))
+        notes += len(_note_elements(tree))
+        sidebars += len(_sidebar_elements(tree))
     files += _images(book)
     files.append(("master.smil", _master202(book)))
     size = sum(len(d) if isinstance(d, bytes) else d.stat().st_size for _, d in files)
@@ -313,7 +361,7 @@ def _ncc(book: _DaisyBook, notes: int, sidebars: int, files: int, kbytes: int) -
     for section, _, tree in book.sections:
         entries = [(h.sentence_id, f"h{h.level}", h.title)
                    for h in book.headings if h.section is section]
-        for aside in tree.iter("aside"):
+        for aside in _sidebar_elements(tree):
             span = next((s for s in aside.iter("span") if s.get("id") in book.timings), None)
             if span is not None:
                 entries.append((span.get("id", ""), "span", "Sidebar"))
@@ -367,7 +415,8 @@ def _xhtml202(book: _DaisyBook, section: Section, tree: etree._Element) -> bytes
             el.set("id", refs.id(el.get("id", "")))
         if el.get("href"):
             el.set("href", refs.href(el.get("href", ""), ".html"))
-        tag, cls = _XHTML_RENAME.get(el.tag, (el.tag, ""))
+        tag, cls = ("div", "footnote") if _is_note(el) else _XHTML_RENAME.get(el.tag,
+                                                                             (el.tag, ""))
         classes = " ".join(c for c in (el.get("class", ""), cls) if c)
         for name in list(el.attrib):
             if name not in _XHTML_ATTRS:
@@ -512,10 +561,10 @@ def _play_orders(book: _DaisyBook) -> dict[str, int]:
 def _notes(book: _DaisyBook) -> Iterator[tuple[Section, str, str]]:
     """(section, note id, first sentence id) of every note, in reading order."""
     for section, _, tree in book.sections:
-        for n, li in enumerate(tree.xpath(".//section[@class='footnotes']/ol/li"), 1):
-            span = next((s for s in li.iter("span") if s.get("id") in book.timings), None)
+        for n, note in enumerate(_note_elements(tree), 1):
+            span = next((s for s in note.iter("span") if s.get("id") in book.timings), None)
             if span is not None:
-                yield section, li.get("id", f"note-{n}"), span.get("id", "")
+                yield section, note.get("id", f"note-{n}"), span.get("id", "")
 
 
 def _ncx(book: _DaisyBook, dtbook_href: str) -> bytes:
@@ -686,19 +735,25 @@ def _dtbook_node(node: etree._Element, parent: etree._Element, refs: _Refs) -> N
     e = f"{{{DTBOOK_NS}}}"
     tag = node.tag if isinstance(node.tag, str) else ""
     classes = (node.get("class") or "").split()
-    if tag == "section" and "footnotes" in classes:
-        for li in node.iter("li"):
-            note = etree.SubElement(parent, e + "note", {"id": refs.id(li.get("id", "")),
-                                                         "class": "footnote"})
-            _dtbook_content(li, note, refs)
+    if _is_notes_section(node):
+        # The notes themselves, no wrapper: a DTBook note is a block of the level.
+        for child in node:
+            if isinstance(child.tag, str):
+                _dtbook_node(child, parent, refs)
+        return
+    if _is_note(node):
+        note = etree.SubElement(parent, e + "note", {"class": "footnote"})
+        if node.get("id"):
+            note.set("id", refs.id(node.get("id", "")))
+        _dtbook_content(node, note, refs)
         return
     if tag == "a" and "footnote-backref" in classes:
-        _append_text(parent, node.tail)
+        # The note's number (its label, a link back) stays as text; other back-links go.
+        _append_text(parent, ("".join(node.itertext()) if "footnote-label" in classes else "")
+                     + (node.tail or ""))
         return
-    if tag == "sup" and node.find("a") is not None and "footnote-ref" in (
-            node.find("a").get("class") or ""):  # type: ignore[union-attr]
-        ref = node.find("a")
-        assert ref is not None
+    ref = node.find("a") if tag == "sup" else (node if tag == "a" else None)
+    if ref is not None and _is_noteref(ref):
         el = etree.SubElement(parent, e + "noteref", {"idref": refs.href(ref.get("href", ""),
                                                                           "")})
         if node.get("id"):

@@ -59,11 +59,11 @@ def test_each_structure_is_its_own_seq_with_a_textref_that_resolves(epub: Path) 
     seqs = _seqs(epub)
     types = [t for t, _, _ in seqs]
     # (and the playable table of contents, "toc")
-    assert sorted(types) == ["aside", "endnotes", "endnotes", "figure", "list", "table", "toc"]
+    assert sorted(types) == ["aside", "figure", "footnotes", "footnotes", "list", "table", "toc"]
     by_type = {t: pars for t, _, pars in seqs}
     assert by_type["list"] == ["list-item"] * 3
     assert by_type["table"] == ["table-cell"] * 6
-    assert by_type["endnotes"] == ["endnote"]  # one note in each of the two sections
+    assert by_type["footnotes"] == ["footnote"]  # one note in each of the two sections
     assert len(by_type["aside"]) == 2 and len(by_type["figure"]) == 2  # image and caption
 
 
