@@ -39,8 +39,6 @@ run = run_cli
     ("lexicon-outside", lambda p: p.write_text(FRONT.replace("---\n\n", "lexicon: ../x.pls\n---\n\n", 1)
                                                + "Text.\n"),
      "'lexicon' is '../x.pls', which is outside the book's folder"),
-    ("absolute-image", lambda p: p.write_text(FRONT + "![x](/etc/hostname)\n"),
-     "image '/etc/hostname' is outside the book's folder"),
 ])
 def test_more_bad_inputs(name, make, expected, tmp_path, capsys):
     source = tmp_path / f"{name}.md"
@@ -59,8 +57,27 @@ def test_symlinked_image_pointing_outside_is_refused(tmp_path, capsys):
     (tmp_path / "secret.png").write_bytes(b"\x89PNG")
     (book / "pic.png").symlink_to(tmp_path / "secret.png")
     source = write_book(book, "![a picture](pic.png)\n")
+    # Never carried into the book: the image is replaced by its alt text, with a
+    # warning (issue 15: an image the book cannot carry is not fatal) ...
     code, text = run(["build", "--no-audio", "-o", str(tmp_path / "o"), str(source)], capsys)
-    assert code == 1 and "image 'pic.png' is outside the book's folder" in text
+    assert code == 0 and "pic.png" in text and "outside the book's folder" in text, text
+    epub = zipfile.ZipFile(tmp_path / "o" / "book" / "book.epub")
+    assert not [n for n in epub.namelist() if n.endswith(".png")]
+    assert any("a picture" in epub.read(n).decode() for n in epub.namelist()
+               if n.endswith(".xhtml"))
+    # ... and fatal with --strict.
+    code, text = run(["build", "--no-audio", "--strict", "-o", str(tmp_path / "s"),
+                      str(source)], capsys)
+    assert code == 1 and "outside the book's folder" in text and "Traceback" not in text
+
+
+def test_a_root_absolute_image_is_looked_for_in_the_book_not_the_system(tmp_path, capsys):
+    source = tmp_path / "book.md"
+    source.write_text(FRONT + "![x](/etc/hostname)\n")
+    code, text = run(["build", "--no-audio", "-o", str(tmp_path / "o"), str(source)], capsys)
+    assert code == 0 and "/etc/hostname" in text, text
+    epub = zipfile.ZipFile(tmp_path / "o" / "book" / "book.epub")
+    assert not [n for n in epub.namelist() if "hostname" in n]
 
 
 def test_a_title_that_looks_like_a_path_stays_inside_the_output(tmp_path):

@@ -17,7 +17,6 @@ import feedparser
 import pytest
 from lxml import etree
 
-from publisher import audio as audio_stage
 from publisher.cover import write_cover
 from publisher.feeds import (
     NO_BASE_URL_WARNING,
@@ -31,6 +30,7 @@ from publisher.feeds import (
 )
 from publisher.model import Publication
 from publisher.transcripts import write_transcripts
+from tests.audio_helpers import decode_duration_ms
 from tests.helpers import narrated_publication
 
 BASE_URL = "https://books.example.org/test-book"
@@ -125,7 +125,7 @@ def test_enclosures_are_absolute_with_exact_lengths(published, parsed):
 def test_durations_match_the_audio(published, parsed):
     pub, _ = published
     for entry, audio in zip(parsed.entries, pub.audio, strict=True):
-        decoded_ms = audio_stage.decode_duration_ms(audio.path)
+        decoded_ms = decode_duration_ms(audio.path)
         assert abs(int(entry.itunes_duration) * 1000 - decoded_ms) <= 500
         assert int(entry.itunes_duration) == round(audio.duration_ms / 1000)
 
