@@ -325,7 +325,8 @@ def test_piper_on_two_workers_is_byte_identical_even_when_one_dies(client,
     assert killed.pid
     assert clips == expected
     assert snapshot(tmp_path / "killed") == snapshot(tmp_path / "ref")
-    wait_for_two_workers(client)
+    # The last test on this cluster: Dask's nanny restarting the killed worker is
+    # Dask's business, and on a busy 2-core CI machine it took over 4 minutes.
 
 
 def test_workers_write_a_voice_model_cache_only_on_our_disk() -> None:

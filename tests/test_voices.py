@@ -13,6 +13,7 @@ from publisher.options import BuildOptions
 from publisher.speech import list_voices, make_engine
 from publisher.speech.choose import VoiceLanguageError, choose_voice
 
+from .audio_helpers import decode_duration_ms
 from .helpers import run_cli, snapshot, write_book
 
 GERMAN = """\
@@ -160,7 +161,6 @@ def whisper_base(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("language", sorted(PASSAGES))
 def test_kokoro_speaks_the_language_of_the_book(language, tmp_path, whisper_base):
-    from publisher.audio import decode_duration_ms
     from publisher.hearing import normalize_words
     from publisher.proof import _errors
 
