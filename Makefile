@@ -7,11 +7,12 @@ STAMP  := $(VENV)/.installed
 SOURCES := $(sort $(wildcard content/*.md))
 PUBLISHER := $(BIN)/publisher
 
-.PHONY: help setup book book-text test test-fast check lint bench clean
+.PHONY: help setup book book-text test test-fast corpus check lint bench clean
 
 help:
 	@echo "make book   build every book in content/ (offline voices) into output/"
 	@echo "make test   run the test suite"
+	@echo "make corpus the real-documents corpus, every file narrated (slow; CI narrates the short ones)"
 	@echo "make check  validate the built books with EPUBCheck (and DAISY Ace if installed)"
 	@echo "make bench  measure build speed (see README, Performance)"
 	@echo "make lint   ruff and mypy"
@@ -36,6 +37,10 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow"
+
+# The corpus check with every document narrated (CI narrates the 13 shorter ones).
+corpus: $(STAMP)
+	PUBLISHER_CORPUS_NARRATE_ALL=1 $(BIN)/python -m pytest -n 2 tests/test_corpus.py
 
 check: $(STAMP)
 	$(PUBLISHER) check output/*/*.epub
