@@ -7,6 +7,7 @@ what is expected, so an author fixes the whole front matter in one pass.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import re
 import unicodedata
 import uuid
@@ -33,6 +34,24 @@ KNOWN_KEYS = (
     "split_level", "slug", "base_url", "engine", "voice", "rate", "pronunciations",
     "lexicon", "fallback", "daisy",
 )
+#: Keys that static-site generators and editors put in front matter (Jekyll,
+#: Hugo, MkDocs, Docusaurus, Eleventy, cSpell ...): about a web page, not a
+#: book. They are reported once as a note, not warned about, so ``--strict``
+#: does not fail a manuscript written for a site. A key missing here still
+#: gets the "unknown key" warning, which catches typos of our own keys.
+SITE_KEYS = frozenset({
+    "layout", "permalink", "order", "weight", "nav_order", "nav_exclude", "parent",
+    "grand_parent", "has_children", "has_toc", "class", "classes", "related", "image",
+    "images", "thumbnail", "banner", "redirect_from", "redirect_to", "aliases", "draft",
+    "published", "sidebar", "sidebar_position", "sidebar_label", "toc", "toc_depth",
+    "hide", "template", "menu", "menus", "comments", "share", "search", "featured",
+    "last_modified_at", "lastmod", "modified", "updated", "cspell", "proofread",
+    "type", "section", "series", "canonical_url", "url", "og_image", "social_image",
+    "pagination_label", "pagination_next", "pagination_prev", "custom_edit_url",
+    "eleventynavigation", "eleventyexcludefromcollections", "translationkey",
+})
+log = logging.getLogger(__name__)
+
 #: The DAISY editions a book can ask for (front matter ``daisy``, ``--daisy``).
 DAISY_FORMATS = ("202", "3")
 
@@ -66,8 +85,12 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
         if value is not None:
             fm[key] = value
 
+    site_keys = sorted(k for k in fm if k not in KNOWN_KEYS and k.lower() in SITE_KEYS)
+    if site_keys:
+        log.info("%s: front matter for a web site, not used in the book: %s", path,
+                 ", ".join(site_keys))
     for key in sorted(fm):
-        if key not in KNOWN_KEYS:
+        if key not in KNOWN_KEYS and key not in site_keys:
             close = [k for k in KNOWN_KEYS if _similar(k, key)]
             hint = f" Did you mean '{close[0]}'?" if close else ""
             warnings.append(f"{path}: unknown front matter key '{key}' is ignored.{hint}")

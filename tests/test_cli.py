@@ -95,6 +95,24 @@ def test_unknown_front_matter_key_warns_and_builds(tmp_path, capsys):
     assert "unknown front matter key 'titel' is ignored. Did you mean 'title'?" in text
 
 
+def test_web_site_keys_are_a_note_even_with_strict(tmp_path, capsys):
+    """A page written for Jekyll or Hugo keeps its layout keys; they are not about the book."""
+    source = tmp_path / "b.md"
+    source.write_text(GOOD_FRONT.replace("---\n", "---\nlayout: page\norder: 3\n"
+                                         "redirect_from: /old/\ntitel: oops\n", 1) + "\nText.\n")
+    out = tmp_path / "o"
+    code, text = run(["build", "--no-audio", "-o", str(out), str(source)], capsys)
+    assert code == 0
+    assert "front matter for a web site, not used in the book: layout, order, redirect_from" \
+        in text
+    assert "unknown front matter key 'layout'" not in text
+    assert "unknown front matter key 'titel'" in text  # a typo still warns
+    source.write_text(source.read_text().replace("titel: oops\n", ""))
+    code, text = run(["build", "--no-audio", "--strict", "--force", "-o", str(out),
+                      str(source)], capsys)
+    assert code == 0, text
+
+
 def test_strict_turns_warnings_into_an_error(tmp_path, capsys):
     source = write_book(tmp_path, "A [placeholder](#) link.\n")
     code, text = run(["build", "--no-audio", "--strict", "-o", str(tmp_path / "o"),
