@@ -7,7 +7,7 @@ the SMIL and a cue in the WebVTT transcript.
     Manuscript -> Book(meta, sections)
                     Section(id, slug, title, level, role, blocks)
                       Block(kind, sentences)
-                        Sentence(id, html, spoken)
+                        Sentence(id, html, spoken, language, voice)
 """
 
 from __future__ import annotations

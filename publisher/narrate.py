@@ -22,6 +22,9 @@ Where the time goes, and how little of it a build spends:
   change copies them, and an edit re-encodes only the sections it touches.
 - Clips are read back from the cache when their section is assembled, so
   memory stays flat in book length.
+- Each sentence is said by the voice the script gives it (the narrator, a role
+  of ``voices``, a passage's language): one synthesis stream per voice, the
+  narrator's first. A book of one voice has one stream, as before.
 """
 
 from __future__ import annotations

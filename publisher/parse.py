@@ -176,6 +176,8 @@ class _Walk:
     #: casefolded role -> role, from the front matter's ``voices``.
     roles: dict[str, str] = field(default_factory=dict)
     unknown_roles: set[str] = field(default_factory=set)
+    #: Some element has a ``lang`` or the book has ``voices``: sentences are looked at.
+    voiced: bool = False
 
     def structure_id(self, element: etree._Element) -> str:
         """The element's id, giving it one if it has none (for SMIL textref)."""
@@ -230,6 +232,8 @@ def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list
     note_numbers = semantics.number_notes(root)
     semantics.mark_tables(root)
     semantics.mark_languages(root, meta.language, meta.direction)
+    # Most books are in one language and one voice: their sentences need no look.
+    voiced = bool(meta.voices) or bool(root.xpath(f"//@lang | //@{VOICE_ATTRIBUTE}"))
     footnotes = {note_id: semantics.footnote_aside(note, note_numbers[note_id])
                  for note_id, note in _extract_footnotes(root).items()
                  if note_id in note_numbers}
@@ -249,7 +253,8 @@ def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list
         # Presegmenter): by the time it gets to the rest, they are ready.
         helper.submit(runs[int(len(runs) * OWN_SHARE):])
     walk = _Walk(meta=meta, source=manuscript.path, segmenter=segmenter, warnings=warnings,
-                 helper=helper, roles={role.casefold(): role for role, _ in meta.voices})
+                 helper=helper, roles={role.casefold(): role for role, _ in meta.voices},
+                 voiced=voiced)
     # Ids the source already uses are never given to a sentence.
     walk.used_ids.update(str(v) for v in root.xpath("//@id"))
 
@@ -644,6 +649,8 @@ def _voicing(walk: _Walk, atoms: list[_Atom], start: int, end: int,
     sentence's voice. The block's own ``lang``/voice comes from it or the
     nearest element around it that names one.
     """
+    if not walk.voiced:
+        return "", ""
     block_language, block_role = _block_voicing(walk, block)
     languages: set[str] = set()
     roles: set[str] = set()

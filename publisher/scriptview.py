@@ -23,6 +23,7 @@ from . import spoken
 from .config import load_meta
 from .model import Book
 from .normalize import normalize
+from .options import BuildOptions, passage_speaks
 from .parse import parse_book
 from .script import Script, script_book
 from .source import read_manuscript
@@ -73,7 +74,8 @@ def read_script(source: Path) -> tuple[ScriptLine, ...]:
     manuscript = read_manuscript(source)
     meta, _ = load_meta(manuscript)
     book = parse_book(manuscript, meta)
-    return collect_script(book, script_book(book))
+    # Which passages are read (and which announced) as a build with its engine would.
+    return collect_script(book, script_book(book, speaks=passage_speaks(book, BuildOptions())))
 
 
 def collect_script(book: Book, script: Script) -> tuple[ScriptLine, ...]:

@@ -12,6 +12,7 @@ import json
 import zipfile
 
 import pytest
+from lxml import etree
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4
 
@@ -248,6 +249,21 @@ def test_two_voices_right_clips_tags_and_credits(tmp_path):
     m4b = MP4(next(out.glob("*.m4b")))
     assert m4b.tags["\xa9nrt"] == names
     assert [bytes(v).decode() for v in m4b.tags["----:com.apple.iTunes:NARRATOR"]] == names
+    with zipfile.ZipFile(next(out.glob("*.audiobook"))) as archive:
+        assert json.loads(archive.read("manifest.json"))["metadata"]["narrator"] == names
+    onix = etree.parse(str(out / "onix.xml"))
+    read_by = onix.xpath("//*[local-name()='Contributor'][*[local-name()='ContributorRole']"
+                         "='E07']/*[local-name()='PersonName']/text()")
+    assert set(read_by) == set(names)
+
+
+@pytest.mark.slow
+def test_a_book_of_several_voices_and_languages_passes_epubcheck(tmp_path, epubcheck):
+    source = write_book(tmp_path, TWO_VOICES + "\n" + MIXED.replace("## Mixed", "## More"),
+                        voices=CAST)
+    result = build(source, _options(tmp_path))
+    report = epubcheck(result.out_dir / f"{result.slug}.epub")
+    assert not report.errors, report.errors
 
 
 def test_same_input_same_bytes_with_several_voices(tmp_path):
@@ -300,3 +316,6 @@ def test_an_unknown_role_warns_and_the_narrator_reads(tmp_path):
     book = load_book(source, BuildOptions(engine="fake"))
     assert any("asks for the voice 'ghost'" in w and "quote" in w for w in book.warnings)
     assert _sentence(book, "Said by whom?").voice == ""
+    alone = load_book(write_book(tmp_path, "## One\n\nSaid by whom?\n{voice=ghost}\n",
+                                 name="alone.md"), BuildOptions(engine="fake"))
+    assert any("asks for the voice 'ghost'" in w and "names: none" in w for w in alone.warnings)
