@@ -184,7 +184,9 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
                 pronunciations.append((str(word).strip(), str(said).strip()))
 
     daisy = _daisy_formats(fm.get("daisy", list(DAISY_FORMATS)), problems)
-    voices = _voices(fm.get("voices"), language, text("voice"), path, problems)
+    # --voice overrides the narrator of ``voices`` as it does ``voice``: no conflict.
+    asked_voice = "" if (overrides or {}).get("voice") is not None else text("voice")
+    voices = _voices(fm.get("voices"), language, asked_voice, path, problems)
     cover = _path_key(fm, "cover", path, problems)
     lexicon = _path_key(fm, "lexicon", path, problems)
     if lexicon is None and path.with_suffix(".pls").is_file():

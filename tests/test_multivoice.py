@@ -197,6 +197,16 @@ def test_kokoro_says_the_french_passage_with_ff_siwis(tmp_path):
 # --------------------------------------------------------------------------- several voices
 
 
+def test_a_span_picks_a_voice_only_for_a_whole_sentence(tmp_path):
+    body = ("## One\n\nFirst one. <span voice=\"quote\">A quoted sentence.</span> Last, "
+            "with *a phrase*{voice=quote} inside.\n")
+    book = load_book(write_book(tmp_path, body, voices=CAST), BuildOptions(engine="fake"))
+    assert _sentence(book, "A quoted sentence.").voice == "quote"
+    assert _sentence(book, "Last, with a phrase inside.").voice == ""
+    assert _sentence(book, "First one.").voice == ""
+    assert all("voice=" not in s.html for s in book.sentences)
+
+
 def test_two_voices_right_clips_tags_and_credits(tmp_path):
     source = write_book(tmp_path, TWO_VOICES, voices=CAST)
     result = build(source, _options(tmp_path))
@@ -302,6 +312,15 @@ def test_voices_front_matter_problems_are_collected(tmp_path, capsys):
     assert "names the role 'Quote' twice" in text
     assert "'voice' is 'bf_emma' and 'voices' gives the narrator 'af_heart'" in text
     assert not (tmp_path / "out" / "book").exists()
+
+
+def test_the_command_line_voice_is_the_narrator(tmp_path):
+    from publisher.options import engine_spec
+
+    source = write_book(tmp_path, "## One\n\nText.\n", voices=CAST)
+    assert engine_spec(load_book(source, BuildOptions()), BuildOptions()).voice == "af_heart"
+    options = BuildOptions(voice="bf_emma")  # --voice wins over voices: narrator
+    assert engine_spec(load_book(source, options), options).voice == "bf_emma"
 
 
 def test_voices_must_be_a_mapping(tmp_path, capsys):
