@@ -26,6 +26,10 @@ RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "ha", "he", "khw", "ks", "ku
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+#: The role of the book's own voice in ``voices``.
+NARRATOR = "narrator"
+#: A role: a name a listener could be told (it is a WebVTT speaker too), no markup.
+_ROLE_RE = re.compile(r"^[^\W\d_][\w .'-]{0,39}$")
 
 KNOWN_KEYS = (
     "title", "subtitle", "author", "creator", "publisher", "language", "identifier",
@@ -33,10 +37,6 @@ KNOWN_KEYS = (
     "split_level", "slug", "base_url", "engine", "voice", "rate", "pronunciations",
     "lexicon", "fallback", "daisy", "voices",
 )
-#: The role of the book's own voice in ``voices``.
-NARRATOR = "narrator"
-#: A role: a name a listener could be told (it is a WebVTT speaker too), no markup.
-_ROLE_RE = re.compile(r"^[^\W\d_][\w .'-]{0,39}$")
 #: The DAISY editions a book can ask for (front matter ``daisy``, ``--daisy``).
 DAISY_FORMATS = ("202", "3")
 
