@@ -47,6 +47,7 @@ from .options import (
     RecordingReporter,
     Reporter,
     default_workers,
+    passage_speaks,
     voice_warnings,
 )
 from .parse import parse_book
@@ -250,7 +251,7 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
 
     # Gather. The script first (the lexicon is loaded and applied once, here);
     # the cover before the audio, whose tags carry it.
-    script = script_book(book)
+    script = script_book(book, speaks=passage_speaks(book, options))
     cover = make_cover(meta, book.source.parent if book.source else Path.cwd(),
                        cache_dir=cache_dir if use_cache else None)
     audio = None
@@ -284,7 +285,8 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
     pub = Publication(book=book, out_dir=staging, audio=audio.sections if audio else (),
                       modified=modified, narrator=audio.narrator if audio else "",
                       accessibility=facts, cover=cover, base_url=meta.base_url,
-                      cache_dir=cache_dir if audio else None)
+                      cache_dir=cache_dir if audio else None,
+                      narrators=audio.narrators if audio else ())
     write_cover(pub)
     if use_cache:  # only now: until synthesis is over, the cache holds nothing but clips
         keep_cover(meta, cover, cache_dir)

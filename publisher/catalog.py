@@ -247,12 +247,12 @@ def onix_record(pub: Publication) -> etree._Element:
         e.sub(contributor, "SequenceNumber", str(sequence))
         e.sub(contributor, "ContributorRole", "A01")  # by (author)
         e.sub(contributor, "PersonName", author)
-    if has_audio and pub.narrator:
+    for narrator in pub.credited if has_audio else ():
         sequence += 1
         contributor = e.sub(detail, "Contributor")
         e.sub(contributor, "SequenceNumber", str(sequence))
         e.sub(contributor, "ContributorRole", "E07")  # read by
-        e.sub(contributor, "PersonName", pub.narrator)
+        e.sub(contributor, "PersonName", narrator)
     if sequence == 0:
         e.sub(detail, "NoContributor")  # a positive statement: no stated authorship
     e.sub(detail, "NoEdition")

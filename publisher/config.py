@@ -27,12 +27,16 @@ RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "ha", "he", "khw", "ks", "ku
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+#: The role of the book's own voice in ``voices``.
+NARRATOR = "narrator"
+#: A role: a name a listener could be told (it is a WebVTT speaker too), no markup.
+_ROLE_RE = re.compile(r"^[^\W\d_][\w .'-]{0,39}$")
 
 KNOWN_KEYS = (
     "title", "subtitle", "author", "creator", "publisher", "language", "identifier",
     "date", "rights", "description", "subjects", "content_note", "cover", "cover_alt",
     "split_level", "slug", "base_url", "engine", "voice", "rate", "pronunciations",
-    "lexicon", "fallback", "daisy",
+    "lexicon", "fallback", "daisy", "voices",
 )
 #: Keys that static-site generators and editors put in front matter (Jekyll,
 #: Hugo, MkDocs, Docusaurus, Eleventy, cSpell ...): about a web page, not a
@@ -203,6 +207,9 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
                 pronunciations.append((str(word).strip(), str(said).strip()))
 
     daisy = _daisy_formats(fm.get("daisy", list(DAISY_FORMATS)), problems)
+    # --voice overrides the narrator of ``voices`` as it does ``voice``: no conflict.
+    asked_voice = "" if (overrides or {}).get("voice") is not None else text("voice")
+    voices = _voices(fm.get("voices"), language, asked_voice, path, problems)
     cover = _path_key(fm, "cover", path, problems)
     lexicon = _path_key(fm, "lexicon", path, problems)
     if lexicon is None and path.with_suffix(".pls").is_file():
@@ -223,7 +230,7 @@ def load_meta(manuscript: Manuscript, overrides: dict[str, object] | None = None
         direction="rtl" if primary in RTL_LANGUAGES else "ltr", base_url=base_url.rstrip("/"),
         engine=engine, voice=text("voice"), rate=float(rate),
         pronunciations=tuple(pronunciations), lexicon=lexicon, fallback=fallback,
-        daisy=daisy,
+        daisy=daisy, voices=voices,
     )
     return meta, tuple(warnings)
 
@@ -280,6 +287,70 @@ def _daisy_formats(value: object, problems: list[str]) -> tuple[str, ...]:
                         "or 'daisy: false' for none.")
         return ()
     return tuple(f for f in DAISY_FORMATS if f in names)
+
+
+def _voices(value: object, language: str, voice: str, source: Path,
+            problems: list[str]) -> tuple[tuple[str, str], ...]:
+    """``voices: {narrator: af_heart, quote: am_michael}``: (role, voice) pairs, checked.
+
+    Each voice must be one ``publisher voices`` lists (or a Piper ``.onnx`` file
+    beside the book) and speak the book's language; every problem is collected.
+    """
+    if value is None:
+        return ()
+    example = "e.g.\n    voices:\n      narrator: af_heart\n      quote: am_michael"
+    if not isinstance(value, dict) or not value:
+        problems.append(f"'voices' is {_show(value)}; expected 'role: voice' lines, {example}")
+        return ()
+    from .speech.choose import piper_voice_language, voice_table
+
+    known = {entry.voice: entry for entry in voice_table()}
+    primary = language.split("-")[0].lower()
+    found: list[tuple[str, str]] = []
+    for raw_role, raw_name in value.items():
+        role = str(raw_role).strip()
+        if not _ROLE_RE.match(role):
+            problems.append(f"'voices' role {role!r} is not a name; expected letters, digits, "
+                            "spaces, dots, apostrophes or hyphens (at most 40, starting with "
+                            "a letter), e.g. quote or Alice.")
+            continue
+        if not isinstance(raw_name, str) or not raw_name.strip():
+            problems.append(f"'voices' entry '{role}' is {_show(raw_name)}; expected a voice "
+                            f"name from 'publisher voices', {example}")
+            continue
+        name = raw_name.strip()
+        if name.endswith(".onnx"):
+            target = resolve_inside(source.parent, name)
+            if target is None or not target.is_file():
+                problems.append(f"'voices' entry '{role}' is {name!r}, but there is no such "
+                                f"Piper voice file in {source.parent}. Check the file name.")
+                continue
+            spoken = piper_voice_language(target)
+            name = str(target)
+        elif name in known:
+            spoken = known[name].language
+        else:
+            close = [v for v in known if _similar(v, name)]
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            problems.append(f"'voices' entry '{role}' is {name!r}, which is not a voice "
+                            f"publisher knows.{hint} See 'publisher voices --language "
+                            f"{language or 'en'}' for the voices of the book's language.")
+            continue
+        if spoken and language and spoken.split("-")[0].lower() != primary:
+            problems.append(f"'voices' entry '{role}' is {name!r}, which speaks '{spoken}', "
+                            f"and the book's language is '{language}': every voice of "
+                            "'voices' speaks the book's language (a passage in another "
+                            "language gets a voice of its own; see the README).")
+            continue
+        if any(known_role.casefold() == role.casefold() for known_role, _ in found):
+            problems.append(f"'voices' names the role '{role}' twice; give each role once.")
+            continue
+        found.append((role, name))
+    narrator = dict(found).get(NARRATOR)
+    if narrator and voice and voice != narrator:
+        problems.append(f"'voice' is {voice!r} and 'voices' gives the narrator {narrator!r}; "
+                        "keep one of them (the narrator's voice is the book's voice).")
+    return tuple(found)
 
 
 def resolve_inside(base: Path, relative: str) -> Path | None:

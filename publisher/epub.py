@@ -66,6 +66,9 @@ class _Narration:
     """What the read-along EPUB carries besides the text."""
 
     narrator: str
+    #: Each voice heard, when there are several (each is a media:narrator and a
+    #: dc:contributor with the MARC relator nrt); empty: ``narrator`` alone.
+    narrators: tuple[str, ...]
     #: section id -> overlay; "nav" -> the nav document's overlay.
     overlays: dict[str, _Overlay]
     #: href in the EPUB -> audio file on disk.
@@ -90,7 +93,8 @@ def _narration(book: Book, audio: BookAudio) -> _Narration:
         href=CONTENTS_SMIL_HREF, duration_ms=contents.duration_ms,
         smil=overlays.nav_smil(NAV_HREF, [(t.sentence_id, t) for t in contents.timings],
                                CONTENTS_AUDIO_HREF, CONTENTS_SMIL_HREF))
-    return _Narration(narrator=audio.narrator, overlays=overlay_map, audio_files=audio_files)
+    return _Narration(narrator=audio.narrator, narrators=audio.narrators, overlays=overlay_map,
+                      audio_files=audio_files)
 
 
 def facts(book: Book, audio: BookAudio | None, has_pls: bool,
@@ -335,7 +339,14 @@ def _add_narration(ebook: epub.EpubBook, narration: _Narration) -> None:
                            {"property": "media:duration", "refines": f"#{uid}"})
         total_ms += overlay.duration_ms
     ebook.add_metadata(None, "meta", overlays.clock(total_ms), {"property": "media:duration"})
-    ebook.add_metadata(None, "meta", narration.narrator, {"property": "media:narrator"})
+    if not narration.narrators:
+        ebook.add_metadata(None, "meta", narration.narrator, {"property": "media:narrator"})
+    for index, name in enumerate(narration.narrators, start=1):
+        ebook.add_metadata(None, "meta", name, {"property": "media:narrator"})
+        ebook.add_metadata("DC", "contributor", name, {"id": f"narrator-{index}"})
+        ebook.add_metadata(None, "meta", "nrt", {"refines": f"#narrator-{index}",
+                                                 "property": "role",
+                                                 "scheme": "marc:relators"})
     ebook.add_metadata(None, "meta", "-epub-media-overlay-active",
                        {"property": "media:active-class"})
     ebook.add_metadata(None, "meta", "-epub-media-overlay-playing",

@@ -3,7 +3,8 @@
     feed.xml
       channel: title, link, description (+ content note), language, copyright,
                itunes: author, image, category, explicit=false, type=serial
-               podcast: guid, medium=audiobook, locked=no
+               podcast: guid, medium=audiobook, locked=no, person (each narrator,
+               when the book has several voices)
       item per section, in book order:
                title, description (opening sentences), enclosure (exact bytes),
                guid (urn:uuid, stable), pubDate, itunes: title, episode, duration
@@ -239,6 +240,8 @@ def feed_xml(pub: Publication) -> bytes:
     fg.podcastindex.guid(podcast_guid(pub))
     fg.podcastindex.medium("audiobook")
     fg.podcastindex.locked(False)
+    for narrator in pub.narrators:  # several voices: each is credited (one: the description)
+        fg.podcastindex.person(narrator)
 
     total = len(episodes)
     for number, (section, audio) in enumerate(episodes, start=1):
@@ -335,6 +338,7 @@ class PodcastIndexExtension(BaseExtension):
         self._medium: str | None = None
         self._locked: bool | None = None
         self._explicit: bool | None = None
+        self._people: list[tuple[str, str, str]] = []
 
     def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NS}
@@ -350,6 +354,8 @@ class PodcastIndexExtension(BaseExtension):
             xml_elem(f"{{{PODCAST_NS}}}medium", channel).text = self._medium
         if self._locked is not None:
             xml_elem(f"{{{PODCAST_NS}}}locked", channel).text = "yes" if self._locked else "no"
+        for name, role, group in self._people:
+            xml_elem(f"{{{PODCAST_NS}}}person", channel, role=role, group=group).text = name
         return feed
 
     def extend_atom(self, feed):  # type: ignore[no-untyped-def]
@@ -366,6 +372,10 @@ class PodcastIndexExtension(BaseExtension):
 
     def itunes_explicit(self, value: bool) -> None:
         self._explicit = value
+
+    def person(self, name: str, role: str = "narrator", group: str = "cast") -> None:
+        """A ``podcast:person`` (role and group from the Podcasting 2.0 taxonomy)."""
+        self._people.append((name, role, group))
 
 
 class PodcastIndexEntryExtension(BaseEntryExtension):

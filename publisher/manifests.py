@@ -138,7 +138,7 @@ def readium_manifest(pub: Publication) -> dict[str, object]:
     if meta.authors:
         metadata["author"] = list(meta.authors)
     if pub.narrator:
-        metadata["narrator"] = pub.narrator
+        metadata["narrator"] = pub.narrator if not pub.narrators else list(pub.narrators)
     if meta.publisher:
         metadata["publisher"] = meta.publisher
     metadata["language"] = meta.language
@@ -224,7 +224,7 @@ def lpf_manifest(pub: Publication) -> dict[str, object]:
         manifest["author"] = [{"type": "Person", "name": name} for name in meta.authors]
     if pub.narrator:
         # A synthetic voice is neither a Person nor an Organization: a plain name.
-        manifest["readBy"] = [pub.narrator]
+        manifest["readBy"] = list(pub.credited)
     if meta.publisher:
         manifest["publisher"] = [{"type": "Organization", "name": meta.publisher}]
     manifest["inLanguage"] = meta.language

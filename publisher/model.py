@@ -7,7 +7,7 @@ the SMIL and a cue in the WebVTT transcript.
     Manuscript -> Book(meta, sections)
                     Section(id, slug, title, level, role, blocks)
                       Block(kind, sentences)
-                        Sentence(id, html, spoken)
+                        Sentence(id, html, spoken, language, voice)
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ class Sentence:
     html: str
     #: What is said: no markup, links as their text, images as their alt text.
     spoken: str
+    #: The sentence's own language (BCP 47) when it is not the book's: all its
+    #: letters are in a passage marked with another ``lang``. '' for the book's.
+    language: str = ""
+    #: Which of the front matter's ``voices`` says it ('' for the narrator).
+    voice: str = ""
 
     def plain_text(self, keep_lines: bool = False) -> str:
         """The display text as plain text: what the reader sees, without markup.
@@ -71,6 +76,23 @@ class Sentence:
         if keep_lines:
             return "\n".join(line.rstrip() for line in text.split("\n") if line.strip())
         return _ASCII_SPACE.sub(" ", text).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Voicing:
+    """Who says a sentence: a role of the front matter's ``voices`` and a language.
+
+    The default (``Voicing()``) is the narrator in the book's language. ``skipped``
+    names the language of a passage no installed voice speaks: the sentence is an
+    announcement of it (or silent), never read in a wrong voice.
+    """
+
+    #: A role of ``voices`` ('' for the narrator).
+    role: str = ""
+    #: The language said, when not the book's ('').
+    language: str = ""
+    #: The language of the passage this sentence stands for and does not read ('').
+    skipped: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +224,9 @@ class BookMeta:
     fallback: str = ""
     #: DAISY editions made when audio is built: "202" (DAISY 2.02), "3" (DAISY 3).
     daisy: tuple[str, ...] = ("202", "3")
+    #: The front matter's ``voices``: (role, voice name) in source order; the
+    #: role ``narrator`` (when given) is the book's own voice.
+    voices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +309,9 @@ class BookAudio:
     clips_synthesized: int = 0
     clips_from_cache: int = 0
     fell_back: bool = False
+    #: Every voice heard in the book, the narrator first, when there are several
+    #: (``narrator`` then names them all, comma-separated); empty for one.
+    narrators: tuple[str, ...] = ()
 
     @property
     def duration_ms(self) -> int:
@@ -336,6 +364,13 @@ class Publication:
     base_url: str = ""
     #: Where finished files may be cached between builds (None: nowhere).
     cache_dir: Path | None = None
+    #: Every voice heard, the narrator first, when there are several (see BookAudio).
+    narrators: tuple[str, ...] = ()
+
+    @property
+    def credited(self) -> tuple[str, ...]:
+        """Each narrator to credit, one by one (none without audio)."""
+        return self.narrators or ((self.narrator,) if self.narrator else ())
 
     @property
     def sections_with_audio(self) -> tuple[tuple[Section, SectionAudio], ...]:

@@ -22,6 +22,9 @@ Where the time goes, and how little of it a build spends:
   change copies them, and an edit re-encodes only the sections it touches.
 - Clips are read back from the cache when their section is assembled, so
   memory stays flat in book length.
+- Each sentence is said by the voice the script gives it (the narrator, a role
+  of ``voices``, a passage's language): one synthesis stream per voice, the
+  narrator's first. A book of one voice has one stream, as before.
 """
 
 from __future__ import annotations
@@ -40,12 +43,17 @@ from .errors import AudioError, EngineUnavailable, SpeechError
 from .helper import Helper
 from .layout import AUDIO_DIR, CONTENTS_AUDIO_HREF, EPUB_AUDIO_DIR, audio_name
 from .model import Book, BookAudio, Clip, Cover, Section, SectionAudio, Timing
-from .options import BuildOptions, Reporter, default_workers, engine_spec
+from .options import BuildOptions, Reporter, default_workers, engine_spec, voicing_specs
 from .script import CONTENTS_ID, Script
 from .speech import Engine, EngineSpec
 from .synthesize import Synthesis, local_synthesis
 
 log = logging.getLogger(__name__)
+
+#: A silent sentence (of a passage no voice speaks, after its announcement): a
+#: tenth of a second, so it still has its place in the overlays and transcripts.
+_SILENCE = Clip(pcm=bytes(2 * 2400), sample_rate_hz=24000)
+_SILENCE_KEY = ClipCache.key({"engine": "silence", "version": "1"}, "")
 
 
 def narrate_book(book: Book, script: Script, staging: Path, options: BuildOptions,
@@ -81,7 +89,7 @@ def narrate_book(book: Book, script: Script, staging: Path, options: BuildOption
         # Counted afresh: the clips the first engine made are not this book's audio.
         cache = ClipCache(cache.root)
         made = _narrate(book, script, staging, options, reporter, cover, spec, cache,
-                        synthesis, label=f"Narrating ({fallback})")
+                        synthesis, label=f"Narrating ({fallback})", engine_name=fallback)
     except SpeechError as exc:
         section = _section_of(book, exc.sentence_id)
         where = f"Section {section.number} ('{section.title}'): " if section else ""
@@ -89,17 +97,16 @@ def narrate_book(book: Book, script: Script, staging: Path, options: BuildOption
                           "sentence (or the engine) and build again.",
                           sentence_id=exc.sentence_id,
                           section=section.id if section else None) from exc
-    sections, compact, contents, engine = made
+    sections, compact, contents, engine, narrators, distinct = made
     # How much was synthesized depends on the cache, not on the book: it is
     # reported, never written into build.json (which must be reproducible).
     return BookAudio(
         sections=tuple(sections), epub_sections=tuple(compact), contents=contents,
-        narrator=engine.voice_name, engine=spec.name, engine_identity=dict(engine.identity),
+        narrator=", ".join(narrators), engine=spec.name, engine_identity=dict(engine.identity),
         rate=spec.rate, audio_profile=audio.get_profile(options.audio_profile).name,
         epub_audio_profile=audio.get_profile(options.epub_audio_profile).name,
-        clips_synthesized=cache.writes,
-        clips_from_cache=len({text for _, text in script.items}) - cache.writes,
-        fell_back=fell_back)
+        clips_synthesized=cache.writes, clips_from_cache=distinct - cache.writes,
+        fell_back=fell_back, narrators=narrators if len(narrators) > 1 else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,21 +122,37 @@ class _Job:
 
 def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
              reporter: Reporter, cover: Cover | None, spec: EngineSpec, cache: ClipCache,
-             synthesis: Synthesis, label: str = "Narrating",
-             ) -> tuple[list[SectionAudio], list[SectionAudio], SectionAudio, Engine]:
+             synthesis: Synthesis, label: str = "Narrating", engine_name: str | None = None,
+             ) -> tuple[list[SectionAudio], list[SectionAudio], SectionAudio, Engine,
+                        tuple[str, ...], int]:
     """Every section's two files and the contents' one: from the output cache, or made.
 
     Sections are assembled in this process while worker processes synthesize
     the sentences of later ones, so a cold build takes about as long as the
     synthesis. With one worker, synthesis runs in this process and sections
-    are assembled after it (interleaving would gain nothing).
+    are assembled after it (interleaving would gain nothing). Returns the
+    files, the narrator's engine, every voice heard (narrator first) and the
+    number of distinct clips.
     """
     meta = book.meta
     items = script.items
     engine = spec()
-    identity = engine.identity
-    narrator = engine.voice_name
-    clip_keys = {sentence_id: cache.key(identity, text) for sentence_id, text in items}
+    # Who says what: one engine recipe per voice (most books have one, the narrator's).
+    voicing_of = dict(script.voicings)
+    specs = {voicing: voiced for voicing, voiced in voicing_specs(
+        book, options, voicing_of.values(), name=engine_name).items() if voiced != spec}
+    spec_of = {sentence_id: specs.get(voicing_of[sentence_id], spec)
+               for sentence_id in voicing_of}
+    engines = {spec: engine} | {other: other() for other in sorted(
+        set(specs.values()), key=lambda s: (s.name, s.voice or "", s.lang))}
+    identities = {recipe: made.identity for recipe, made in engines.items()}
+    clip_keys = {sentence_id: (cache.key(identities[spec_of.get(sentence_id, spec)], text)
+                               if text else _SILENCE_KEY)
+                 for sentence_id, text in items}
+    heard = [engines[spec_of.get(sentence_id, spec)].voice_name
+             for sentence_id, text in items if text]
+    narrators = tuple(dict.fromkeys([engine.voice_name, *heard]))
+    narrator = ", ".join(narrators)
     outputs_cache = OutputCache(cache.root)
     profile = audio.get_profile(options.audio_profile)
     epub_profile = audio.get_profile(options.epub_audio_profile)
@@ -137,6 +160,7 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
     epub_dir = staging / EPUB_AUDIO_DIR
     audio_dir.mkdir(parents=True, exist_ok=True)
     epub_dir.mkdir(parents=True, exist_ok=True)
+    several = narrators if len(narrators) > 1 else ()
 
     jobs: list[_Job] = []
     total = len(book.sections)
@@ -147,7 +171,7 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
             language=meta.language, year=(meta.date or "")[:4], description=meta.description,
             publisher=meta.publisher, copyright=meta.rights,
             cover_jpeg=cover.data if cover and cover.media_type == "image/jpeg" else None,
-            chapters=section_script.chapters)
+            chapters=section_script.chapters, narrators=several)
         name = audio_name(section)
         jobs.append(_job(section.id, list(section_script.parts),
                          ((profile, audio_dir / name), (epub_profile, epub_dir / name)),
@@ -156,7 +180,7 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
     contents = script.contents
     nav_tags = audio.SectionTags(title=contents.title, album=meta.title,
                                  artist=", ".join(meta.authors), narrator=narrator,
-                                 language=meta.language)
+                                 language=meta.language, narrators=several)
     contents_file = epub_dir / Path(CONTENTS_AUDIO_HREF).name
     jobs.append(_job(CONTENTS_ID, list(contents.parts), ((epub_profile, contents_file),),
                      nav_tags, clip_keys))
@@ -196,12 +220,27 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
     contents_ids = {entry_id for entry_id, _ in contents.parts}
     wanted = sorted(((sentence_id, text) for sentence_id, text in items
                      if sentence_id in needed), key=lambda item: item[0] not in contents_ids)
+    # The sentences of a passage no voice speaks (after its announcement) are silent.
+    silent = [sentence_id for sentence_id, text in wanted if not text]
+    if silent:
+        if _SILENCE_KEY not in cache:
+            cache.put(_SILENCE_KEY, _SILENCE)
+        for sentence_id in silent:
+            ready.add(sentence_id)
+            reporter.sentence_done(_SILENCE.duration_ms, True)
+    # One stream per voice, the narrator's first (one for most books).
+    groups: dict[EngineSpec, list[tuple[str, str]]] = {spec: []}
+    for sentence_id, text in wanted:
+        if text:
+            groups.setdefault(spec_of.get(sentence_id, spec), []).append((sentence_id, text))
     clean = False
     try:
         try:
-            if wanted:  # else every file came from the cache
+            for recipe, group in groups.items():
+                if not group:  # every file came from the cache
+                    continue
                 # While the clips are being made, this process imports the audio libraries.
-                clips = synthesis.stream(wanted, spec, cache, audio.preload)
+                clips = synthesis.stream(group, recipe, cache, audio.preload)
                 with contextlib.closing(clips) as stream:  # type: ignore[type-var]
                     for sentence_id, clip, cached in stream:
                         ready.add(sentence_id)
@@ -219,7 +258,8 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
             helper.close(kill=not clean)
     sections = [made[section.id][0] for section in book.sections]
     compact = [made[section.id][1] for section in book.sections]
-    return sections, compact, made[CONTENTS_ID][0], engine
+    distinct = len({clip_keys[sentence_id] for sentence_id, _ in items})
+    return sections, compact, made[CONTENTS_ID][0], engine, narrators, distinct
 
 
 def _job(section_id: str, parts: list[tuple[str, int]],

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import Book
+from .config import NARRATOR
+from .model import Book, Voicing
 from .speech import EngineSpec
-from .speech.choose import choose_voice
+from .speech.choose import VoiceChoice, VoiceLanguageError, choose_voice
 
 log = logging.getLogger(__name__)
 
@@ -134,15 +136,94 @@ def engine_spec(book: Book, options: BuildOptions, name: str | None = None) -> E
     """
     meta = book.meta
     choice = choose_voice(meta.language, name or options.engine or meta.engine or None,
-                          options.voice or meta.voice or None)
+                          _narrator_voice(book, options))
+    return _spec(book, options, choice, choice.engine)
+
+
+def _narrator_voice(book: Book, options: BuildOptions) -> str | None:
+    """The narrator's voice asked for: --voice, else ``voice``, else ``voices: narrator``."""
+    meta = book.meta
+    return options.voice or meta.voice or dict(meta.voices).get(NARRATOR) or None
+
+
+def _spec(book: Book, options: BuildOptions, choice: VoiceChoice,
+          narrator_engine: str) -> EngineSpec:
+    """The recipe of ``choice``'s engine; the options' engine settings go to the
+    narrator's engine only (tests give a fake engine's)."""
     name = choice.engine
-    engine_options = dict(options.engine_options)
+    engine_options = dict(options.engine_options) if name == narrator_engine else {}
     if name in ("piper", "kokoro") and "model_cache" not in engine_options:
         # The prepared voice model is kept beside the clips (see speech.piper, speech.kokoro).
         engine_options["model_cache"] = str(options.cache_root / "voices")
     return EngineSpec(name=name, voice=choice.voice,
-                      rate=options.rate if options.rate is not None else meta.rate,
-                      lang=meta.language, options=tuple(sorted(engine_options.items())))
+                      rate=options.rate if options.rate is not None else book.meta.rate,
+                      lang=choice.language, options=tuple(sorted(engine_options.items())))
+
+
+def passage_choice(language: str, engine: str | None) -> VoiceChoice | None:
+    """The voice of a passage in ``language`` in a book narrated by ``engine``; None if
+    no voice speaks it (it is then announced, never read in a wrong voice).
+
+    The book's engine when it speaks the language (gTTS, eSpeak NG: any), else
+    the best installed offline voice of the language. The fake engine stands in
+    for that offline voice (the same languages, the voice's name), so tests of
+    timings see what a real build does.
+    """
+    try:
+        best: VoiceChoice | None = choose_voice(language)
+    except VoiceLanguageError:
+        best = None
+    if engine == "fake":
+        return VoiceChoice("fake", best.voice, language) if best is not None else None
+    if engine in ("gtts", "espeak"):
+        try:
+            return choose_voice(language, engine)
+        except VoiceLanguageError:
+            return best
+    return best
+
+
+def passage_speaks(book: Book, options: BuildOptions) -> Callable[[str], bool]:
+    """``speaks(language)`` for :func:`publisher.script.script_book` in this build."""
+    engine = options.engine or book.meta.engine or None
+    return lambda language: passage_choice(language, engine) is not None
+
+
+def voicing_specs(book: Book, options: BuildOptions, voicings: Iterable[Voicing],
+                  name: str | None = None) -> dict[Voicing, EngineSpec]:
+    """The engine recipe of each voicing (a role of ``voices``, a passage's language).
+
+    A sentence in another language is said by that language's voice
+    (:func:`passage_choice`), whatever its role; a role by its voice of ``voices``
+    (the fake engine stands in for it under its name). ``name``: the engine asked
+    for instead of the options' (a fallback). Raises VoiceLanguageError when a
+    voice cannot speak here.
+    """
+    meta = book.meta
+    narrator = engine_spec(book, options, name=name)
+    asked = name or options.engine or meta.engine or None
+    roles = dict(meta.voices)
+    specs: dict[Voicing, EngineSpec] = {}
+    for voicing in sorted(set(voicings), key=lambda v: (v.role, v.language, v.skipped)):
+        if voicing.language:
+            choice = passage_choice(voicing.language, asked)
+            if choice is None:
+                raise VoiceLanguageError(
+                    f"No installed voice speaks '{voicing.language}'; its passages are "
+                    "announced, not read (this is a bug if you see it).")
+        elif voicing.role:
+            voice = roles[voicing.role]
+            if asked in ("gtts", "espeak"):  # one voice per language: a fallback's
+                choice = VoiceChoice(narrator.name, narrator.voice, meta.language)
+            elif asked == "fake":
+                choice = VoiceChoice("fake", voice, meta.language)
+            else:
+                choice = choose_voice(meta.language, None, voice)
+        else:
+            specs[voicing] = narrator
+            continue
+        specs[voicing] = _spec(book, options, choice, narrator.name)
+    return specs
 
 
 def voice_warnings(book: Book, options: BuildOptions) -> tuple[str, ...]:
@@ -151,8 +232,13 @@ def voice_warnings(book: Book, options: BuildOptions) -> tuple[str, ...]:
     Raises VoiceLanguageError as :func:`engine_spec` does.
     """
     meta = book.meta
-    return choose_voice(meta.language, options.engine or meta.engine or None,
-                        options.voice or meta.voice or None).warnings
+    warnings = choose_voice(meta.language, options.engine or meta.engine or None,
+                            _narrator_voice(book, options)).warnings
+    if options.engine != "fake":
+        for role, voice in meta.voices:
+            warnings += tuple(f"'voices' {role}: {w}"
+                              for w in choose_voice(meta.language, None, voice).warnings)
+    return warnings
 
 
 def default_workers() -> int:

@@ -31,7 +31,7 @@ from lxml import html as lxml_html
 from markdown.extensions.toc import slugify_unicode
 
 from . import dialects, prepare, semantics, spoken
-from .config import load_meta, slugify
+from .config import NARRATOR, load_meta, slugify
 from .errors import SourceError
 from .model import Block, Book, BookMeta, Heading, Image, Manuscript, Section, Sentence
 from .segment import (
@@ -46,6 +46,9 @@ from .segment import (
 
 # --- sanitizing -------------------------------------------------------------
 
+#: The source attribute that names a sentence's voice (a role of ``voices``).
+VOICE_ATTRIBUTE = "voice"
+
 _BLOCK_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote",
                "pre", "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption",
                "dl", "dt", "dd", "div", "figure", "figcaption", "hr", "aside", "section",
@@ -54,7 +57,9 @@ _INLINE_TAGS = {"a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "del", "df
                 "i", "img", "ins", "kbd", "mark", "q", "s", "samp", "small", "span",
                 "strong", "sub", "sup", "time", "u", "var", "wbr"}
 _ALLOWED_ATTRS = {
-    "*": {"id", "class", "lang", "dir", "title"},
+    # ``voice`` ({voice=quote}) picks one of the front matter's voices; it is read
+    # by the walk and never copied into the XHTML.
+    "*": {"id", "class", "lang", "dir", "title", VOICE_ATTRIBUTE},
     "img": {"src", "alt", "width", "height", dialects.NO_ALT},
     "a": {"href", "name"},
     "td": {"colspan", "rowspan", "style"},
@@ -168,6 +173,11 @@ class _Walk:
     section_id: str = ""
     structures: int = 0
     helper: Presegmenter | None = None
+    #: casefolded role -> role, from the front matter's ``voices``.
+    roles: dict[str, str] = field(default_factory=dict)
+    unknown_roles: set[str] = field(default_factory=set)
+    #: Some element has a ``lang`` or the book has ``voices``: sentences are looked at.
+    voiced: bool = False
 
     def structure_id(self, element: etree._Element) -> str:
         """The element's id, giving it one if it has none (for SMIL textref)."""
@@ -222,6 +232,8 @@ def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list
     note_numbers = semantics.number_notes(root)
     semantics.mark_tables(root)
     semantics.mark_languages(root, meta.language, meta.direction)
+    # Most books are in one language and one voice: their sentences need no look.
+    voiced = bool(meta.voices) or bool(root.xpath(f"//@lang | //@{VOICE_ATTRIBUTE}"))
     footnotes = {note_id: semantics.footnote_aside(note, note_numbers[note_id])
                  for note_id, note in _extract_footnotes(root).items()
                  if note_id in note_numbers}
@@ -241,7 +253,8 @@ def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list
         # Presegmenter): by the time it gets to the rest, they are ready.
         helper.submit(runs[int(len(runs) * OWN_SHARE):])
     walk = _Walk(meta=meta, source=manuscript.path, segmenter=segmenter, warnings=warnings,
-                 helper=helper)
+                 helper=helper, roles={role.casefold(): role for role, _ in meta.voices},
+                 voiced=voiced)
     # Ids the source already uses are never given to a sentence.
     walk.used_ids.update(str(v) for v in root.xpath("//@id"))
 
@@ -469,7 +482,7 @@ def _copy_shallow(walk: _Walk, node: etree._Element) -> etree._Element:
     # so id(node) is not a stable identity and would drop ids at random.
     copied_before = node.get(_COPIED) is not None
     for name, value in sorted(node.attrib.items()):
-        if name == _COPIED or (name == "id" and copied_before):
+        if name in (_COPIED, VOICE_ATTRIBUTE) or (name == "id" and copied_before):
             continue
         new.set(name, value)
     node.set(_COPIED, "")
@@ -598,8 +611,10 @@ def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element
         _fill(walk, target, atoms, start, end, first=start == 0)
         if span is None:
             continue
-        said = spoken.speak("".join(_spoken_slice(atoms, start, end)), walk.meta.language,
-                            spoken.lexicon_words(walk.meta))
+        # A passage in another language is normalized in its own language.
+        language, voice = _voicing(walk, atoms, start, end, block)
+        said = spoken.speak("".join(_spoken_slice(atoms, start, end)),
+                            language or walk.meta.language, spoken.lexicon_words(walk.meta))
         shown = display[start:end]
         if not said.strip():
             # Nothing to say (a decorative image, a lone symbol): show it, no span.
@@ -614,7 +629,7 @@ def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element
                 f"(\"{shown[:60].strip()}...\"); speech engines may garble very long "
                 "sentences. Consider splitting it.")
         sentences.append(Sentence(id=sid, html=semantics.spell_epub_types(_inner_xml(span)),
-                                  spoken=said))
+                                  spoken=said, language=language, voice=voice))
 
     if kind == "heading":
         level = _heading_level(block)
@@ -623,6 +638,88 @@ def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element
     if sentences:
         walk.blocks.append(Block(kind=kind, structure=structure, structure_id=structure_id,
                                  sentences=tuple(sentences), level=_heading_level(block)))
+
+
+def _voicing(walk: _Walk, atoms: list[_Atom], start: int, end: int,
+             block: etree._Element) -> tuple[str, str]:
+    """(language, role) of the sentence in [start, end) of ``block``'s run.
+
+    A sentence is in another language (or said by another voice) only when all
+    its letters are: a short foreign phrase inside a sentence is said by the
+    sentence's voice. The block's own ``lang``/voice comes from it or the
+    nearest element around it that names one.
+    """
+    if not walk.voiced:
+        return "", ""
+    block_language, block_role = _block_voicing(walk, block)
+    languages: set[str] = set()
+    roles: set[str] = set()
+    pos = 0
+    for atom in atoms:
+        a_start, a_end = pos, pos + len(atom.display)
+        pos = a_end
+        shown = atom.display[max(start, a_start) - a_start:max(0, min(end, a_end) - a_start)]
+        if a_end <= start or a_start >= end or not any(c.isalpha() for c in shown):
+            continue
+        language, role = "", ""
+        for element in reversed(atom.path):
+            language = language or element.get("lang", "")
+            role = role or _role_of(walk, element)
+        languages.add(language or block_language)
+        roles.add(role or block_role)
+    language = languages.pop() if len(languages) == 1 else block_language
+    role = roles.pop() if len(roles) == 1 else block_role
+    book = walk.meta.language
+    if not language or language.split("-")[0].lower() == book.split("-")[0].lower():
+        language = ""
+    return language, "" if role.casefold() == NARRATOR else role
+
+
+def _block_voicing(walk: _Walk, block: etree._Element) -> tuple[str, str]:
+    """The ``lang`` and role that hold for ``block``'s text (from it or around it)."""
+    language = ""
+    role = _speaker(walk, block)
+    for element in (block, *block.iterancestors()):
+        language = language or element.get("lang", "")
+        role = role or _role_of(walk, element)
+        if language and role:
+            break
+    return language, role
+
+
+def _role_of(walk: _Walk, element: etree._Element) -> str:
+    """The role ``element`` names by its ``voice`` attribute or a class ('' if none)."""
+    asked = element.get(VOICE_ATTRIBUTE, "").strip()
+    if asked:
+        role = walk.roles.get(asked.casefold())
+        if role is None and asked not in walk.unknown_roles:
+            walk.unknown_roles.add(asked)
+            known = ", ".join(r for r in walk.roles.values()) or "none"
+            walk.warnings.append(
+                f"{walk.source}: a passage asks for the voice '{asked}', which 'voices' in "
+                f"the front matter does not name (it names: {known}); it is read by the "
+                "narrator. Add it to 'voices' or correct the name.")
+        return role or ""
+    for name in (element.get("class") or "").split():
+        if name.casefold() in walk.roles:
+            return walk.roles[name.casefold()]
+    return ""
+
+
+def _speaker(walk: _Walk, block: etree._Element) -> str:
+    """The speaker of a line of dialogue: a block that opens with ``**NAME:**`` (or
+    ``**NAME**:``), NAME a role of ``voices``."""
+    if not walk.roles or (block.text or "").strip() or not len(block):
+        return ""
+    first = block[0]
+    if not isinstance(first.tag, str) or first.tag not in ("strong", "b"):
+        return ""
+    label = "".join(first.itertext()).strip()
+    if label.endswith(":"):
+        label = label[:-1]
+    elif not (first.tail or "").lstrip().startswith(":"):
+        return ""
+    return walk.roles.get(label.strip().casefold(), "")
 
 
 def _keep_links_whole(atoms: list[_Atom],

@@ -133,6 +133,9 @@ def make_record(book: Book, script: Script, audio: BookAudio | None, *,
             "sentences": len(script.items),
             "duration_ms": audio.duration_ms,
         }
+        if audio.narrators:  # several voices: each, and who says what
+            narration["narrators"] = list(audio.narrators)
+            narration["voices"] = dict(meta.voices)
     return BuildRecord(
         slug=meta.slug, title=meta.title, identifier=meta.identifier, language=meta.language,
         modified=modified.strftime("%Y-%m-%dT%H:%M:%SZ"),

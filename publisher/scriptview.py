@@ -23,6 +23,7 @@ from . import spoken
 from .config import load_meta
 from .model import Book
 from .normalize import normalize
+from .options import BuildOptions, passage_speaks
 from .parse import parse_book
 from .script import Script, script_book
 from .source import read_manuscript
@@ -55,6 +56,12 @@ class ScriptLine:
     spoken: str
     language: str
     changes: tuple[ScriptChange, ...]
+    #: The role of ``voices`` that says it ('' for the narrator).
+    voice: str = ""
+    #: The language of a passage not read (no voice speaks it): '' when read.
+    skipped: str = ""
+    #: The sentence's own language, said by a voice of it ('' for the book's).
+    passage: str = ""
 
     @property
     def changed(self) -> bool:
@@ -67,7 +74,8 @@ def read_script(source: Path) -> tuple[ScriptLine, ...]:
     manuscript = read_manuscript(source)
     meta, _ = load_meta(manuscript)
     book = parse_book(manuscript, meta)
-    return collect_script(book, script_book(book))
+    # Which passages are read (and which announced) as a build with its engine would.
+    return collect_script(book, script_book(book, speaks=passage_speaks(book, BuildOptions())))
 
 
 def collect_script(book: Book, script: Script) -> tuple[ScriptLine, ...]:
@@ -89,10 +97,13 @@ def collect_script(book: Book, script: Script) -> tuple[ScriptLine, ...]:
             for grapheme, alias in script.lexicon.entries:
                 if re.search(rf"(?<![\w]){re.escape(grapheme)}(?![\w])", sentence.spoken):
                     changes.append(ScriptChange("lexicon", grapheme, alias))
+            voicing = script.voicing(sentence.id)
             lines.append(ScriptLine(section_id=section.id, section_title=section.title,
                                     sentence_id=sentence.id, display=display,
-                                    spoken=said_for[sentence.id], language=language,
-                                    changes=tuple(changes)))
+                                    spoken=said_for[sentence.id],
+                                    language=voicing.language or language,
+                                    changes=tuple(changes), voice=voicing.role,
+                                    skipped=voicing.skipped, passage=voicing.language))
     return tuple(lines)
 
 
@@ -116,7 +127,19 @@ def render_text(lines: tuple[ScriptLine, ...], changed_only: bool = False) -> st
         if line.section_id != section:
             section = line.section_id
             out += ["" if out else "", f"== {line.section_title} [{line.section_id}]", ""]
-        if line.changed:
+        said = line.spoken if line.spoken else "(silent)"
+        if line.skipped:
+            out.append(f"{line.sentence_id} [{line.skipped}, not read]: {said}")
+            out.append(f"    shown: {line.display}")
+            continue
+        if line.voice or line.passage:
+            marks = [m for m in (line.voice, line.passage) if m]
+            out.append(f"{line.sentence_id} [{', '.join(marks)}]: {line.spoken}")
+            if line.changed:
+                out.append(f"    shown: {line.display}")
+                for change in line.changes:
+                    out.append(f"    {change.rule}: {change.written!r} -> {change.said!r}")
+        elif line.changed:
             out.append(f"{line.sentence_id}: {line.spoken}")
             out.append(f"    shown: {line.display}")
             for change in line.changes:
@@ -135,11 +158,16 @@ def script_data(lines: tuple[ScriptLine, ...], changed_only: bool = False) -> di
                              "sentences": []})
         sentences = sections[-1]["sentences"]
         assert isinstance(sentences, list)
-        sentences.append({
+        sentence: dict[str, object] = {
             "id": line.sentence_id, "display": line.display, "spoken": line.spoken,
             "language": line.language, "changed": line.changed,
             "changes": [{"rule": c.rule, "written": c.written, "said": c.said}
-                        for c in line.changes]})
+                        for c in line.changes]}
+        if line.voice:
+            sentence["voice"] = line.voice
+        if line.skipped:
+            sentence["skipped"] = line.skipped
+        sentences.append(sentence)
     return {"version": 1, "sections": sections}
 
 

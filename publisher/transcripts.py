@@ -1,6 +1,7 @@
 """Sentence timings -> WebVTT transcripts and Podcasting 2.0 JSON chapters.
 
-One cue per sentence, so a transcript is the book's own text (what the reader
+One cue per sentence (in a ``<lang>`` tag when it is in another language than
+the book's; with a ``<v>`` speaker tag in a book of several voices), so a transcript is the book's own text (what the reader
 sees, not the respelled text the voice was given), timed exactly as narrated::
 
     transcripts/NN-<slug>.vtt   WEBVTT; cue id = sentence id; cue times = its Timing
@@ -16,6 +17,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from .config import NARRATOR
 from .layout import (
     CHAPTERS_DIR,
     CHAPTERS_MEDIA_TYPE,
@@ -52,7 +54,8 @@ def write_transcripts(pub: Publication) -> list[Path]:
     json_files: list[Path] = []
     for section, audio in pub.sections_with_audio:
         vtt_path = pub.out_dir / transcript_href(section)
-        vtt_path.write_bytes(section_vtt(section, audio.timings).encode("utf-8"))
+        vtt_path.write_bytes(section_vtt(section, audio.timings,
+                                         speakers=bool(pub.book.meta.voices)).encode("utf-8"))
         vtt_files.append(vtt_path)
         json_path = pub.out_dir / chapters_href(section)
         json_path.write_bytes(section_chapters_json(pub, section, audio))
@@ -63,8 +66,12 @@ def write_transcripts(pub: Publication) -> list[Path]:
 # --------------------------------------------------------------------------- WebVTT
 
 
-def section_vtt(section: Section, timings: Sequence[Timing]) -> str:
-    """The WebVTT transcript of one section: one cue per sentence, in reading order."""
+def section_vtt(section: Section, timings: Sequence[Timing], speakers: bool = False) -> str:
+    """The WebVTT transcript of one section: one cue per sentence, in reading order.
+
+    With ``speakers`` (a book with several voices), each cue names its voice's
+    role of ``voices`` (``narrator`` for the narrator) in a ``<v>`` tag.
+    """
     by_id = {t.sentence_id: t for t in timings}
     lines = ["WEBVTT", ""]
     for block in section.blocks:
@@ -79,7 +86,12 @@ def section_vtt(section: Section, timings: Sequence[Timing]) -> str:
             text = sentence.plain_text(keep_lines) or sentence.spoken
             lines.append(sentence.id)
             lines.append(f"{vtt_timestamp(timing.start_ms)} --> {vtt_timestamp(timing.end_ms)}")
-            lines.append(_vtt_escape(text))
+            cue = _vtt_escape(text)
+            if sentence.language:  # a passage in another language
+                cue = f"<lang {sentence.language}>{cue}</lang>"
+            if speakers:
+                cue = f"<v {sentence.voice or NARRATOR}>{cue}"
+            lines.append(cue)
             lines.append("")
     return "\n".join(lines)
 

@@ -34,6 +34,9 @@ class SectionTags:
     album: str
     artist: str = ""
     narrator: str = ""
+    #: Each voice heard, when there are several (then written one by one, as ID3
+    #: v2.3 multiple values); empty: ``narrator`` alone.
+    narrators: tuple[str, ...] = ()
     track_number: int = 0
     track_total: int = 0
     language: str = ""
@@ -92,8 +95,9 @@ def write_tags(path: Path, tags: SectionTags, *, duration_ms: int,
     if tags.artist:
         frames += [TPE1(encoding=3, text=tags.artist), TPE2(encoding=3, text=tags.artist)]
     if tags.narrator:
-        frames += [TCOM(encoding=3, text=tags.narrator),
-                   TXXX(encoding=3, desc="NARRATOR", text=tags.narrator)]
+        credited = list(tags.narrators) or [tags.narrator]
+        frames += [TCOM(encoding=3, text=credited),
+                   TXXX(encoding=3, desc="NARRATOR", text=credited)]
     if tags.track_number:
         total = f"/{tags.track_total}" if tags.track_total else ""
         frames.append(TRCK(encoding=3, text=f"{tags.track_number}{total}"))
@@ -200,9 +204,11 @@ def write_m4b_tags(dest: Path, pub: Publication) -> None:
         tags["\xa9ART"] = [authors]
         tags["aART"] = [authors]
     if pub.narrator:
-        tags["\xa9nrt"] = [pub.narrator]
-        tags["\xa9wrt"] = [pub.narrator]
-        tags["----:com.apple.iTunes:NARRATOR"] = [MP4FreeForm(pub.narrator.encode("utf-8"))]
+        credited: list[object] = list(pub.credited)
+        tags["\xa9nrt"] = credited
+        tags["\xa9wrt"] = list(credited)
+        tags["----:com.apple.iTunes:NARRATOR"] = [MP4FreeForm(name.encode("utf-8"))
+                                                  for name in pub.credited]
     year = (meta.date or pub.modified.strftime("%Y"))[:4]
     tags["\xa9day"] = [year]
     if meta.description:

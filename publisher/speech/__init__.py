@@ -75,7 +75,7 @@ def _make_espeak(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine
 def _make_fake(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
     from .fake import FakeEngine
 
-    return FakeEngine(rate=rate, **kw)
+    return FakeEngine(rate=rate, voice=voice, **kw)
 
 
 ENGINES: dict[str, EngineInfo] = {

@@ -50,6 +50,7 @@ class FakeEngine:
         *,
         fail_on: str | None = None,
         delay_s: float | None = None,
+        voice: str | None = None,
     ) -> None:
         if not rate > 0:
             raise ConfigError([f"rate must be positive (1.0 is normal speed), got {rate}."])
@@ -64,23 +65,28 @@ class FakeEngine:
         self.fail_on = fail_on
         self.delay_s = max(0.0, delay_s)
         self.calls = 0
+        #: A voice name to stand in for (several voices in a test book); None: one voice.
+        self.voice = voice or None
 
     @property
     def identity(self) -> dict[str, str]:
         """What the clips depend on: the engine and its settings (for cache keys)."""
         # fail_on and delay_s are left out on purpose: they change whether or
         # when a clip is made, never what a made clip sounds like.
-        return {
+        identity = {
             "engine": self.name,
             "version": "1",
             "rate": f"{self.rate:g}",
             "sample_rate_hz": str(self.sample_rate_hz),
         }
+        if self.voice:
+            identity["voice"] = self.voice
+        return identity
 
     @property
     def voice_name(self) -> str:
         """The voice's name, as the narrator is credited."""
-        return "Fake test voice"
+        return f"Fake test voice ({self.voice})" if self.voice else "Fake test voice"
 
     def duration_ms(self, text: str) -> float:
         """How long the clip for ``text`` will be."""
@@ -94,7 +100,9 @@ class FakeEngine:
         if self.fail_on is not None and self.fail_on in text:
             raise SpeechError(f"fake engine told to fail on {self.fail_on!r}")
         num_samples = round(self.duration_ms(text) * self.sample_rate_hz / 1000)
-        seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+        # Each voice stood in for sounds different (same text, another pitch).
+        said = f"{self.voice}\n{text}" if self.voice else text
+        seed = int.from_bytes(hashlib.sha256(said.encode("utf-8")).digest()[:8], "little")
         signal = _speech_like(text, num_samples, self.sample_rate_hz, seed)
         pcm = np.round(signal * _PEAK).astype("<i2").tobytes()
         return Clip(pcm=pcm, sample_rate_hz=self.sample_rate_hz)
