@@ -28,9 +28,10 @@ import re
 from dataclasses import dataclass
 
 from .languages import LANGUAGES, Language, language_for
-from .rules import rules_for
+from .rules import CODE_CLOSE, CODE_OPEN, rules_for
 
-__all__ = ["Change", "LANGUAGES", "Normalized", "abbreviation_entries", "normalize", "say"]
+__all__ = ["CODE_CLOSE", "CODE_OPEN", "Change", "LANGUAGES", "Normalized",
+           "abbreviation_entries", "normalize", "say"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def _apply(name: str, find: object, offset: int, part: str, lang: Language,
 
 
 # Characters that are markup or decoration in any language: never spoken.
-_MARKUP = re.compile(r"[#*_\[\]{}<>|\\^`~@]")
+_MARKUP = re.compile(r"[#*_\[\]{}<>|\\^`~@\ue000\ue001]")
 _DASHES = re.compile(r"\s*[–—]\s*|\s+-\s+")
 _QUOTES = re.compile(r"[\"“”„«»‹›「」『』]|(?<![^\W_])['‘’]|['‘’](?![^\W_])")
 _SLASH = re.compile(r"\s*/\s*")

@@ -10,6 +10,7 @@ fraction). Every rule reads its words from the language's table
 from __future__ import annotations
 
 import calendar
+import unicodedata
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -75,6 +76,54 @@ def _num(lang: Language) -> str:
     return w.number_pattern(lang.code or "en")
 
 
+# --- code spans ----------------------------------------------------------------------
+
+#: Around a code span in the text to normalize (the parser puts them around ``<code>``);
+#: a span between backticks is code too (plain text written the Markdown way).
+CODE_OPEN, CODE_CLOSE = "\ue000", "\ue001"
+
+#: Each symbol's key in the language's words (said one by one in code).
+_CODE_SYMBOLS = {
+    "-": "dash", "_": "underscore", ".": "dot", ",": "comma", ":": "colon",
+    ";": "semicolon", "!": "exclamation", "?": "question", "'": "quote", "’": "quote",
+    '"': "double_quote", "`": "backtick", "(": "open_paren", ")": "close_paren",
+    "[": "open_bracket", "]": "close_bracket", "{": "open_brace", "}": "close_brace",
+    "<": "less", ">": "greater", "=": "equals", "+": "plus", "*": "asterisk",
+    "/": "slash", "\\": "backslash", "|": "pipe", "&": "ampersand", "^": "caret",
+    "~": "tilde", "@": "at", "#": "hash", "$": "dollar", "%": "percent_sign",
+}
+
+
+def _code(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
+    """A code span said as written: its words as they are, its numbers in words, and
+    every symbol by its name, one by one (``a -> b``: "a dash greater than b";
+    ``--force``: "dash dash force"), so a listener can type what a reader sees."""
+    if CODE_OPEN not in text and "`" not in text:
+        return
+    for match in re.finditer(rf"{CODE_OPEN}([^{CODE_CLOSE}]*){CODE_CLOSE}|`([^`]+)`", text):
+        code = match.group(1) if match.group(1) is not None else match.group(2)
+        yield match.start(), match.end(), f" {say_code(code, lang)} "
+
+
+def say_code(code: str, lang: Language) -> str:
+    """The words for a piece of code (see :func:`_code`)."""
+    out: list[str] = []
+    for token in re.findall(r"\d+|[^\W\d_]+|\S", code):
+        if token.isdigit():
+            out.append(w.cardinal(int(token), lang) if lang.has_rules else token)
+        elif token[0].isalpha():
+            out.append(token)
+        elif token in _CODE_SYMBOLS:
+            key = _CODE_SYMBOLS[token]
+            out.append(lang.words.get(key) or _EN_CODE_WORDS.get(key, key))
+        elif not emoji.is_emoji(token):
+            out.append(unicodedata.name(token, "").lower() or token)
+    return " ".join(out)
+
+
+_EN_CODE_WORDS = {"dash": "dash", "underscore": "underscore", "dot": "dot"}
+
+
 # --- web, e-mail, handles -----------------------------------------------------------
 
 @_regex(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
@@ -131,12 +180,57 @@ def _emoji(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
         name = ""
         if not decorative and lang.code in emoji.LANGUAGES:
             name = emoji.demojize(item["emoji"], language=lang.code, delimiters=("", ""))
-            name = "" if name == item["emoji"] else name.replace("_", " ").strip()
+            name = "" if name == item["emoji"] else emoji_name(name, lang)
         yield start, end, f" {name} " if name else " "
     # A stray variation selector or joiner is never said.
     for match in re.finditer(r"[\ufe0e\ufe0f\u200d\u20e3]", text):
         if not any(i["match_start"] <= match.start() < i["match_end"] for i in found):
             yield match.start(), match.end(), ""
+
+
+def emoji_name(name: str, lang: Language) -> str:
+    """A CLDR emoji name as the ``emoji`` package gives it ("weinendes_gesicht",
+    "drapeau_france") with the capitals the language writes: German nouns
+    ("weinendes Gesicht"), and in every language the proper nouns (country and
+    region names from CLDR via Babel, "drapeau France", "árbol de Navidad")."""
+    words = name.replace("_", " ").split()
+    if lang.code == "de":
+        words = [_german_capital(word, words[i + 1:], lang) for i, word in enumerate(words)]
+    text = " ".join(words)
+    for proper in _proper_nouns(lang.code, lang.emoji_proper_nouns):
+        text = re.sub(rf"(?<![\w-]){re.escape(proper)}(?![\w-])", proper, text,
+                      flags=re.IGNORECASE)
+    return text
+
+
+def _german_capital(word: str, rest: list[str], lang: Language) -> str:
+    """A word of a German CLDR name with its capital when it is a noun."""
+    lower = word.lower()
+    if lower in lang.emoji_lowercase or not lower[:1].isalpha():
+        return lower
+    if rest and any(r.lower() not in lang.emoji_lowercase for r in rest) and (
+            any(lower.removesuffix(e) in lang.emoji_adjective_stems
+                for e in ("em", "en", "er", "es", "e", ""))
+            or lower.endswith(lang.emoji_adjective_endings)):
+        return lower  # an adjective before its noun: "weinendes Gesicht"
+    if not rest and lower.removesuffix("e") in lang.emoji_adjective_stems:
+        return lower  # "Daumen hoch", "Ampel rot"
+    # Nouns (and each part of "Lehrer(in)", "IT-Experte/IT-Expertin") take a capital.
+    capital = re.sub(r"(?:(?<=^)|(?<=[/-]))([^\W\d_])", lambda m: m.group(1).upper(), lower)
+    return re.sub(r"(?:(?<=^)|(?<=/))It-", "IT-", capital)  # IT-Experte
+
+
+@functools.cache
+def _proper_nouns(code: str, extra: tuple[str, ...]) -> tuple[str, ...]:
+    """Country and region names in ``code`` (CLDR, via Babel) and the table's own."""
+    from babel import Locale
+
+    try:
+        names = [str(n) for n in Locale.parse(code).territories.values()] if code else []
+    except (ValueError, LookupError):
+        names = []
+    names = [n for n in names if n[:1].isupper() and "(" not in n]
+    return tuple(sorted(set(names) | set(extra), key=len, reverse=True))
 
 
 # --- abbreviations -------------------------------------------------------------------
@@ -319,19 +413,39 @@ def _day_month_pattern(lang: Language) -> str:
 
 @_regex(_day_month_pattern)
 def _fraction_or_date(match: re.Match[str], lang: Language) -> str:
-    """9/16 in a US book is September 16th (the day cannot be a month);
-    1/2 and 3/4 are fractions; anything else is said "a over b"."""
+    """``a/b`` without a year: a fraction or a day and month. The rule, in order:
+
+    1. a unit or "of" right after it ("3/4 cup", "3/4 of them") makes it a fraction;
+    2. a date word right before it ("on 3/4", "el 3/4", "am 3/4", a weekday; the
+       table's ``date_cues``) makes it a date, read in the book's order (month first
+       in en-US, day first elsewhere) when it is a valid one;
+    3. a number that can only be the day (9/16 in en-US, 16/9 elsewhere) makes it a date;
+    4. anything else is a fraction: "three quarters", "two thirds", "tres cuartos",
+       else "a over b" ("tres entre siete").
+    """
     a, b = int(match.group(1)), int(match.group(2))
     m, d = (a, b) if lang.month_first else (b, a)
     unit = match.group("unit") or ""
-    if not unit and d > 12 and 1 <= m <= 12 and d <= calendar.monthrange(2024, m)[1]:
-        return say_date(None, m, d, lang)
-    if b in (2, 4) and 0 < a < b and lang.code == "en":
+    valid = 1 <= m <= 12 and 1 <= d <= calendar.monthrange(2024, m)[1]
+    cue = re.search(r"([^\W\d_]+)\W*$", match.string[:match.start()])
+    if not unit and valid and (d > 12 or (cue is not None and cue.group(1).lower()
+                                           in lang.date_cues)):
+        return say_date(None, m, d, lang, _german_case(match.string[:match.start()], lang))
+    return _fraction(a, b, lang) + unit
+
+
+def _fraction(a: int, b: int, lang: Language) -> str:
+    """``a/b`` said as a fraction in ``lang``."""
+    if lang.code == "en" and b in (2, 4) and 0 < a < b:
         key = ("half", "halves") if b == 2 else ("quarter", "quarters")
-        return f"{w.cardinal(a, lang) if a > 1 else 'one'} {_word(lang, key[a > 1])}{unit}"
-    if 0 < a < b <= 10 and lang.code == "en":
-        return f"{w.cardinal(a, lang)} {w.ordinal(b, lang)}{'s' if a > 1 else ''}{unit}"
-    return f"{w.cardinal(a, lang)} {_word(lang, 'over')} {w.cardinal(b, lang)}{unit}"
+        return f"{w.cardinal(a, lang) if a > 1 else 'one'} {_word(lang, key[a > 1])}"
+    if lang.code == "en" and 0 < a < b <= 10:
+        return f"{w.cardinal(a, lang)} {w.ordinal(b, lang)}{'s' if a > 1 else ''}"
+    if b in (2, 4) and 0 < a < b and "quarter" in lang.words:
+        key = ("half", "halves") if b == 2 else ("quarter", "quarters")
+        noun = _word(lang, key[a > 1])
+        return f"{agree(w.cardinal(a, lang), noun.capitalize() if lang.code == 'de' else noun, lang)} {noun}"
+    return f"{w.cardinal(a, lang)} {_word(lang, 'over')} {w.cardinal(b, lang)}"
 
 
 @_regex(r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?(?![\d:])"
@@ -418,8 +532,7 @@ def _money(match: re.Match[str], lang: Language) -> str | None:
         connector = " de " if lang.code in ("es", "fr", "pt") else " "
         return f"{amount} {scale}{connector}{major_many}"
     major = int(whole)
-    said = f"{w.cardinal(major, lang)} {major_one if major == 1 else major_many}"
-    said = _apocope(said, lang)
+    said = _apocope(f"{w.cardinal(major, lang)} {major_one if major == 1 else major_many}", lang)
     if fraction and int(fraction):
         cents = int(fraction.ljust(2, "0")[:2])
         minor = f"{w.cardinal(cents, lang)} {minor_one if cents == 1 else minor_many}"
@@ -429,10 +542,52 @@ def _money(match: re.Match[str], lang: Language) -> str | None:
 
 
 def _apocope(said: str, lang: Language) -> str:
-    """Spanish "uno" before a noun is "un" (cincuenta y un dólares, veintiún euros)."""
-    if lang.code != "es":
-        return said
-    return re.sub(r"\bveintiuno\b", "veintiún", re.sub(r"\buno\b(?= (?!coma\b|con\b)\w)", "un", said))
+    """A number then its noun ("21 libros", "1 semana"): the number agrees with the noun."""
+    head, _, noun = said.rpartition(" ")
+    return f"{agree(head, noun, lang)} {noun}" if head else said
+
+
+def is_feminine(noun: str, lang: Language) -> bool:
+    """True when ``noun`` is feminine in ``lang`` (its table: nouns, endings, exceptions)."""
+    word = noun.lower().strip(".,;:!?)")
+    if not word or word in lang.masculine_nouns:
+        return False
+    return word in lang.feminine_nouns or word.endswith(lang.feminine_endings)
+
+
+def agree(number: str, noun: str, lang: Language) -> str:
+    """Number words before ``noun`` in the form the noun asks for: "veintiuna personas",
+    "una semana", "vingt et une heures", "duas horas", "eine Woche", "veintiún libros".
+
+    Words up to a "million" keep their form (un millón de personas); a decimal is left
+    as it is (uno coma cinco horas).
+    """
+    if not noun or not (lang.feminine_forms or lang.before_noun_forms):
+        return number
+    if lang.decimal_word in number.split():
+        return number
+    if lang.code == "de" and not noun[:1].isupper():
+        return number  # German nouns have a capital; "1 von 5" is no noun
+    head, tail = "", number
+    for million in lang.million_words:
+        at = number.rfind(million)
+        if at >= 0 and len(number[:at + len(million)]) > len(head):
+            head, tail = number[:at + len(million)], number[at + len(million):]
+    forms = lang.feminine_forms if is_feminine(noun, lang) else lang.before_noun_forms
+    if lang.code == "it" and not is_feminine(noun, lang) and re.match(
+            r"(?:s[^aeiouàèéìòù]|z|gn|ps|x|y)", noun.lower()):
+        forms = ()  # uno studente, uno zaino
+    for pattern, replacement in forms:
+        tail = re.sub(pattern, replacement, tail.strip() if "^" in pattern else tail)
+        if "^" in pattern and head:
+            tail = " " + tail
+    return head + tail
+
+
+def _next_word(text: str) -> str:
+    """The word right after a number (its noun, when it has one)."""
+    match = re.match(r"\s+([^\W\d_][\w'’-]*)", text)
+    return match.group(1) if match else ""
 
 
 def _percent_pattern(lang: Language) -> str:
@@ -723,14 +878,18 @@ def _symbol(match: re.Match[str], lang: Language) -> str | None:
 def _year_pattern(lang: Language) -> str:
     if lang.code == "zh":
         return r"(\d{4})(?=年)"
-    return r"(?<![\w.,:/-])(1[1-9]\d\d|20\d\d)(?![\w,:/-]|[.,]\d)" if lang.year_form else ""
+    # A year ends a clause as often as a sentence: "(Smith, 2019)", "Smith 2019, p. 3",
+    # "in 2019, we"; a citation may add a letter ("Smith 2019a").
+    return (r"(?<![\w.,:/-])(1[1-9]\d\d|20\d\d)(?P<letter>[a-z](?![\w]))?"
+            r"(?![\w:/-]|[.,]\d)") if lang.year_form else ""
 
 
 @_regex(_year_pattern)
 def _year(match: re.Match[str], lang: Language) -> str:
     if lang.code == "zh":
         return "".join(w.cardinal(int(d), lang) for d in match.group(1))  # 二零二六年
-    return w.year(int(match.group(1)), lang)
+    letter = match.group("letter")
+    return w.year(int(match.group(1)), lang) + (f" {letter}" if letter else "")
 
 
 def _cardinal_pattern(lang: Language) -> str:
@@ -740,9 +899,8 @@ def _cardinal_pattern(lang: Language) -> str:
 @_regex(_cardinal_pattern)
 def _number(match: re.Match[str], lang: Language) -> str:
     said = _amount(match.group(0), lang)
-    if re.match(r"\s+[^\W\d]", match.string[match.end():]):
-        said = _apocope(said, lang)  # veintiún libros
-    return said
+    noun = _next_word(match.string[match.end():])
+    return agree(said, noun, lang) if noun else said  # veintiún libros, veintiuna personas
 
 
 def _digit_pattern(lang: Language) -> str:
@@ -764,7 +922,7 @@ def _eastern_digits(match: re.Match[str], lang: Language) -> str:
 def rules_for(keep: frozenset[str]) -> tuple[Rule, ...]:
     """Every rule, in the order it applies (earlier rules win their spans)."""
     return (
-        Rule("url", _url), Rule("e-mail", _email), Rule("handle", _handle),
+        Rule("code", _code), Rule("url", _url), Rule("e-mail", _email), Rule("handle", _handle),
         Rule("hashtag", _hashtag), Rule("emoji", _emoji),
         Rule("abbreviation", _abbreviations), Rule("phone", _phone),
         Rule("section sign", _section_sign), Rule("section sign", _lone_section_sign),
