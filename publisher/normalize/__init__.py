@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 
 from .languages import LANGUAGES, Language, language_for
-from .rules import CODE_CLOSE, CODE_OPEN, rules_for
+from .rules import CODE_CLOSE, CODE_OPEN, rules_for, shouted
 
 __all__ = ["CODE_CLOSE", "CODE_OPEN", "Change", "LANGUAGES", "Normalized",
            "abbreviation_entries", "normalize", "say"]
@@ -68,7 +68,7 @@ def normalize(text: str, language: str = "en", keep: frozenset[str] = frozenset(
         _warn_once(language)
     text = text.replace("\u00ad", "").replace("\u200b", "")
     segments: list[tuple[int, str, Change | None]] = [(0, text, None)]
-    for rule in rules_for(keep):
+    for rule in rules_for(keep, shouted(text)):
         if not any(change is None and part for _, part, change in segments):
             break
         out: list[tuple[int, str, Change | None]] = []
@@ -78,9 +78,31 @@ def normalize(text: str, language: str = "en", keep: frozenset[str] = frozenset(
                 continue
             out.extend(_apply(rule.name, rule.find, offset, part, lang, keep))
         segments = out
-    said = "".join(change.said if change is not None else part for _, part, change in segments)
-    changes = tuple(c for _, _, c in segments if c is not None and c.said.strip() != c.written)
+    said = _join(segments)
+    changes = tuple(c for _, _, c in segments if c is not None
+                    and c.said.strip() != c.written.strip(f"{CODE_OPEN}{CODE_CLOSE}`"))
     return Normalized(text=_tidy(said), changes=changes, language=lang.code or language)
+
+
+def _join(segments: list[tuple[int, str, Change | None]]) -> str:
+    """The words of every segment; a rewrite touching a word gets a space
+    ("RFC7235" -> "RFC seven thousand...", "MD5" -> "MD five")."""
+    out: list[str] = []
+    previous, previous_changed = "", False
+    for _, part, change in segments:
+        piece = change.said if change is not None else part
+        if piece and previous and _spaced(previous[-1]) and _spaced(piece[0]) and (
+                change is not None or previous_changed):
+            out.append(" ")
+        out.append(piece)
+        if piece:
+            previous, previous_changed = piece, change is not None
+    return "".join(out)
+
+
+def _spaced(char: str) -> bool:
+    """A letter or digit of a script that puts spaces between words (not CJK)."""
+    return char.isalnum() and not "\u2e80" <= char <= "\ufaff"
 
 
 def say(text: str, language: str = "en", keep: frozenset[str] = frozenset()) -> str:

@@ -108,7 +108,8 @@ def _code(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
 def say_code(code: str, lang: Language) -> str:
     """The words for a piece of code (see :func:`_code`)."""
     out: list[str] = []
-    for token in re.findall(r"\d+|[^\W\d_]+|\S", code):
+    # A hyphen inside a word is part of it (Content-Encoding, stale-if-error).
+    for token in re.findall(r"\d+|[^\W\d_]+(?:-[^\W\d_]+)*|\S", code):
         if token.isdigit():
             out.append(w.cardinal(int(token), lang) if lang.has_rules else token)
         elif token[0].isalpha():
@@ -154,9 +155,12 @@ def _hashtag(match: re.Match[str], lang: Language) -> str:
     return f"{_word(lang, 'hashtag')} {name}"
 
 
-@_regex(r"(?<![\w&])#\s?(?=\d)")
-def _number_sign(match: re.Match[str], lang: Language) -> str:
-    return f"{_word(lang, 'number')} "
+@_regex(r"(?<![^\W\d_&])#\s?(\d+)(?![\d.,]\d)")
+def _number_sign(match: re.Match[str], lang: Language) -> str | None:
+    """#3699 (an issue), #1: "number" and the number (never read as a year)."""
+    if not lang.has_rules:
+        return None
+    return f"{_word(lang, 'number')} {w.cardinal(int(match.group(1)), lang)}"
 
 
 # --- emoji ---------------------------------------------------------------------------
@@ -284,10 +288,27 @@ def _lone_section_sign(match: re.Match[str], lang: Language) -> str:
     return f" {_word(lang, 'section' if match.group(0) == '§' else 'paragraph')} "
 
 
-@_regex(r"\b[vV](\d+(?:\.\d+)+)\b|(?<![\d.])(\d+\.\d+\.\d+(?:\.\d+)*)(?![\d.]*\d)"
-        r"|(?<=[Vv]ersion )(\d+\.\d+)\b|(?<=[Vv]ersión )(\d+\.\d+)\b")
+#: Names a two-part version follows ("Python 3.12", "httpcore 1.0"), in any language.
+VERSIONED = ("Python", "Django", "Node", "Node.js", "Java", "PHP", "Ruby", "Perl", "Rust",
+             "Go", "macOS", "iOS", "Android", "Windows", "Ubuntu", "Debian", "Fedora",
+             "Firefox", "Chrome", "Safari", "HTTP", "TLS", "SSL", "OAuth", "Unicode",
+             "CommonMark", "GFM", "pandoc", "Pandoc", "Markdown", "MkDocs", "httpcore",
+             "httpx", "HTTPX", "urllib3", "Kubernetes", "Docker", "Git", "npm", "pip",
+             "Bootstrap", "jQuery", "React", "Vue", "Angular", "Qt", "GTK", "OpenSSL",
+             "version", "Version", "versión", "Versión", "versione", "versão", "Versão")
+
+
+def _version_pattern(lang: Language) -> str:
+    names = "|".join(re.escape(n) for n in VERSIONED)
+    return (r"\b[vV](\d+(?:\.\d+)+)\b|(?<![\d.])(\d+\.\d+\.\d+(?:\.\d+)*)(?![\d.]*\d)"
+            rf"|(?<![\w.])(?P<name>(?:{names}) )(\d+\.\d+)\b(?![.,]\d)"
+            r"|(?<![\w.,])(\d+\.\d+)(?= (?:release|releases|branch|series|beta)\b)")
+
+
+@_regex(_version_pattern)
 def _version(match: re.Match[str], lang: Language) -> str | None:
-    text = next(g for g in match.groups() if g)
+    name = match.group("name") or ""
+    text = next(g for g in match.groups() if g and g != name)
     parts = text.split(".")
     if not match.group(1) and len(parts) == 3 and _date_of(parts, lang) is not None:
         return None  # 9.11.2030 is a date
@@ -295,7 +316,7 @@ def _version(match: re.Match[str], lang: Language) -> str | None:
         return None  # 1.234.567 is a number where "." groups thousands
     point = _word(lang, "dot") if lang.code != "en" else "point"
     said = f" {point} ".join(w.cardinal(int(p), lang) for p in parts)
-    return f"{_word(lang, 'version')} {said}" if match.group(1) else said
+    return f"{_word(lang, 'version')} {said}" if match.group(1) else name + said
 
 
 # --- dates and times -----------------------------------------------------------------
@@ -436,6 +457,8 @@ def _fraction_or_date(match: re.Match[str], lang: Language) -> str:
 
 def _fraction(a: int, b: int, lang: Language) -> str:
     """``a/b`` said as a fraction in ``lang``."""
+    if (a, b) == (24, 7) and lang.code == "en":
+        return "twenty-four seven"
     if lang.code == "en" and b in (2, 4) and 0 < a < b:
         key = ("half", "halves") if b == 2 else ("quarter", "quarters")
         return f"{w.cardinal(a, lang) if a > 1 else 'one'} {_word(lang, key[a > 1])}"
@@ -627,6 +650,11 @@ def _range(match: re.Match[str], lang: Language) -> str | None:
     a, b = match.group("a"), match.group("b")
     to = _word(lang, "to")
     unit = match.group("unit")
+    if (len(a) > 1 and a.startswith("0")) or (len(b) > 1 and b.startswith("0")):
+        return None  # an identifier (44-0553234): its digits are read below
+    if not unit and "," not in a + b and "." not in a + b and int(b) < int(a) and int(a) > 24:
+        # ISO 639-1, RFC 2616-2: a name with a dash, not a range
+        return f"{w.cardinal(int(a), lang)} {_word(lang, 'dash')} {w.cardinal(int(b), lang)}"
     if re.fullmatch(r"\d{4}", a) and re.fullmatch(r"\d{2,4}", b):
         if len(b) == 2:
             b = a[:2] + b
@@ -770,15 +798,20 @@ def _roman(match: re.Match[str], lang: Language) -> str | None:
 
 # --- acronyms, slashes, symbols -------------------------------------------------------
 
-def acronyms(keep: frozenset[str]) -> Finder:
-    """Acronyms said letter by letter (``CBT`` -> ``C B T``) unless said as a word
-    (the language's table) or the lexicon has them (it has the last word)."""
+def shouted(text: str) -> bool:
+    """True when ``text`` is mostly capitals (a shouted heading, not acronyms)."""
+    letters = [c for c in text if c.isalpha()]
+    return not letters or sum(c.isupper() for c in letters) > 0.6 * len(letters)
+
+
+def acronyms(keep: frozenset[str], loud: bool = False) -> Finder:
+    """Acronyms said letter by letter (``CBT`` -> ``C B T``, ``RFC7235``) unless said as
+    a word (the language's table) or the lexicon has them (it has the last word).
+    ``loud``: the whole sentence is in capitals, so nothing is an acronym."""
     def find(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
-        letters = [c for c in text if c.isalpha()]
-        if not lang.has_rules or not letters or sum(c.isupper() for c in letters) > 0.6 * len(
-                letters):
-            return  # a shouted heading, not acronyms
-        for match in re.finditer(r"\b([A-Z]{2,6})(s?)\b", text):
+        if not lang.has_rules or loud:
+            return
+        for match in re.finditer(r"\b([A-Z]{2,6})(s?)(?:\b|(?=\d))", text):
             word = match.group(1)
             if word in keep or word + match.group(2) in keep or word in lang.acronym_words:
                 continue
@@ -898,7 +931,10 @@ def _cardinal_pattern(lang: Language) -> str:
 
 @_regex(_cardinal_pattern)
 def _number(match: re.Match[str], lang: Language) -> str:
-    said = _amount(match.group(0), lang)
+    written = match.group(0)
+    if len(written) > 2 and written.startswith("0") and written.isdigit():
+        return w.digits(written, lang)  # 0553234, 007: an identifier, digit by digit
+    said = _amount(written, lang)
     noun = _next_word(match.string[match.end():])
     return agree(said, noun, lang) if noun else said  # veintiún libros, veintiuna personas
 
@@ -919,7 +955,7 @@ def _eastern_digits(match: re.Match[str], lang: Language) -> str:
     return w.cardinal(value, lang) if lang.has_rules else str(value)
 
 
-def rules_for(keep: frozenset[str]) -> tuple[Rule, ...]:
+def rules_for(keep: frozenset[str], loud: bool = False) -> tuple[Rule, ...]:
     """Every rule, in the order it applies (earlier rules win their spans)."""
     return (
         Rule("code", _code), Rule("url", _url), Rule("e-mail", _email), Rule("handle", _handle),
@@ -932,7 +968,7 @@ def rules_for(keep: frozenset[str]) -> tuple[Rule, ...]:
         Rule("unit", _degree), Rule("date or fraction", _fraction_or_date),
         Rule("number sign", _number_sign), Rule("ordinal", _ordinal),
         Rule("decade", _decade), Rule("roman numeral", _roman),
-        Rule("acronym", acronyms(keep)), Rule("path", _path), Rule("slash", _word_slash),
+        Rule("acronym", acronyms(keep, loud)), Rule("path", _path), Rule("slash", _word_slash),
         Rule("symbol", _symbol), Rule("ampersand", _ampersand), Rule("math", _times),
         Rule("math", _math), Rule("number", _eastern_digits), Rule("year", _year),
         Rule("number", _number), Rule("number", _digits),
