@@ -556,7 +556,7 @@ def _code_block(walk: _Walk, orig: etree._Element, new: etree._Element,
     if not display.strip():
         return
     lines = display.rstrip("\n").count("\n") + 1
-    said = f"Code example, {lines} line{'s' if lines != 1 else ''}, shown in the text."
+    said = spoken.code_block_notice(lines, walk.meta.language)
     sid = walk.sentence_id(display)
     span = etree.SubElement(new, "span", id=sid)
     inner = copy.deepcopy(orig)

@@ -31,7 +31,7 @@ from .languages import LANGUAGES, Language, language_for
 from .rules import CODE_CLOSE, CODE_OPEN, rules_for, shouted
 
 __all__ = ["CODE_CLOSE", "CODE_OPEN", "Change", "LANGUAGES", "Normalized",
-           "abbreviation_entries", "normalize", "say"]
+           "abbreviation_entries", "code_block_notice", "normalize", "say"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -157,6 +157,15 @@ def _warn_once(language: str) -> None:
     _LOGGER.warning("No normalization rules for language %r: numbers, dates and symbols are "
                     "left to the speech engine (only web addresses, e-mail, emoji and markup "
                     "are handled).", language)
+
+
+def code_block_notice(lines: int, language: str = "en") -> str:
+    """What is said for a code block of ``lines`` lines, in ``language`` (its words:
+    the number is spelled like any other; a language with no table gets English)."""
+    lang = language_for(language)
+    one, many = lang.code_block if lang.has_rules else LANGUAGES["en"].code_block
+    text = one if lines == 1 else many.format(n=lines)
+    return normalize(text, language if lang.has_rules else "en").text
 
 
 def abbreviation_entries(markdown: str) -> tuple[tuple[str, str], ...]:

@@ -76,6 +76,9 @@ class Language:
     emoji_proper_nouns: tuple[str, ...] = ()
     #: Words before a numeric "a/b" that make it a date ("on 3/4", "el 3/4").
     date_cues: frozenset[str] = frozenset()
+    #: What is said for a code block, by its number of lines (one line, {n} lines).
+    code_block: tuple[str, str] = ("Code example, one line, shown in the text.",
+                                   "Code example, {n} lines, shown in the text.")
 
 
 _EN_WORDS = {
@@ -188,6 +191,7 @@ _EN = Language(
 )
 
 _ES = Language(
+    code_block=("Ejemplo de código, una línea, en el texto.", "Ejemplo de código, {n} líneas, en el texto."),
     code="es", num2words="es", decimal_word="coma", decimal_mode="number",
     words={
         "and": "y", "or": "o", "to": "a", "percent": "por ciento", "plus": "más",
@@ -278,6 +282,7 @@ _ES = Language(
 )
 
 _FR = Language(
+    code_block=("Exemple de code, une ligne, dans le texte.", "Exemple de code, {n} lignes, dans le texte."),
     code="fr", num2words="fr", decimal_word="virgule", decimal_mode="number",
     words={
         "and": "et", "or": "ou", "to": "à", "percent": "pour cent", "plus": "plus",
@@ -368,6 +373,7 @@ _FR = Language(
 )
 
 _DE = Language(
+    code_block=("Codebeispiel, eine Zeile, im Text.", "Codebeispiel, {n} Zeilen, im Text."),
     code="de", num2words="de", decimal_word="Komma", decimal_mode="digits", year_form=True,
     words={
         "and": "und", "or": "oder", "to": "bis", "percent": "Prozent", "plus": "plus",
@@ -470,6 +476,7 @@ _DE = Language(
 )
 
 _IT = Language(
+    code_block=("Esempio di codice, una riga, nel testo.", "Esempio di codice, {n} righe, nel testo."),
     code="it", num2words="it", decimal_word="virgola", decimal_mode="number",
     words={
         "and": "e", "or": "o", "to": "a", "percent": "per cento", "plus": "più",
@@ -544,6 +551,7 @@ _IT = Language(
 )
 
 _PT = Language(
+    code_block=("Exemplo de código, uma linha, no texto.", "Exemplo de código, {n} linhas, no texto."),
     code="pt", num2words="pt", decimal_word="vírgula", decimal_mode="number",
     words={
         "and": "e", "or": "ou", "to": "a", "percent": "por cento", "plus": "mais",
@@ -621,6 +629,7 @@ _PT = Language(
 )
 
 _AR = Language(
+    code_block=("مثال برمجي، سطر واحد، في النص.", "مثال برمجي، {n} أسطر، في النص."),
     code="ar", num2words="ar", decimal_word="فاصلة", decimal_mode="digits",
     words={"percent": "بالمئة", "to": "إلى", "and": "و", "or": "أو", "plus": "زائد",
            "minus": "ناقص", "equals": "يساوي", "at": "at", "dot": "نقطة", "slash": "/",
@@ -629,6 +638,7 @@ _AR = Language(
 )
 
 _ZH = Language(
+    code_block=("代码示例，一行，见正文。", "代码示例，{n}行，见正文。"),
     code="zh", num2words="", decimal_word="点", decimal_mode="digits",
     words={"percent": "百分之", "to": "到", "and": "和", "or": "或", "plus": "加",
            "minus": "减", "equals": "等于", "at": "at", "dot": "点", "slash": "/",

@@ -339,9 +339,14 @@ def _date_of(parts: list[str], lang: Language) -> tuple[int, int, int] | None:
     return y, m, d
 
 
-def say_date(y: int | None, m: int, d: int | None, lang: Language, case: str = "") -> str:
-    """A date in words, in the language's order ("September sixteenth, 2030" in words)."""
+def say_date(y: int | None, m: int, d: int | None, lang: Language, case: str = "",
+             day_first: bool = False) -> str:
+    """A date in words, in the language's order ("September sixteenth, 2030" in words);
+    in English a date written day first keeps its order ("the sixteenth of September")."""
     month = w.month_name(m, lang.code)
+    if lang.code == "en" and (day_first or not lang.month_first) and d is not None:
+        said = f"the {w.ordinal(d, lang)} of {month}"
+        return f"{said}, {w.year(y, lang)}" if y else said
     if d is None:
         day = ""
     elif lang.date_day == "ordinal":
@@ -420,7 +425,7 @@ def _written_date(match: re.Match[str], lang: Language) -> str | None:
         return None
     pre = g["pre"] or ""
     case = "n" if pre else _german_case(match.string[:match.start()], lang)
-    said = say_date(y, m, d, lang, case)
+    said = say_date(y, m, d, lang, case, day_first=bool(g["d1"]))
     wide = w.month_name(m, lang.code).lower()
     if match.group(0).endswith(".") and name.lower() == wide and not (y and not g["m3"]):
         said += "."  # the period ends the sentence; it was not an abbreviation's
@@ -447,6 +452,8 @@ def _fraction_or_date(match: re.Match[str], lang: Language) -> str:
     a, b = int(match.group(1)), int(match.group(2))
     m, d = (a, b) if lang.month_first else (b, a)
     unit = match.group("unit") or ""
+    if m > 12 >= d:
+        m, d = d, m  # 16/9 in a US book: only the 16 can be the day
     valid = 1 <= m <= 12 and 1 <= d <= calendar.monthrange(2024, m)[1]
     cue = re.search(r"([^\W\d_]+)\W*$", match.string[:match.start()])
     if not unit and valid and (d > 12 or (cue is not None and cue.group(1).lower()
@@ -891,11 +898,15 @@ _SYMBOL_NAMES = {"|": "pipe", ">": "greater", "<": "less", "*": "asterisk", "\\"
 
 
 @_regex(r"(?<!\S)(\|\||&&|>>|<<|>=|<=|==|!=|->|=>|[|><*\\~^_#=+/])(?!\S)"
-        r"|(?<=[\"“‘'])(\|\||&&|>=|<=|==|!=|[|><*\\~^_#=+/])(?=[\"”’'])")
+        r"|(?<=[\"“‘'])(\|\||&&|>=|<=|==|!=|[|><*\\~^_#=+/])(?=[\"”’'])"
+        r"|[\"“‘']([@$%&{}\[\]()!?;:,.`-])[\"”’']")
 def _symbol(match: re.Match[str], lang: Language) -> str | None:
-    """A symbol standing on its own (a sentence about the ``>`` operator) is said by name."""
+    """A symbol standing on its own (a sentence about the ``>`` operator) is said by name,
+    and so is one quoted ("contains unescaped '@'")."""
     if not lang.has_rules:
         return None
+    if match.group(3):
+        return say_code(match.group(3), lang)
     sign = match.group(1) or match.group(2)
     key = _SYMBOL_NAMES[sign]
     if key == "not_equal":
