@@ -125,6 +125,25 @@ def say_code(code: str, lang: Language) -> str:
 _EN_CODE_WORDS = {"dash": "dash", "underscore": "underscore", "dot": "dot"}
 
 
+# --- hexadecimal, code points, percent-encoding --------------------------------------
+
+def _hex_digits(text: str, lang: Language) -> str:
+    return " ".join(w.cardinal(int(c), lang) if c.isdigit() else c.upper() for c in text)
+
+
+@_regex(r"(?<![\w.])0[xX]([0-9A-Fa-f]+)\b|(?<![\w])U\+([0-9A-Fa-f]{4,6})\b"
+        r"|(?<![\w%])%([0-9A-Fa-f]{2})(?![\w])")
+def _hexadecimal(match: re.Match[str], lang: Language) -> str | None:
+    """0x202F, U+202F, %20: the marks by name, then digit by digit (hexadecimal)."""
+    if not lang.has_rules:
+        return None
+    if match.group(1):
+        return f"{w.cardinal(0, lang)} x {_hex_digits(match.group(1), lang)}"
+    if match.group(2):
+        return f"U {_word(lang, 'plus')} {_hex_digits(match.group(2), lang)}"
+    return f"{_word(lang, 'percent_sign')} {_hex_digits(match.group(3), lang)}"
+
+
 # --- web, e-mail, handles -----------------------------------------------------------
 
 @_regex(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
@@ -752,7 +771,10 @@ _REGNAL_NAMES = frozenset(
     "Luis Juan Enrique Alfonso Fernando Isabel John Paul Pius Leo Benedict Gregory Innocent "
     "Clement Alexander Nicholas Peter Frederick Friedrich Wilhelm Ludwig Karl Otto Heinrich "
     "Napoleon Catherine Mary Anne Victoria Pedro Manuel João Vittorio Umberto Francis "
-    "Francisco François Jean Pierre Mohammed Hassan Ramses Amenhotep Thutmose Rama".split())
+    "Francisco François Jean Pierre Mohammed Hassan Ramses Amenhotep Thutmose Rama "
+    "Benoît Benedikt Benedetto Bento Clemente Grégoire Gregorio Léon León Leone Pie Pío Pio "
+    "Pablo Paolo Paulo Guillaume Henri Enrico Carlo Giovanni Juana Isabelle Élisabeth "
+    "Jacques Jaime Giacomo Ricardo Riccardo Eduardo Edoardo Jorge Giorgio Georg".split())
 
 
 def roman_value(text: str) -> int | None:
@@ -773,7 +795,7 @@ def _roman_pattern(lang: Language) -> str:
     keys = "|".join(re.escape(k) for k in sorted(lang.roman_cardinal_after, key=len,
                                                   reverse=True))
     cardinal = rf"(?P<key>\b(?:{keys}) )(?P<c>[IVXLCDM]+)\b(?!['’]\w)" if keys else ""
-    regnal = (r"(?P<name>\b[A-Z][a-zäöüéèáíóúç]{1,14} )(?P<r>[IVXLCDM]+)\b(?![’']\w)"
+    regnal = (r"(?P<name>\b[A-ZÉ][a-zäöüéèáíóúçîôûâêëïñãõ]{1,14} )(?P<r>[IVXLCDM]+)\b(?![’']\w)"
               r"(?:\.(?=\s+[a-zäöüß]))?")
     return f"{cardinal}|{regnal}" if cardinal else regnal
 
@@ -822,6 +844,9 @@ def acronyms(keep: frozenset[str], loud: bool = False) -> Finder:
             word = match.group(1)
             if word in keep or word + match.group(2) in keep or word in lang.acronym_words:
                 continue
+            vowels = sum(c in "AEIOUY" for c in word)
+            if len(word) >= 5 and vowels >= 2 and vowels >= 0.3 * len(word):
+                continue  # README, VISION, ASCII, UNESCO: said as a word
             if roman_value(word) is not None and len(word) > 1 and word in ("II", "III", "IV",
                                                                              "VI", "VII", "VIII",
                                                                              "IX", "XI", "XII"):
@@ -969,7 +994,7 @@ def _eastern_digits(match: re.Match[str], lang: Language) -> str:
 def rules_for(keep: frozenset[str], loud: bool = False) -> tuple[Rule, ...]:
     """Every rule, in the order it applies (earlier rules win their spans)."""
     return (
-        Rule("code", _code), Rule("url", _url), Rule("e-mail", _email), Rule("handle", _handle),
+        Rule("code", _code), Rule("url", _url), Rule("hexadecimal", _hexadecimal), Rule("e-mail", _email), Rule("handle", _handle),
         Rule("hashtag", _hashtag), Rule("emoji", _emoji),
         Rule("abbreviation", _abbreviations), Rule("phone", _phone),
         Rule("section sign", _section_sign), Rule("section sign", _lone_section_sign),
