@@ -95,7 +95,6 @@ _EN_WORDS = {
     "oh": "oh", "am": "a m", "pm": "p m", "half": "half", "halves": "halves",
     "quarter": "quarter", "quarters": "quarters", "over": "over",
     "comma": "comma",
-    "colon": "colon",
     "semicolon": "semicolon",
     "exclamation": "exclamation mark",
     "question": "question mark",
@@ -641,8 +640,9 @@ _ZH = Language(
     code_block=("代码示例，一行，见正文。", "代码示例，{n}行，见正文。"),
     code="zh", num2words="", decimal_word="点", decimal_mode="digits",
     words={"percent": "百分之", "to": "到", "and": "和", "or": "或", "plus": "加",
-           "minus": "减", "equals": "等于", "at": "at", "dot": "点", "slash": "/",
-           "number": "号", "degrees": "度"},
+           "minus": "负", "equals": "等于", "at": "at", "dot": "点", "slash": "/",
+           "number": "号", "degrees": "度",
+           "classifiers": "个位本只条张次天件种家名辆台部份周小岁人间层杯瓶块句篇首"},
     roman_cardinal_after=(), regnal_ordinal=False,
 )
 
@@ -659,6 +659,8 @@ def language_for(tag: str) -> Language:
     lang = LANGUAGES.get(base)
     if lang is None:
         return NEUTRAL
+    if base == "pt" and tag.lower().replace("_", "-") in ("pt-br",):
+        return replace(lang, num2words="pt_BR")  # dezesseis, not dezasseis
     if base == "en" and tag.lower() not in ("en", "en-us"):
         # Outside the US the day comes first (16/9 is the 16th of September).
         return replace(lang, month_first=False)

@@ -10,9 +10,9 @@ fraction). Every rule reads its words from the language's table
 from __future__ import annotations
 
 import calendar
-import unicodedata
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -471,6 +471,8 @@ def _fraction_or_date(match: re.Match[str], lang: Language) -> str:
     a, b = int(match.group(1)), int(match.group(2))
     m, d = (a, b) if lang.month_first else (b, a)
     unit = match.group("unit") or ""
+    if (a, b) == (24, 7):
+        return _fraction(a, b, lang) + unit  # open 24/7
     if m > 12 >= d:
         m, d = d, m  # 16/9 in a US book: only the 16 can be the day
     valid = 1 <= m <= 12 and 1 <= d <= calendar.monthrange(2024, m)[1]
@@ -653,7 +655,8 @@ def _percent(match: re.Match[str], lang: Language) -> str:
 
 def _amount(text: str, lang: Language) -> str:
     if text.startswith("-"):
-        return f"{_word(lang, 'minus')} {w.number(text[1:], lang)}"
+        space = "" if lang.code == "zh" else " "
+        return f"{_word(lang, 'minus')}{space}{w.number(text[1:], lang)}"
     return w.number(text, lang)
 
 
@@ -688,7 +691,9 @@ def _range(match: re.Match[str], lang: Language) -> str | None:
             return None
         said = f"{w.year(int(a), lang)} {to} {w.year(int(b), lang)}"
     else:
-        said = f"{w.number(a, lang)} {to} {w.number(b, lang)}"
+        noun = lang.units[unit][1] if unit and unit != "%" else _next_word(
+            match.string[match.end():])
+        said = f"{agree(w.number(a, lang), noun, lang)} {to} {agree(w.number(b, lang), noun, lang)}"
     if unit == "%":
         said += " " + (_word(lang, "percent"))
     elif unit:
@@ -962,7 +967,8 @@ def _year(match: re.Match[str], lang: Language) -> str:
 
 
 def _cardinal_pattern(lang: Language) -> str:
-    return rf"(?P<sign>(?<![\w.,])-)?{_num(lang)}" if lang.has_rules else ""
+    # A minus sign after a word is a hyphen (COVID-19), but not after a Chinese one (是-5).
+    return rf"(?P<sign>(?<![.,]|[^\W\u2e80-\u9fff])-)?{_num(lang)}" if lang.has_rules else ""
 
 
 @_regex(_cardinal_pattern)
@@ -971,6 +977,8 @@ def _number(match: re.Match[str], lang: Language) -> str:
     if len(written) > 2 and written.startswith("0") and written.isdigit():
         return w.digits(written, lang)  # 0553234, 007: an identifier, digit by digit
     said = _amount(written, lang)
+    if said == "二" and match.string[match.end():match.end() + 1] in _word(lang, "classifiers"):
+        return "两"  # 两个苹果: two of something is 两 before a measure word
     noun = _next_word(match.string[match.end():])
     return agree(said, noun, lang) if noun else said  # veintiún libros, veintiuna personas
 
