@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from publisher.normalize import abbreviation_entries, normalize
+from publisher.normalize import normalize
 
 CASES = Path(__file__).parent / "normalize_cases"
 
@@ -132,12 +132,6 @@ def test_code_spans_keep_every_symbol():
     said = normalize("Try `a -> b`, `x != y`, `--force`.", "en").text
     assert said == ("Try a dash greater than b, x exclamation mark equals y, "
                     "dash dash force.")
-
-
-def test_abbreviation_definitions_can_feed_the_lexicon():
-    text = "NSSI is common.\n\n*[NSSI]: non-suicidal self-injury\n*[CBT]: cognitive behavioral therapy\n"
-    assert abbreviation_entries(text) == (("NSSI", "non-suicidal self-injury"),
-                                          ("CBT", "cognitive behavioral therapy"))
 
 
 # --- properties -------------------------------------------------------------------------

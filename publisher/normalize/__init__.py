@@ -16,8 +16,14 @@ ordered list of rules (:mod:`publisher.normalize.rules`).
 The lexicon keeps the last word: it is applied after normalization, and the
 graphemes it defines (``keep``) are never rewritten here, so ``NSSI: N S S I``
 is not first spelled out as an acronym. Abbreviation definitions in the
-Markdown (``*[NSSI]: non-suicidal self-injury``) can feed the lexicon through
-:func:`abbreviation_entries`.
+Markdown (``*[NSSI]: non-suicidal self-injury``, rendered as ``<abbr title>``)
+are said in full, then as written, at their first use in each section
+("non-suicidal self-injury (N S S I)"), and as written after that, where the
+lexicon or the acronym rule says them (see ``parse._expand_abbreviations``).
+
+Code spans reach this stage between :data:`CODE_OPEN` and :data:`CODE_CLOSE`
+(the parser puts them around ``<code>``); they are said as written, every
+symbol by its name in the book's language.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from .languages import LANGUAGES, Language, language_for
 from .rules import CODE_CLOSE, CODE_OPEN, rules_for, shouted
 
 __all__ = ["CODE_CLOSE", "CODE_OPEN", "Change", "LANGUAGES", "Normalized",
-           "abbreviation_entries", "code_block_notice", "normalize", "say"]
+           "code_block_notice", "normalize", "say"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -166,16 +172,3 @@ def code_block_notice(lines: int, language: str = "en") -> str:
     one, many = lang.code_block if lang.has_rules else LANGUAGES["en"].code_block
     text = one if lines == 1 else many.format(n=lines)
     return normalize(text, language if lang.has_rules else "en").text
-
-
-def abbreviation_entries(markdown: str) -> tuple[tuple[str, str], ...]:
-    """(abbreviation, expansion) of every ``*[ABBR]: expansion`` line in ``markdown``.
-
-    These can feed the lexicon (``Lexicon(entries=...)``) so a defined
-    abbreviation is said as its expansion; front-matter ``pronunciations:``
-    and the PLS file win over them (pass those last).
-    """
-    found: dict[str, str] = {}
-    for match in re.finditer(r"^\*\[([^\]]+)\]:[ \t]*(.+?)[ \t]*$", markdown, re.MULTILINE):
-        found.setdefault(match.group(1), match.group(2))
-    return tuple(found.items())
