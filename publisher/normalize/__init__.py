@@ -82,7 +82,7 @@ def normalize(text: str, language: str = "en", keep: frozenset[str] = frozenset(
             if change is not None or not part:
                 out.append((offset, part, change))
                 continue
-            out.extend(_apply(rule.name, rule.find, offset, part, lang, keep))
+            out.extend(_apply(rule.name, rule.find, offset, part, lang, keep, text))
         segments = out
     said = _join(segments)
     changes = tuple(c for _, _, c in segments if c is not None
@@ -117,11 +117,17 @@ def say(text: str, language: str = "en", keep: frozenset[str] = frozenset()) -> 
 
 
 def _apply(name: str, find: object, offset: int, part: str, lang: Language,
-           keep: frozenset[str]) -> list[tuple[int, str, Change | None]]:
-    """Split ``part`` into untouched text and the spans ``find`` rewrites."""
+           keep: frozenset[str], text: str) -> list[tuple[int, str, Change | None]]:
+    """Split ``part`` (``text[offset:offset + len(part)]``) into untouched text and the
+    spans ``find`` rewrites."""
     out: list[tuple[int, str, Change | None]] = []
     cursor = 0
-    for start, end, said in find(part, lang):  # type: ignore[operator]
+    if getattr(find, "whole_text", False):
+        found = ((a - offset, b - offset, said) for a, b, said in
+                 find(text, lang, offset, offset + len(part)))  # type: ignore[operator]
+    else:
+        found = find(part, lang)  # type: ignore[operator]
+    for start, end, said in found:
         if start < cursor or end <= start:
             continue  # overlapping matches: the first one wins
         written = part[start:end]

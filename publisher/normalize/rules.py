@@ -38,14 +38,19 @@ def _regex(pattern: str | Callable[[Language], str], flags: int = 0) -> Callable
         [Callable[[re.Match[str], Language], str | None]], Finder]:
     """Make a finder from a pattern (or a per-language pattern) and a handler."""
     def wrap(handler: Callable[[re.Match[str], Language], str | None]) -> Finder:
-        def find(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
+        def find(text: str, lang: Language, start: int = 0,
+                 end: int | None = None) -> Iterator[tuple[int, int, str]]:
+            # Searching the whole text between start and end (not a slice of it), a
+            # pattern looks behind at what is written before the span ("</script>"'s
+            # ">" is not a symbol standing alone) and a handler sees the sentence.
             compiled = _pattern_for(pattern, flags, lang)
             if compiled is None:
                 return
-            for match in compiled.finditer(text):
+            for match in compiled.finditer(text, start, len(text) if end is None else end):
                 said = handler(match, lang)
                 if said is not None:
                     yield match.start(), match.end(), said
+        find.whole_text = True  # type: ignore[attr-defined]
         return find
     return wrap
 
