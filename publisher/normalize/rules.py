@@ -179,12 +179,14 @@ def _hashtag(match: re.Match[str], lang: Language) -> str:
     return f"{_word(lang, 'hashtag')} {name}"
 
 
-@_regex(r"(?<![^\W\d_&])#\s?(\d+)(?![\d.,]\d)")
+@_regex(r"(?<![^\W\d_&])#\s?(\d+(?:\.\d+)*)(?![\d,]\d|\.\d)")
 def _number_sign(match: re.Match[str], lang: Language) -> str | None:
-    """#3699 (an issue), #1: "number" and the number (never read as a year)."""
+    """#3699 (an issue), #1, RFC2616#14.11: "number" and the number (never a year)."""
     if not lang.has_rules:
         return None
-    return f"{_word(lang, 'number')} {w.cardinal(int(match.group(1)), lang)}"
+    point = _word(lang, "dot") if lang.code != "en" else "point"
+    parts = f" {point} ".join(w.cardinal(int(p), lang) for p in match.group(1).split("."))
+    return f"{_word(lang, 'number')} {parts}"
 
 
 # --- emoji ---------------------------------------------------------------------------
@@ -838,8 +840,11 @@ def _roman(match: re.Match[str], lang: Language) -> str | None:
 # --- acronyms, slashes, symbols -------------------------------------------------------
 
 def shouted(text: str) -> bool:
-    """True when ``text`` is mostly capitals (a shouted heading, not acronyms)."""
+    """True when ``text`` is words mostly in capitals (a shouted heading, not acronyms);
+    one or two words ("FAQ", "RFC7231, RFC2616") are acronyms."""
     letters = [c for c in text if c.isalpha()]
+    if len(re.findall(r"[^\W\d_]+", text)) < 3:
+        return False
     return not letters or sum(c.isupper() for c in letters) > 0.6 * len(letters)
 
 
