@@ -67,6 +67,8 @@ class Language:
     before_noun_forms: tuple[tuple[str, str], ...] = ()
     #: Words that make a number a million-noun (the number before it keeps its gender).
     million_words: tuple[str, ...] = ()
+    #: Words after a number that are not its noun ("uno y dos", "1 de cada 5").
+    not_nouns: frozenset[str] = frozenset()
     #: Lowercase words of CLDR emoji names that stay lowercase (German: the rest are
     #: nouns and take a capital); adjective stems and endings recognize the adjectives.
     emoji_lowercase: frozenset[str] = frozenset()
@@ -275,6 +277,7 @@ _ES = Language(
                     (r"ientos\b", "ientas")),
     before_noun_forms=((r"veintiuno\b", "veintiún"), (r"\buno\b", "un")),
     million_words=("millón", "millones", "billón", "billones"),
+    not_nouns=frozenset("y o e u ni de del a al en por para con sin entre hasta desde más menos que es son fue era está están hay sobre contra según durante como cuando donde si no ya también solo sólo".split()),
     emoji_proper_nouns=("Navidad", "Tokio", "Japón", "San Valentín"),
     date_cues=frozenset({"el", "del", "al", "desde", "hasta", "lunes", "martes", "miércoles",
                          "jueves", "viernes", "sábado", "domingo", "día", "fecha"}),
@@ -365,6 +368,7 @@ _FR = Language(
         "traités athée".split()),
     feminine_forms=((r"\bun$", "une"),),
     million_words=("million", "millions", "milliard", "milliards"),
+    not_nouns=frozenset("et ou de du des à au aux en par pour avec sans entre vers sur sous que qui est sont était plus moins si ne pas".split()),
     emoji_proper_nouns=("Noël", "Tokyo", "Japon", "Saint-Valentin"),
     date_cues=frozenset({"le", "du", "au", "dès", "depuis", "jusqu'au", "avant", "après",
                          "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi",
@@ -544,6 +548,7 @@ _IT = Language(
     feminine_forms=((r"^uno$", "una"),),
     before_noun_forms=((r"^uno$", "un"),),
     million_words=("milione", "milioni", "miliardo", "miliardi"),
+    not_nouns=frozenset("e o di del della a al in nel per con senza tra fra fino da dal più meno che è sono".split()),
     emoji_proper_nouns=("Natale", "Tokyo", "Giappone", "San Valentino"),
     date_cues=frozenset({"il", "dal", "al", "del", "fino", "entro", "lunedì", "martedì",
                          "mercoledì", "giovedì", "venerdì", "sabato", "domenica"}),
@@ -622,6 +627,7 @@ _PT = Language(
         "telefonemas cinema cinemas sofá sofás para até nada mais contra cada".split()),
     feminine_forms=((r"\bum\b", "uma"), (r"\bdois\b", "duas"), (r"entos\b", "entas")),
     million_words=("milhão", "milhões", "bilhão", "bilhões"),
+    not_nouns=frozenset("e ou de do da dos das a à ao em no na por para com sem entre até desde mais menos que é são foi".split()),
     emoji_proper_nouns=("Natal", "Tóquio", "Japão", "São Valentim"),
     date_cues=frozenset({"em", "no", "do", "desde", "até", "dia", "segunda", "terça",
                          "quarta", "quinta", "sexta", "sábado", "domingo"}),

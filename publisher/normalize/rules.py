@@ -622,7 +622,7 @@ def agree(number: str, noun: str, lang: Language) -> str:
     """
     if not noun or not (lang.feminine_forms or lang.before_noun_forms):
         return number
-    if lang.decimal_word in number.split():
+    if lang.decimal_word in number.split() or noun.lower() in lang.not_nouns:
         return number
     if lang.code == "de" and not noun[:1].isupper():
         return number  # German nouns have a capital; "1 von 5" is no noun
