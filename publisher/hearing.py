@@ -220,12 +220,8 @@ def primary_language(language: str) -> str:
 
 # --------------------------------------------------------------------------- normalizing
 
-_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(st|nd|rd|th|s)?(?!\w)")
-#: Symbols that stand alone as words: what a narrator would have said for them.
-_SYMBOL_WORDS = {"&": "and", "%": "percent", "#": "hash", "*": "asterisk", "/": "slash",
-                 "\\": "backslash", "_": "underscore", "+": "plus", "=": "equals",
-                 "@": "at"}
-_STANDALONE_SYMBOL = re.compile(r"(?:(?<=\s)|^)([&%#*/\\_+=@])(?=\s|$)")
+#: Symbols standing alone, dropped when they are not to be said (``symbols=False``).
+_STANDALONE_SYMBOL = re.compile(r"(?:(?<=\s)|^)([&%#*/\\_+=@|<>~^])(?=\s|$)")
 _WORD_JOINERS = re.compile(r"[-‐‑‒–—/]+")
 _APOSTROPHES = re.compile(r"[‘’ʼ`´]")
 _NOT_WORD = re.compile(r"[^\w']+")
@@ -233,55 +229,43 @@ _NOT_WORD = re.compile(r"[^\w']+")
 _DOTTED_LETTERS = re.compile(r"\b[A-Za-z](?:\.[A-Za-z])+\.?")
 #: "N S S I": a lexicon spells an acronym out; the recognizer writes "NSSI".
 _SPELLED_LETTERS = re.compile(r"\b[A-Z](?: [A-Z]\b){2,}")
-#: What the recognizer abbreviates that spoken text spells out (see spoken.py).
+#: What the recognizer abbreviates without the period normalization reads them by.
 _ABBREVIATIONS = {"etc": ("et", "cetera"), "mr": ("mister",), "mrs": ("missus",),
                   "dr": ("doctor",), "vs": ("versus",), "ok": ("okay",)}
 
 
-def normalize_words(text: str, *, symbols: bool = True) -> list[str]:
+def normalize_words(text: str, *, symbols: bool = True, language: str = "en") -> list[str]:
     """Words of ``text`` in a form both sides agree on, for comparison.
 
-    Lowercase, Unicode-compatible forms, numbers as English words ("2" ->
-    "two", "3rd" -> "third", "1999" -> "nineteen ninety nine"), "%" and "&"
-    as words, hyphens and dashes as spaces, punctuation dropped (apostrophes
-    inside words kept), an acronym's letters joined as one word whether
-    written "N.S.S.I." or spelled out "N S S I", and a few abbreviations
-    ("etc", "Mr") written out as spoken text says them. With ``symbols``, a
-    symbol standing alone becomes the word a narrator would say for it ("#" ->
+    Both sides go through the one normalization (:mod:`publisher.normalize`, in
+    the book's ``language``) that made the spoken script: what the recognizer
+    writes as "$51.75", "3rd", "1999" or "21 personas" becomes the words the
+    script says ("fifty-one dollars and seventy-five cents", "third", "nineteen
+    ninety-nine", "veintiuna personas"), and the script, already normalized, is
+    left as it is. Then: lowercase, hyphens and dashes as spaces, punctuation
+    dropped (apostrophes inside words kept), an acronym's letters joined as one
+    word whether written "N.S.S.I." or spelled out "N S S I". With ``symbols``,
+    a symbol standing alone becomes the word a narrator says for it ("#" ->
     "hash"); without, it is dropped like punctuation.
     """
+    return list(_normalized_words(text, symbols, language))
+
+
+@functools.lru_cache(maxsize=65536)
+def _normalized_words(text: str, symbols: bool, language: str) -> tuple[str, ...]:
+    from .normalize import say
+
     text = unicodedata.normalize("NFKC", text)
     text = _APOSTROPHES.sub("'", text)
-    text = re.sub(r"(?<=\d)\s*%", " percent", text)
-    if symbols:
-        text = _STANDALONE_SYMBOL.sub(lambda m: f" {_SYMBOL_WORDS[m.group(1)]} ", text)
-    text = text.replace("&", " and ")
+    if not symbols:
+        text = _STANDALONE_SYMBOL.sub(" ", text)
     text = _DOTTED_LETTERS.sub(lambda m: m.group(0).replace(".", ""), text)
+    text = say(text, language)
     text = _SPELLED_LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
-    text = _NUMBER.sub(_number_words, text)
     text = _WORD_JOINERS.sub(" ", text.lower())
     words: list[str] = []
     for raw in _NOT_WORD.sub(" ", text).split():
         word = raw.strip("'_")
         if word:
             words.extend(_ABBREVIATIONS.get(word, (word,)))
-    return words
-
-
-def _number_words(match: re.Match[str]) -> str:
-    from num2words import num2words
-
-    whole, fraction, suffix = match.group(1), match.group(2), match.group(3) or ""
-    number = int(whole.replace(",", ""))
-    suffix = suffix.lower()
-    if fraction is not None:
-        return f" {num2words(float(f'{number}.{fraction}'))} "
-    if suffix in ("st", "nd", "rd", "th"):
-        return f" {num2words(number, to='ordinal')} "
-    if "," not in whole and len(whole) == 4 and 1100 <= number <= 2099:
-        words = num2words(number, to="year")
-    else:
-        words = num2words(number)
-    if suffix == "s":  # the 1990s -> nineteen nineties
-        words = words[:-1] + "ies" if words.endswith("y") else words + "s"
-    return f" {words} "
+    return tuple(words)

@@ -178,6 +178,8 @@ class _Walk:
     unknown_roles: set[str] = field(default_factory=set)
     #: Some element has a ``lang`` or the book has ``voices``: sentences are looked at.
     voiced: bool = False
+    #: Abbreviations (``*[NSSI]: ...``) already expanded in the current section.
+    expanded: set[str] = field(default_factory=set)
 
     def structure_id(self, element: etree._Element) -> str:
         """The element's id, giving it one if it has none (for SMIL textref)."""
@@ -441,6 +443,7 @@ def _build_section(walk: _Walk, number: int, draft: _Draft,
     walk.headings = []
     walk.section_id = f"sec-{number:02d}"
     walk.structures = 0
+    walk.expanded = set()
     body = etree.Element("div")
     cited: list[str] = []
     for node in draft.nodes:
@@ -566,7 +569,7 @@ def _code_block(walk: _Walk, orig: etree._Element, new: etree._Element,
     if not display.strip():
         return
     lines = display.rstrip("\n").count("\n") + 1
-    said = f"Code example, {lines} line{'s' if lines != 1 else ''}, shown in the text."
+    said = spoken.code_block_notice(lines, walk.meta.language)
     sid = walk.sentence_id(display)
     span = etree.SubElement(new, "span", id=sid)
     inner = copy.deepcopy(orig)
@@ -613,6 +616,7 @@ def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element
             continue
         # A passage in another language is normalized in its own language.
         language, voice = _voicing(walk, atoms, start, end, block)
+        _expand_abbreviations(walk, atoms, start, end, display[start:end])
         said = spoken.speak("".join(_spoken_slice(atoms, start, end)),
                             language or walk.meta.language, spoken.lexicon_words(walk.meta))
         shown = display[start:end]
@@ -722,6 +726,29 @@ def _speaker(walk: _Walk, block: etree._Element) -> str:
     return walk.roles.get(label.strip().casefold(), "")
 
 
+def _expand_abbreviations(walk: _Walk, atoms: list[_Atom], start: int, end: int,
+                          shown: str) -> None:
+    """Say a defined abbreviation (``*[NSSI]: non-suicidal self-injury``, an
+    ``<abbr title>``) in full, then as written, at its first use in each section:
+    "non-suicidal self-injury (NSSI)"; after that as written (the lexicon or the
+    acronym rule says it). A sighted reader can look it up at every use; a listener
+    hears it once in each section, the part of a book one jumps to. Where the
+    sentence spells the expansion out already, it is not said twice."""
+    pos = 0
+    for index, atom in enumerate(atoms):
+        a_start, pos = pos, pos + len(atom.display)
+        if atom.void is None or atom.void.tag != "abbr" or not atom.spoken.strip():
+            continue
+        if pos <= start or a_start >= end:
+            continue
+        written = atom.void.text or ""
+        title = " ".join((atom.void.get("title") or "").split())
+        first = written not in walk.expanded and title.casefold() not in shown.casefold()
+        walk.expanded.add(written)
+        said = f" {title} ({written}) " if first else f" {written} "
+        atoms[index] = dataclasses.replace(atom, spoken=said)
+
+
 def _keep_links_whole(atoms: list[_Atom],
                       ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Join the sentences a link's text runs across, and take in the link's outer spaces.
@@ -734,8 +761,10 @@ def _keep_links_whole(atoms: list[_Atom],
     pos = 0
     for atom in atoms:
         end = pos + len(atom.display)
-        for element in atom.path:
-            if element.tag == "a" and element.get("href") is not None:
+        # A code span is kept whole too: "x != y" is no sentence end.
+        code = (atom.void,) if atom.void is not None and atom.void.tag == "code" else ()
+        for element in atom.path + code:
+            if element in code or (element.tag == "a" and element.get("href") is not None):
                 for known, extent in zip(elements, extents, strict=True):
                     if known is element:
                         extent[1] = end
@@ -789,6 +818,11 @@ def _atoms(run: list[etree._Element | str], path: tuple[etree._Element, ...],
             # Shown as written, said in full: "WCAG" is heard as what it stands for.
             yield _Atom(display=OBJECT, spoken="" if silent else f" {el.get('title')} ",
                         path=path, void=el)
+        elif tag == "code" and not len(el) and el.text and not silent:
+            # Shown as written, said as written: its symbols by name, one by one
+            # (normalization reads the span between the code marks). Kept whole.
+            yield _Atom(display=el.text.replace(OBJECT, " ").replace("\n", " "),
+                        spoken=f" {spoken.CODE_OPEN}{el.text}{spoken.CODE_CLOSE} ", path=path, void=el)
         elif tag in ("br", "wbr"):
             yield _Atom(display=" " if tag == "br" else "", spoken=" ", path=path, void=el)
         else:
@@ -880,7 +914,7 @@ def _fill(walk: _Walk, target: etree._Element, atoms: list[_Atom], start: int, e
             stack.append((el, new))
         parent = stack[-1][1] if stack else target
         if atom.void is not None:
-            if atom.void.tag in (prepare.MATHML, "abbr"):
+            if atom.void.tag in (prepare.MATHML, "abbr", "code"):
                 whole = copy.deepcopy(atom.void)  # shown whole: its text is inside
                 whole.tail = None
                 parent.append(whole)

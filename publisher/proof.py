@@ -347,11 +347,12 @@ def _listen(report: ProofReport, entries: list[Mapping[str, Any]],
                                    skipped=_skip_reason(language, transcriber.name))
     require("jiwer", "num2words")
     sections: list[SectionProof] = []
-    texts = {str(e["id"]): [w for t in e["timings"] for w in normalize_words(str(t["text"]))]
+    texts = {str(e["id"]): [w for t in e["timings"]
+                            for w in normalize_words(str(t["text"]), language=language)]
              for e in entries}
     for done, entry in enumerate(entries, start=1):
         heard = transcriber.transcribe(report.out_dir / str(entry["audio"]), language)
-        section = _check_section(entry, heard, report.threshold, texts)
+        section = _check_section(entry, heard, report.threshold, texts, language)
         sections.append(section)
         if on_section is not None:
             on_section(done, len(entries), section)
@@ -420,13 +421,15 @@ def _audio_entries(record: BuildRecord, out_dir: Path) -> list[Mapping[str, Any]
 
 
 def _check_section(entry: Mapping[str, Any], heard: Sequence[HeardWord], threshold: float,
-                   texts: dict[str, list[str]]) -> SectionProof:
+                   texts: dict[str, list[str]], language: str = "en") -> SectionProof:
     expected = [_Expected(id=str(t["id"]), start_ms=int(t["start_ms"]), end_ms=int(t["end_ms"]),
-                          text=str(t["text"]), words=tuple(normalize_words(str(t["text"]))))
+                          text=str(t["text"]),
+                          words=tuple(normalize_words(str(t["text"]), language=language)))
                 for t in entry["timings"]]
     # Tokens on both sides, each remembering its sentence / its heard word.
     ref = [(index, word) for index, e in enumerate(expected) for word in e.words]
-    hyp = [(index, word) for index, w in enumerate(heard) for word in normalize_words(w.text)]
+    hyp = [(index, word) for index, w in enumerate(heard)
+           for word in normalize_words(w.text, language=language)]
     owner = [_sentence_at(w.mid_ms, expected) for w in heard]
     _pull_across_edges(owner, heard, expected, ref, hyp)
 
@@ -437,7 +440,7 @@ def _check_section(entry: Mapping[str, Any], heard: Sequence[HeardWord], thresho
     sentences = []
     for index, e in enumerate(expected):
         mine = [w for w, o in zip(heard, owner, strict=True) if o == index]
-        sentences.append(_check_sentence(e, str(entry["id"]), mine, threshold))
+        sentences.append(_check_sentence(e, str(entry["id"]), mine, threshold, language))
 
     sounds_like = ""
     wer = errors / len(section_words) if section_words else float(bool(heard_words))
@@ -499,10 +502,10 @@ def _pull_across_edges(owner: list[int], heard: Sequence[HeardWord],
 
 
 def _check_sentence(e: _Expected, section_id: str, heard: Sequence[HeardWord],
-                    threshold: float) -> SentenceProof:
+                    threshold: float, language: str = "en") -> SentenceProof:
     import jiwer
 
-    hyp = [w for h in heard for w in normalize_words(h.text)]
+    hyp = [w for h in heard for w in normalize_words(h.text, language=language)]
     ref = list(e.words)
     missing: list[str] = []
     extra: list[str] = []
@@ -528,7 +531,7 @@ def _check_sentence(e: _Expected, section_id: str, heard: Sequence[HeardWord],
 
     # Against the words the text has, not the symbols it has: a "#" left in
     # spoken text is a fault that should be heard, not an excuse for "hash".
-    written = normalize_words(e.text, symbols=False)
+    written = normalize_words(e.text, symbols=False, language=language)
     expected_words = set(written)
     markup = [w for w in hyp if w in MARKUP_WORDS and w not in expected_words]
     ref_pairs = set(zip(written, written[1:], strict=False))
@@ -551,10 +554,10 @@ def _check_sentence(e: _Expected, section_id: str, heard: Sequence[HeardWord],
         heard=" ".join(h.text for h in heard), words=len(ref), errors=errors, wer=wer,
         missing=tuple(missing), extra=tuple(extra), substitutions=tuple(substitutions),
         markup=tuple(markup), flags=tuple(flags))
-    return _with_suggestion(proof)
+    return _with_suggestion(proof, language)
 
 
-def _with_suggestion(s: SentenceProof) -> SentenceProof:
+def _with_suggestion(s: SentenceProof, language: str = "en") -> SentenceProof:
     """Add the likely fix to a flagged sentence, when there is one."""
     suggestion = ""
     if "silent" in s.flags:
@@ -567,22 +570,22 @@ def _with_suggestion(s: SentenceProof) -> SentenceProof:
                       "this sentence in the source (escape the symbol, or write the link as "
                       "words).")
     elif "wer" in s.flags and len(s.substitutions) == 1 and len(s.missing) == 1:
-        word, heard_as = _as_written(s.substitutions[0][0], s.text), s.substitutions[0][1]
+        word, heard_as = _as_written(s.substitutions[0][0], s.text, language), s.substitutions[0][1]
         suggestion = (f"'{word}' was heard as '{heard_as}'. If the narrator says it wrong, "
                       f"add a pronunciation: '{word}: how to say it' under 'pronunciations:' "
                       "in the front matter, then build again and listen.")
     elif "wer" in s.flags and len(s.missing) == 1 and not s.extra:
-        word = _as_written(s.missing[0], s.text)
+        word = _as_written(s.missing[0], s.text, language)
         suggestion = (f"'{word}' was not heard. If the narrator swallows it, add a "
                       f"pronunciation: '{word}: how to say it' under 'pronunciations:' in "
                       "the front matter, or reword the sentence.")
     return dataclasses.replace(s, suggestion=suggestion) if suggestion else s
 
 
-def _as_written(word: str, text: str) -> str:
+def _as_written(word: str, text: str, language: str = "en") -> str:
     """``word`` (normalized) as the text writes it: the lexicon is case-sensitive."""
     for token in re.findall(r"[\w'’]+", text):
-        if normalize_words(token) == [word]:
+        if normalize_words(token, language=language) == [word]:
             return token
     return word
 

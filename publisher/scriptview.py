@@ -22,7 +22,7 @@ from lxml import html as lxml_html
 from . import spoken
 from .config import load_meta
 from .model import Book
-from .normalize import normalize
+from .normalize import CODE_CLOSE, CODE_OPEN, normalize
 from .options import BuildOptions, passage_speaks
 from .parse import parse_book
 from .script import Script, script_book
@@ -91,9 +91,11 @@ def collect_script(book: Book, script: Script) -> tuple[ScriptLine, ...]:
     lines: list[ScriptLine] = []
     for section in book.sections:
         for sentence in section.sentences:
-            display = _display_text(sentence.html)
-            changes = [ScriptChange(c.rule, c.written, " ".join(c.said.split()))
-                       for c in normalize(display, language, keep).changes]
+            display, source, abbreviations = _display_text(sentence.html, sentence.spoken)
+            changes = [ScriptChange("abbreviation", written, title)
+                       for written, title in abbreviations]
+            changes += [ScriptChange(c.rule, _shown(c.written), " ".join(c.said.split()))
+                        for c in normalize(source, language, keep).changes]
             for grapheme, alias in script.lexicon.entries:
                 if re.search(rf"(?<![\w]){re.escape(grapheme)}(?![\w])", sentence.spoken):
                     changes.append(ScriptChange("lexicon", grapheme, alias))
@@ -107,12 +109,34 @@ def collect_script(book: Book, script: Script) -> tuple[ScriptLine, ...]:
     return tuple(lines)
 
 
-def _display_text(html: str) -> str:
-    """The text a reader sees in a sentence's display XHTML."""
+def _display_text(html: str, said: str = "") -> tuple[str, str, list[tuple[str, str]]]:
+    """The text a reader sees in a sentence's display XHTML; the text the parser gave
+    normalization (code spans marked, abbreviations as said); and each abbreviation
+    said in full in ``said`` (written, expansion)."""
     if not html.strip():
-        return ""
+        return "", "", []
     fragment = lxml_html.fragment_fromstring(html, create_parent="span")
-    return " ".join(fragment.text_content().split())
+    display = " ".join(fragment.text_content().split())
+    abbreviations: list[tuple[str, str]] = []
+    for element in fragment.iter("code", "abbr"):
+        text = element.text_content()
+        if element.tag == "code" and len(element) == 0 and text:
+            element.text = f"{CODE_OPEN}{text}{CODE_CLOSE}"
+        elif element.tag == "abbr" and element.get("title", "").strip() and text:
+            title = " ".join(element.get("title", "").split())
+            expanded = f"{title} ({text})"
+            if title.casefold() in said.casefold() and (
+                    title.casefold() not in display.casefold()):
+                abbreviations.append((text, title))
+                element.text = expanded
+                for child in list(element):
+                    element.remove(child)
+    return display, " ".join(fragment.text_content().split()), abbreviations
+
+
+def _shown(written: str) -> str:
+    """A change's written text as the reader sees it (without the code marks)."""
+    return written.replace(CODE_OPEN, "").replace(CODE_CLOSE, "")
 
 
 def _select(lines: tuple[ScriptLine, ...], changed_only: bool) -> list[ScriptLine]:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from .lexicon import load_lexicon
 from .model import BookMeta
-from .normalize import normalize
+from .normalize import CODE_CLOSE, CODE_OPEN, code_block_notice, normalize
 
-__all__ = ["lexicon_words", "speak"]
+__all__ = ["CODE_CLOSE", "CODE_OPEN", "code_block_notice", "lexicon_words", "speak"]
 
 
 def speak(text: str, language: str = "en", keep: frozenset[str] = frozenset()) -> str:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from publisher.normalize import abbreviation_entries, normalize
+from publisher.normalize import normalize
 
 CASES = Path(__file__).parent / "normalize_cases"
 
@@ -54,6 +54,17 @@ def test_german(written, said):
     assert normalize(written, "de").text == said
 
 
+@pytest.mark.parametrize(("written", "said"), _params("it"))
+def test_italian(written, said):
+    assert normalize(written, "it").text == said
+
+
+@pytest.mark.parametrize(("written", "said"), _params("pt"))
+def test_portuguese(written, said):
+    # The voices narrate pt-BR: dezesseis, not dezasseis.
+    assert normalize(written, "pt-BR").text == said
+
+
 @pytest.mark.parametrize(("written", "said"), _params("other"))
 def test_other_languages(written, said):
     language, text = written.split(": ", 1)
@@ -61,13 +72,21 @@ def test_other_languages(written, said):
 
 
 def test_enough_cases_of_every_kind():
-    counts = {lang: len(_cases(lang)) for lang in ("en", "es", "fr", "de")}
+    counts = {lang: len(_cases(lang)) for lang in ("en", "es", "fr", "de", "it", "pt")}
     assert counts["en"] >= 150 and min(counts["es"], counts["fr"], counts["de"]) >= 40, counts
+    assert min(counts["it"], counts["pt"]) >= 25, counts
+    other = {written.split(": ", 1)[0] for _, written, _ in _cases("other")}
+    assert {"zh", "ar"} <= other
+    assert min(sum(w.startswith(f"{code}: ") for _, w, _ in _cases("other"))
+               for code in ("zh", "ar")) >= 8
     kinds = {kind for kind, _, _ in _cases("en")}
     assert {"cardinal", "decimal", "ordinal", "year", "decade", "date", "time", "range",
             "percent", "currency", "phone", "fraction", "version", "section", "unit",
             "roman", "abbreviation", "acronym", "slash", "ampersand", "math", "handle",
             "hashtag", "email", "url", "emoji", "code"} <= kinds
+    for code in ("es", "fr", "de", "it", "pt"):
+        assert {"cardinal", "decimal", "date", "code", "fraction", "gender",
+                "emoji"} <= {k for k, _, _ in _cases(code)}, code
 
 
 def test_changes_say_which_rule_changed_which_span():
@@ -94,10 +113,25 @@ def test_a_language_without_rules_gets_the_neutral_ones_and_one_warning(caplog):
     assert sum("'nl'" in r.getMessage() for r in caplog.records) <= 1
 
 
-def test_abbreviation_definitions_can_feed_the_lexicon():
-    text = "NSSI is common.\n\n*[NSSI]: non-suicidal self-injury\n*[CBT]: cognitive behavioral therapy\n"
-    assert abbreviation_entries(text) == (("NSSI", "non-suicidal self-injury"),
-                                          ("CBT", "cognitive behavioral therapy"))
+def test_numbers_agree_with_the_gender_of_their_noun():
+    assert normalize("21 personas y 21 libros", "es").text == "veintiuna personas y veintiún libros"
+    assert normalize("1 semaine, 1 jour", "fr").text == "une semaine, un jour"
+    assert normalize("2 horas, 2 dias", "pt-BR").text == "duas horas, dois dias"
+    assert normalize("1 settimana, 1 giorno", "it").text == "una settimana, un giorno"
+    assert normalize("1 Woche", "de").text == "eine Woche"
+    # Up to a "million" the number keeps its form: un millón de personas.
+    assert normalize("1.000.000 de personas", "es").text == "un millón de personas"
+
+
+def test_german_emoji_names_have_their_capitals():
+    assert normalize("Ich bin 😢 heute.", "de").text == "Ich bin weinendes Gesicht heute."
+    assert normalize("On va en 🇫🇷 demain.", "fr").text == "On va en drapeau France demain."
+
+
+def test_code_spans_keep_every_symbol():
+    said = normalize("Try `a -> b`, `x != y`, `--force`.", "en").text
+    assert said == ("Try a dash greater than b, x exclamation mark equals y, "
+                    "dash dash force.")
 
 
 # --- properties -------------------------------------------------------------------------

@@ -89,3 +89,29 @@ def test_errors_are_clear_messages(tmp_path, capsys):
     code, out = run_cli(["script", "-o", str(tmp_path / "no" / "dir" / "x.txt"),
                          str(FIXTURES / "numbers.md")], capsys)
     assert code == 1 and "cannot write the script" in out
+
+
+def test_abbreviation_definitions_are_said_in_full_once_per_section(tmp_path, capsys):
+    book = tmp_path / "abbr.md"
+    book.write_text("---\ntitle: Abbr\nlanguage: en\n---\n\n# One\n\nNSSI is common. "
+                    "People use NSSI to cope.\n\n# Two\n\nThe WHO studies NSSI, see `x != y`."
+                    "\n\n*[NSSI]: non-suicidal self-injury\n*[WHO]: World Health Organization\n",
+                    encoding="utf-8")
+    code, out = run_cli(["script", "--format", "json", str(book)], capsys)
+    assert code == 0
+    data = json.loads(out)
+    jsonschema.validate(data, SCHEMA)
+    said = {s["display"]: s for section in data["sections"] for s in section["sentences"]}
+    # The first use in each section: in full, then as written; later uses as written.
+    assert said["NSSI is common."]["spoken"] == "non-suicidal self-injury (N S S I) is common."
+    assert ("abbreviation", "NSSI", "non-suicidal self-injury") in [
+        (c["rule"], c["written"], c["said"]) for c in said["NSSI is common."]["changes"]]
+    assert said["People use NSSI to cope."]["spoken"] == "People use N S S I to cope."
+    assert not any(c["rule"] == "abbreviation"
+                   for c in said["People use NSSI to cope."]["changes"])
+    # A code span is one piece of the sentence ("!" is no sentence end), said as written.
+    last = said["The WHO studies NSSI, see x != y."]
+    assert last["spoken"] == ("The World Health Organization (W H O) studies non-suicidal "
+                              "self-injury (N S S I), see x exclamation mark equals y.")
+    assert ("code", "x != y", "x exclamation mark equals y") in [
+        (c["rule"], c["written"], c["said"]) for c in last["changes"]]

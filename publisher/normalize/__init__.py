@@ -16,8 +16,14 @@ ordered list of rules (:mod:`publisher.normalize.rules`).
 The lexicon keeps the last word: it is applied after normalization, and the
 graphemes it defines (``keep``) are never rewritten here, so ``NSSI: N S S I``
 is not first spelled out as an acronym. Abbreviation definitions in the
-Markdown (``*[NSSI]: non-suicidal self-injury``) can feed the lexicon through
-:func:`abbreviation_entries`.
+Markdown (``*[NSSI]: non-suicidal self-injury``, rendered as ``<abbr title>``)
+are said in full, then as written, at their first use in each section
+("non-suicidal self-injury (N S S I)"), and as written after that, where the
+lexicon or the acronym rule says them (see ``parse._expand_abbreviations``).
+
+Code spans reach this stage between :data:`CODE_OPEN` and :data:`CODE_CLOSE`
+(the parser puts them around ``<code>``); they are said as written, every
+symbol by its name in the book's language.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ import re
 from dataclasses import dataclass
 
 from .languages import LANGUAGES, Language, language_for
-from .rules import rules_for
+from .rules import CODE_CLOSE, CODE_OPEN, rules_for, shouted
 
-__all__ = ["Change", "LANGUAGES", "Normalized", "abbreviation_entries", "normalize", "say"]
+__all__ = ["CODE_CLOSE", "CODE_OPEN", "Change", "LANGUAGES", "Normalized",
+           "code_block_notice", "normalize", "say"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,7 +74,7 @@ def normalize(text: str, language: str = "en", keep: frozenset[str] = frozenset(
         _warn_once(language)
     text = text.replace("\u00ad", "").replace("\u200b", "")
     segments: list[tuple[int, str, Change | None]] = [(0, text, None)]
-    for rule in rules_for(keep):
+    for rule in rules_for(keep, shouted(text)):
         if not any(change is None and part for _, part, change in segments):
             break
         out: list[tuple[int, str, Change | None]] = []
@@ -75,11 +82,33 @@ def normalize(text: str, language: str = "en", keep: frozenset[str] = frozenset(
             if change is not None or not part:
                 out.append((offset, part, change))
                 continue
-            out.extend(_apply(rule.name, rule.find, offset, part, lang, keep))
+            out.extend(_apply(rule.name, rule.find, offset, part, lang, keep, text))
         segments = out
-    said = "".join(change.said if change is not None else part for _, part, change in segments)
-    changes = tuple(c for _, _, c in segments if c is not None and c.said.strip() != c.written)
+    said = _join(segments)
+    changes = tuple(c for _, _, c in segments if c is not None
+                    and c.said.strip() != c.written.strip(f"{CODE_OPEN}{CODE_CLOSE}`"))
     return Normalized(text=_tidy(said), changes=changes, language=lang.code or language)
+
+
+def _join(segments: list[tuple[int, str, Change | None]]) -> str:
+    """The words of every segment; a rewrite touching a word gets a space
+    ("RFC7235" -> "RFC seven thousand...", "MD5" -> "MD five")."""
+    out: list[str] = []
+    previous, previous_changed = "", False
+    for _, part, change in segments:
+        piece = change.said if change is not None else part
+        if piece and previous and _spaced(previous[-1]) and _spaced(piece[0]) and (
+                change is not None or previous_changed):
+            out.append(" ")
+        out.append(piece)
+        if piece:
+            previous, previous_changed = piece, change is not None
+    return "".join(out)
+
+
+def _spaced(char: str) -> bool:
+    """A letter or digit of a script that puts spaces between words (not CJK)."""
+    return char.isalnum() and not "\u2e80" <= char <= "\ufaff"
 
 
 def say(text: str, language: str = "en", keep: frozenset[str] = frozenset()) -> str:
@@ -88,11 +117,17 @@ def say(text: str, language: str = "en", keep: frozenset[str] = frozenset()) -> 
 
 
 def _apply(name: str, find: object, offset: int, part: str, lang: Language,
-           keep: frozenset[str]) -> list[tuple[int, str, Change | None]]:
-    """Split ``part`` into untouched text and the spans ``find`` rewrites."""
+           keep: frozenset[str], text: str) -> list[tuple[int, str, Change | None]]:
+    """Split ``part`` (``text[offset:offset + len(part)]``) into untouched text and the
+    spans ``find`` rewrites."""
     out: list[tuple[int, str, Change | None]] = []
     cursor = 0
-    for start, end, said in find(part, lang):  # type: ignore[operator]
+    if getattr(find, "whole_text", False):
+        found = ((a - offset, b - offset, said) for a, b, said in
+                 find(text, lang, offset, offset + len(part)))  # type: ignore[operator]
+    else:
+        found = find(part, lang)  # type: ignore[operator]
+    for start, end, said in found:
         if start < cursor or end <= start:
             continue  # overlapping matches: the first one wins
         written = part[start:end]
@@ -110,7 +145,7 @@ def _apply(name: str, find: object, offset: int, part: str, lang: Language,
 
 
 # Characters that are markup or decoration in any language: never spoken.
-_MARKUP = re.compile(r"[#*_\[\]{}<>|\\^`~@]")
+_MARKUP = re.compile(r"[#*_\[\]{}<>|\\^`~@\ue000\ue001]")
 _DASHES = re.compile(r"\s*[–—]\s*|\s+-\s+")
 _QUOTES = re.compile(r"[\"“”„«»‹›「」『』]|(?<![^\W_])['‘’]|['‘’](?![^\W_])")
 _SLASH = re.compile(r"\s*/\s*")
@@ -136,14 +171,10 @@ def _warn_once(language: str) -> None:
                     "are handled).", language)
 
 
-def abbreviation_entries(markdown: str) -> tuple[tuple[str, str], ...]:
-    """(abbreviation, expansion) of every ``*[ABBR]: expansion`` line in ``markdown``.
-
-    These can feed the lexicon (``Lexicon(entries=...)``) so a defined
-    abbreviation is said as its expansion; front-matter ``pronunciations:``
-    and the PLS file win over them (pass those last).
-    """
-    found: dict[str, str] = {}
-    for match in re.finditer(r"^\*\[([^\]]+)\]:[ \t]*(.+?)[ \t]*$", markdown, re.MULTILINE):
-        found.setdefault(match.group(1), match.group(2))
-    return tuple(found.items())
+def code_block_notice(lines: int, language: str = "en") -> str:
+    """What is said for a code block of ``lines`` lines, in ``language`` (its words:
+    the number is spelled like any other; a language with no table gets English)."""
+    lang = language_for(language)
+    one, many = lang.code_block if lang.has_rules else LANGUAGES["en"].code_block
+    text = one if lines == 1 else many.format(n=lines)
+    return normalize(text, language if lang.has_rules else "en").text

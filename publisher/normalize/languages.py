@@ -54,6 +54,33 @@ class Language:
     time_template: str = "{hour} {minute}"
     #: Years read as years (nineteen ninety) rather than cardinals.
     year_form: bool = False
+    #: Grammatical gender of the noun after a number ("veintiuna personas"): feminine
+    #: nouns (singular and plural, lowercase), endings that make a noun feminine, and
+    #: the nouns with such an ending that are not ("el día", "le musée").
+    feminine_nouns: frozenset[str] = frozenset()
+    feminine_endings: tuple[str, ...] = ()
+    masculine_nouns: frozenset[str] = frozenset()
+    #: Number words made feminine: (regular expression, replacement), in order; the
+    #: words before a "million" stay as they are (un millón de personas).
+    feminine_forms: tuple[tuple[str, str], ...] = ()
+    #: Number words before a masculine (or any) noun: "uno" -> "un" (veintiún libros).
+    before_noun_forms: tuple[tuple[str, str], ...] = ()
+    #: Words that make a number a million-noun (the number before it keeps its gender).
+    million_words: tuple[str, ...] = ()
+    #: Words after a number that are not its noun ("uno y dos", "1 de cada 5").
+    not_nouns: frozenset[str] = frozenset()
+    #: Lowercase words of CLDR emoji names that stay lowercase (German: the rest are
+    #: nouns and take a capital); adjective stems and endings recognize the adjectives.
+    emoji_lowercase: frozenset[str] = frozenset()
+    emoji_adjective_stems: frozenset[str] = frozenset()
+    emoji_adjective_endings: tuple[str, ...] = ()
+    #: Proper nouns of emoji names beyond CLDR's territory names (Noël, Navidad).
+    emoji_proper_nouns: tuple[str, ...] = ()
+    #: Words before a numeric "a/b" that make it a date ("on 3/4", "el 3/4").
+    date_cues: frozenset[str] = frozenset()
+    #: What is said for a code block, by its number of lines (one line, {n} lines).
+    code_block: tuple[str, str] = ("Code example, one line, shown in the text.",
+                                   "Code example, {n} lines, shown in the text.")
 
 
 _EN_WORDS = {
@@ -69,6 +96,22 @@ _EN_WORDS = {
     "caret": "caret", "hash": "hash", "degrees": "degrees", "oclock": "o'clock",
     "oh": "oh", "am": "a m", "pm": "p m", "half": "half", "halves": "halves",
     "quarter": "quarter", "quarters": "quarters", "over": "over",
+    "comma": "comma",
+    "semicolon": "semicolon",
+    "exclamation": "exclamation mark",
+    "question": "question mark",
+    "quote": "quote",
+    "double_quote": "double quote",
+    "backtick": "backtick",
+    "open_paren": "open parenthesis",
+    "close_paren": "close parenthesis",
+    "open_bracket": "open bracket",
+    "close_bracket": "close bracket",
+    "open_brace": "open brace",
+    "close_brace": "close brace",
+    "ampersand": "ampersand",
+    "dollar": "dollar sign",
+    "percent_sign": "percent sign",
 }
 
 _EN = Language(
@@ -142,9 +185,14 @@ _EN = Language(
                              "TED", "RADAR", "SONAR", "LOL"}),
     date_day="ordinal", date_template="{month} {day}, {year}",
     time_template="{hour} {minute}",
+    date_cues=frozenset({"on", "by", "until", "till", "from", "since", "before", "after",
+                         "due", "through", "thru", "dated", "starting", "ending", "monday",
+                         "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+                         "mon", "tue", "wed", "thu", "fri", "sat", "sun"}),
 )
 
 _ES = Language(
+    code_block=("Ejemplo de código, una línea, en el texto.", "Ejemplo de código, {n} líneas, en el texto."),
     code="es", num2words="es", decimal_word="coma", decimal_mode="number",
     words={
         "and": "y", "or": "o", "to": "a", "percent": "por ciento", "plus": "más",
@@ -159,6 +207,23 @@ _ES = Language(
         "caret": "circunflejo", "hash": "almohadilla", "degrees": "grados",
         "minute_and": "y", "of": "de", "half": "medio", "halves": "medios",
         "quarter": "cuarto", "quarters": "cuartos", "over": "entre", "hours": "horas",
+        "comma": "coma",
+        "colon": "dos puntos",
+        "semicolon": "punto y coma",
+        "exclamation": "signo de exclamación",
+        "question": "signo de interrogación",
+        "quote": "comilla",
+        "double_quote": "comillas",
+        "backtick": "acento grave",
+        "open_paren": "abre paréntesis",
+        "close_paren": "cierra paréntesis",
+        "open_bracket": "abre corchete",
+        "close_bracket": "cierra corchete",
+        "open_brace": "abre llave",
+        "close_brace": "cierra llave",
+        "ampersand": "et",
+        "dollar": "signo de dólar",
+        "percent_sign": "signo de porcentaje",
     },
     units={
         "km": ("kilómetro", "kilómetros"), "m": ("metro", "metros"),
@@ -193,9 +258,33 @@ _ES = Language(
     ordinal_suffix=r"(?:\.?[ºª°]|\.?er|\.?os?|\.?as?)(?!\w)",
     date_day="cardinal", date_template="{day} de {month} de {year}",
     time_template="{hour} y {minute}",
+    feminine_nouns=frozenset(
+        "persona personas semana semanas hora horas vez veces mujer mujeres página páginas "
+        "noche noches clase clases parte partes calle calles fuente fuentes red redes ley "
+        "leyes mano manos imagen imágenes llave llaves tarde tardes flor flores luz luces voz "
+        "voces razón razones muerte muertes madre madres nube nubes torre torres frase "
+        "frases base bases mente mentes piel pieles cárcel cárceles gente".split()),
+    feminine_endings=("a", "as", "ción", "ciones", "sión", "siones", "dad", "dades", "tad",
+                      "tades", "tud", "tudes", "umbre", "umbres"),
+    masculine_nouns=frozenset(
+        "día días problema problemas sistema sistemas programa programas tema temas mapa "
+        "mapas idioma idiomas clima climas planeta planetas poema poemas dilema dilemas "
+        "esquema esquemas síntoma síntomas drama dramas diploma diplomas sofá sofás "
+        "tranvía tranvías mediodía mediodías pijama pijamas panorama panoramas fantasma "
+        "fantasmas aroma aromas lema lemas crucigrama crucigramas telegrama telegramas "
+        "atlas gas para hasta nada ya contra sobra más mas una la esa esta cada".split()),
+    feminine_forms=((r"veintiuno\b", "veintiuna"), (r"\buno\b", "una"),
+                    (r"ientos\b", "ientas")),
+    before_noun_forms=((r"veintiuno\b", "veintiún"), (r"\buno\b", "un")),
+    million_words=("millón", "millones", "billón", "billones"),
+    not_nouns=frozenset("y o e u ni de del a al en por para con sin entre hasta desde más menos que es son fue era está están hay sobre contra según durante como cuando donde si no ya también solo sólo".split()),
+    emoji_proper_nouns=("Navidad", "Tokio", "Japón", "San Valentín"),
+    date_cues=frozenset({"el", "del", "al", "desde", "hasta", "lunes", "martes", "miércoles",
+                         "jueves", "viernes", "sábado", "domingo", "día", "fecha"}),
 )
 
 _FR = Language(
+    code_block=("Exemple de code, une ligne, dans le texte.", "Exemple de code, {n} lignes, dans le texte."),
     code="fr", num2words="fr", decimal_word="virgule", decimal_mode="number",
     words={
         "and": "et", "or": "ou", "to": "à", "percent": "pour cent", "plus": "plus",
@@ -210,6 +299,23 @@ _FR = Language(
         "caret": "accent circonflexe", "hash": "dièse", "degrees": "degrés",
         "half": "demi", "halves": "demis", "quarter": "quart", "quarters": "quarts",
         "over": "sur", "hours": "heures",
+        "comma": "virgule",
+        "colon": "deux-points",
+        "semicolon": "point-virgule",
+        "exclamation": "point d'exclamation",
+        "question": "point d'interrogation",
+        "quote": "apostrophe",
+        "double_quote": "guillemet",
+        "backtick": "accent grave",
+        "open_paren": "parenthèse ouvrante",
+        "close_paren": "parenthèse fermante",
+        "open_bracket": "crochet ouvrant",
+        "close_bracket": "crochet fermant",
+        "open_brace": "accolade ouvrante",
+        "close_brace": "accolade fermante",
+        "ampersand": "esperluette",
+        "dollar": "dollar",
+        "percent_sign": "pour cent",
     },
     units={
         "km": ("kilomètre", "kilomètres"), "m": ("mètre", "mètres"),
@@ -244,9 +350,33 @@ _FR = Language(
     ordinal_suffix=r"(?:ers?|res?|ères?|e|es|ème|èmes|d|de|nd|nde)(?!\w)",
     date_day="first-ordinal", date_template="{day} {month} {year}",
     time_template="{hour} heures {minute}",
+    feminine_nouns=frozenset(
+        "personne personnes semaine semaines heure heures minute minutes seconde secondes "
+        "fois page pages année années femme femmes fille filles chose choses langue langues "
+        "ligne lignes étape étapes idée idées journée journées nuit nuits soirée soirées "
+        "classe classes question questions règle règles ville villes maison maisons "
+        "voiture voitures étoile étoiles erreur erreurs main mains fleur fleurs porte "
+        "portes table tables chambre chambres photo photos image images lettre lettres "
+        "raison raisons fin mère mères sœur sœurs part parts partie parties tasse tasses "
+        "cuillère cuillères bouteille bouteilles pomme pommes tonne tonnes école écoles "
+        "victime victimes réponse réponses".split()),
+    feminine_endings=("tion", "tions", "sion", "sions", "té", "tés", "ure", "ures", "ette",
+                      "ettes", "ence", "ences", "ance", "ances", "ée", "ées", "ie", "ies"),
+    masculine_nouns=frozenset(
+        "musée musées lycée lycées trophée trophées génie génies incendie incendies "
+        "parapluie parapluies été étés côté côtés comité comités pâté pâtés traité "
+        "traités athée".split()),
+    feminine_forms=((r"\bun$", "une"),),
+    million_words=("million", "millions", "milliard", "milliards"),
+    not_nouns=frozenset("et ou de du des à au aux en par pour avec sans entre vers sur sous que qui est sont était plus moins si ne pas".split()),
+    emoji_proper_nouns=("Noël", "Tokyo", "Japon", "Saint-Valentin"),
+    date_cues=frozenset({"le", "du", "au", "dès", "depuis", "jusqu'au", "avant", "après",
+                         "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi",
+                         "dimanche", "daté"}),
 )
 
 _DE = Language(
+    code_block=("Codebeispiel, eine Zeile, im Text.", "Codebeispiel, {n} Zeilen, im Text."),
     code="de", num2words="de", decimal_word="Komma", decimal_mode="digits", year_form=True,
     words={
         "and": "und", "or": "oder", "to": "bis", "percent": "Prozent", "plus": "plus",
@@ -261,6 +391,23 @@ _DE = Language(
         "caret": "Zirkumflex", "hash": "Raute", "degrees": "Grad",
         "half": "halb", "halves": "Halbe", "quarter": "Viertel", "quarters": "Viertel",
         "over": "durch", "hours": "Uhr",
+        "comma": "Komma",
+        "colon": "Doppelpunkt",
+        "semicolon": "Semikolon",
+        "exclamation": "Ausrufezeichen",
+        "question": "Fragezeichen",
+        "quote": "Apostroph",
+        "double_quote": "Anführungszeichen",
+        "backtick": "Backtick",
+        "open_paren": "Klammer auf",
+        "close_paren": "Klammer zu",
+        "open_bracket": "eckige Klammer auf",
+        "close_bracket": "eckige Klammer zu",
+        "open_brace": "geschweifte Klammer auf",
+        "close_brace": "geschweifte Klammer zu",
+        "ampersand": "Und-Zeichen",
+        "dollar": "Dollarzeichen",
+        "percent_sign": "Prozentzeichen",
     },
     units={
         "km": ("Kilometer", "Kilometer"), "m": ("Meter", "Meter"),
@@ -297,9 +444,42 @@ _DE = Language(
     ordinal_suffix=r"\.(?=\s+(?:[A-ZÄÖÜ][a-zäöüß]|Jahrhundert|Mal|Stock|Platz))",
     date_day="ordinal", date_template="{day} {month} {year}",
     time_template="{hour} Uhr {minute}",
+    feminine_nouns=frozenset(
+        "person personen frau frauen stadt städte nacht nächte zeit zeiten welt hand hände "
+        "tür türen uhr art arten zahl zahlen wahl antwort antworten mark tat taten "
+        "fahrt fahrten kraft kräfte macht nummer".split()),
+    feminine_endings=("ung", "heit", "keit", "schaft", "ion", "tät", "ik", "ie", "ei", "enz",
+                      "anz", "e"),
+    masculine_nouns=frozenset(
+        "ende auge name käse junge gebäude interesse kunde kollege affe löwe hase gedanke "
+        "glaube buchstabe friede wille bote erbe gefährte zeuge experte knabe "
+        "neffe bursche franzose grieche rabe riese sklave".split()),
+    feminine_forms=((r"^eins$", "eine"),),
+    before_noun_forms=((r"^eins$", "ein"),),
+    million_words=("Million", "Millionen", "Milliarde", "Milliarden"),
+    emoji_lowercase=frozenset(
+        "mit und oder von vom in im am an auf aus bei für gegen hinter neben ohne über "
+        "unter vor zum zur zu der die das den dem des ein eine einem einen einer eines "
+        "hoch runter nach oben unten links rechts nicht zwei drei vier fünf sechs sieben "
+        "acht neun zehn elf zwölf halb sich".split()),
+    emoji_adjective_stems=frozenset(
+        "rot blau grün gelb schwarz weiß orang lila braun grau rosa pink groß klein "
+        "mittler hell dunkel mittelhell mitteldunkel neu alt heiß kalt hoch tief gebrochen "
+        "fröhlich traurig lachend weinend vereinigt link recht oben unten offen "
+        "geschlossen leer voll schwer leicht gut schlecht lang kurz rund spitz weit "
+        "besorgt müd wütend verärgert schlafend lächelnd grinsend zwinkernd küssend "
+        "erstaunt erschrocken nachdenklich verwirrt glücklich".split()),
+    emoji_adjective_endings=("end", "ende", "endes", "ender", "enden", "endem", "ig", "ige",
+                             "iges", "iger", "igen", "lich", "liche", "liches", "licher",
+                             "lichen", "isch", "ische", "isches", "ischer", "ischen"),
+    emoji_proper_nouns=("Tokyo",),
+    date_cues=frozenset({"am", "vom", "zum", "bis", "ab", "seit", "montag", "dienstag",
+                         "mittwoch", "donnerstag", "freitag", "samstag", "sonntag",
+                         "datum"}),
 )
 
 _IT = Language(
+    code_block=("Esempio di codice, una riga, nel testo.", "Esempio di codice, {n} righe, nel testo."),
     code="it", num2words="it", decimal_word="virgola", decimal_mode="number",
     words={
         "and": "e", "or": "o", "to": "a", "percent": "per cento", "plus": "più",
@@ -313,6 +493,23 @@ _IT = Language(
         "tilde": "tilde", "underscore": "trattino basso", "caret": "accento circonflesso",
         "hash": "cancelletto", "degrees": "gradi", "half": "mezzo", "halves": "mezzi",
         "quarter": "quarto", "quarters": "quarti", "over": "su", "hours": "ore",
+        "comma": "virgola",
+        "colon": "due punti",
+        "semicolon": "punto e virgola",
+        "exclamation": "punto esclamativo",
+        "question": "punto interrogativo",
+        "quote": "apostrofo",
+        "double_quote": "virgolette",
+        "backtick": "accento grave",
+        "open_paren": "parentesi aperta",
+        "close_paren": "parentesi chiusa",
+        "open_bracket": "parentesi quadra aperta",
+        "close_bracket": "parentesi quadra chiusa",
+        "open_brace": "parentesi graffa aperta",
+        "close_brace": "parentesi graffa chiusa",
+        "ampersand": "e commerciale",
+        "dollar": "dollaro",
+        "percent_sign": "percento",
     },
     units={
         "km": ("chilometro", "chilometri"), "m": ("metro", "metri"),
@@ -340,9 +537,25 @@ _IT = Language(
     ordinal_suffix=r"(?:[ºª°])",
     date_day="first-ordinal", date_template="{day} {month} {year}",
     time_template="{hour} e {minute}",
+    feminine_nouns=frozenset(
+        "volta volte notte notti parte parti chiave chiavi persona persone ora ore "
+        "settimana settimane pagina pagine madre madri fine gente legge leggi mano "
+        "immagine immagini classe classi".split()),
+    feminine_endings=("a", "zione", "zioni", "sione", "sioni", "tà", "tù"),
+    masculine_nouns=frozenset(
+        "problema problemi sistema sistemi programma programmi tema temi clima poema "
+        "pianeta dramma diploma cinema papà".split()),
+    feminine_forms=((r"^uno$", "una"),),
+    before_noun_forms=((r"^uno$", "un"),),
+    million_words=("milione", "milioni", "miliardo", "miliardi"),
+    not_nouns=frozenset("e o di del della a al in nel per con senza tra fra fino da dal più meno che è sono".split()),
+    emoji_proper_nouns=("Natale", "Tokyo", "Giappone", "San Valentino"),
+    date_cues=frozenset({"il", "dal", "al", "del", "fino", "entro", "lunedì", "martedì",
+                         "mercoledì", "giovedì", "venerdì", "sabato", "domenica"}),
 )
 
 _PT = Language(
+    code_block=("Exemplo de código, uma linha, no texto.", "Exemplo de código, {n} linhas, no texto."),
     code="pt", num2words="pt", decimal_word="vírgula", decimal_mode="number",
     words={
         "and": "e", "or": "ou", "to": "a", "percent": "por cento", "plus": "mais",
@@ -356,6 +569,23 @@ _PT = Language(
         "tilde": "til", "underscore": "sublinhado", "caret": "circunflexo",
         "hash": "cerquilha", "degrees": "graus", "half": "meio", "halves": "meios",
         "quarter": "quarto", "quarters": "quartos", "over": "sobre", "hours": "horas",
+        "comma": "vírgula",
+        "colon": "dois pontos",
+        "semicolon": "ponto e vírgula",
+        "exclamation": "ponto de exclamação",
+        "question": "ponto de interrogação",
+        "quote": "aspa simples",
+        "double_quote": "aspas",
+        "backtick": "acento grave",
+        "open_paren": "abre parênteses",
+        "close_paren": "fecha parênteses",
+        "open_bracket": "abre colchetes",
+        "close_bracket": "fecha colchetes",
+        "open_brace": "abre chaves",
+        "close_brace": "fecha chaves",
+        "ampersand": "e comercial",
+        "dollar": "cifrão",
+        "percent_sign": "por cento",
     },
     units={
         "km": ("quilômetro", "quilômetros"), "m": ("metro", "metros"),
@@ -385,9 +615,26 @@ _PT = Language(
     ordinal_suffix=r"(?:\.?[ºª°])",
     date_day="cardinal", date_template="{day} de {month} de {year}",
     time_template="{hour} e {minute}",
+    feminine_nouns=frozenset(
+        "vez vezes mulher mulheres noite noites parte partes mãe mães gente tarde tardes "
+        "fonte fontes rede redes lei leis mão mãos flor flores luz luzes voz vozes razão "
+        "razões imagem imagens cor cores dor dores ordem ordens".split()),
+    feminine_endings=("a", "as", "ção", "ções", "dade", "dades", "gem", "gens", "são",
+                      "sões"),
+    masculine_nouns=frozenset(
+        "dia dias problema problemas sistema sistemas programa programas tema temas mapa "
+        "mapas idioma idiomas clima climas planeta planetas poema poemas telefonema "
+        "telefonemas cinema cinemas sofá sofás para até nada mais contra cada".split()),
+    feminine_forms=((r"\bum\b", "uma"), (r"\bdois\b", "duas"), (r"entos\b", "entas")),
+    million_words=("milhão", "milhões", "bilhão", "bilhões"),
+    not_nouns=frozenset("e ou de do da dos das a à ao em no na por para com sem entre até desde mais menos que é são foi".split()),
+    emoji_proper_nouns=("Natal", "Tóquio", "Japão", "São Valentim"),
+    date_cues=frozenset({"em", "no", "do", "desde", "até", "dia", "segunda", "terça",
+                         "quarta", "quinta", "sexta", "sábado", "domingo"}),
 )
 
 _AR = Language(
+    code_block=("مثال برمجي، سطر واحد، في النص.", "مثال برمجي، {n} أسطر، في النص."),
     code="ar", num2words="ar", decimal_word="فاصلة", decimal_mode="digits",
     words={"percent": "بالمئة", "to": "إلى", "and": "و", "or": "أو", "plus": "زائد",
            "minus": "ناقص", "equals": "يساوي", "at": "at", "dot": "نقطة", "slash": "/",
@@ -396,10 +643,12 @@ _AR = Language(
 )
 
 _ZH = Language(
+    code_block=("代码示例，一行，见正文。", "代码示例，{n}行，见正文。"),
     code="zh", num2words="", decimal_word="点", decimal_mode="digits",
     words={"percent": "百分之", "to": "到", "and": "和", "or": "或", "plus": "加",
-           "minus": "减", "equals": "等于", "at": "at", "dot": "点", "slash": "/",
-           "number": "号", "degrees": "度"},
+           "minus": "负", "equals": "等于", "at": "at", "dot": "点", "slash": "/",
+           "number": "号", "degrees": "度",
+           "classifiers": "个位本只条张次天件种家名辆台部份周小岁人间层杯瓶块句篇首"},
     roman_cardinal_after=(), regnal_ordinal=False,
 )
 
@@ -416,6 +665,8 @@ def language_for(tag: str) -> Language:
     lang = LANGUAGES.get(base)
     if lang is None:
         return NEUTRAL
+    if base == "pt" and tag.lower().replace("_", "-") in ("pt-br",):
+        return replace(lang, num2words="pt_BR")  # dezesseis, not dezasseis
     if base == "en" and tag.lower() not in ("en", "en-us"):
         # Outside the US the day comes first (16/9 is the 16th of September).
         return replace(lang, month_first=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -37,14 +38,19 @@ def _regex(pattern: str | Callable[[Language], str], flags: int = 0) -> Callable
         [Callable[[re.Match[str], Language], str | None]], Finder]:
     """Make a finder from a pattern (or a per-language pattern) and a handler."""
     def wrap(handler: Callable[[re.Match[str], Language], str | None]) -> Finder:
-        def find(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
+        def find(text: str, lang: Language, start: int = 0,
+                 end: int | None = None) -> Iterator[tuple[int, int, str]]:
+            # Searching the whole text between start and end (not a slice of it), a
+            # pattern looks behind at what is written before the span ("</script>"'s
+            # ">" is not a symbol standing alone) and a handler sees the sentence.
             compiled = _pattern_for(pattern, flags, lang)
             if compiled is None:
                 return
-            for match in compiled.finditer(text):
+            for match in compiled.finditer(text, start, len(text) if end is None else end):
                 said = handler(match, lang)
                 if said is not None:
                     yield match.start(), match.end(), said
+        find.whole_text = True  # type: ignore[attr-defined]
         return find
     return wrap
 
@@ -73,6 +79,74 @@ def _word(lang: Language, key: str) -> str:
 
 def _num(lang: Language) -> str:
     return w.number_pattern(lang.code or "en")
+
+
+# --- code spans ----------------------------------------------------------------------
+
+#: Around a code span in the text to normalize (the parser puts them around ``<code>``);
+#: a span between backticks is code too (plain text written the Markdown way).
+CODE_OPEN, CODE_CLOSE = "\ue000", "\ue001"
+
+#: Each symbol's key in the language's words (said one by one in code).
+_CODE_SYMBOLS = {
+    "-": "dash", "_": "underscore", ".": "dot", ",": "comma", ":": "colon",
+    ";": "semicolon", "!": "exclamation", "?": "question", "'": "quote", "’": "quote",
+    '"': "double_quote", "`": "backtick", "(": "open_paren", ")": "close_paren",
+    "[": "open_bracket", "]": "close_bracket", "{": "open_brace", "}": "close_brace",
+    "<": "less", ">": "greater", "=": "equals", "+": "plus", "*": "asterisk",
+    "/": "slash", "\\": "backslash", "|": "pipe", "&": "ampersand", "^": "caret",
+    "~": "tilde", "@": "at", "#": "hash", "$": "dollar", "%": "percent_sign",
+}
+
+
+def _code(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
+    """A code span said as written: its words as they are, its numbers in words, and
+    every symbol by its name, one by one (``a -> b``: "a dash greater than b";
+    ``--force``: "dash dash force"), so a listener can type what a reader sees."""
+    if CODE_OPEN not in text and "`" not in text:
+        return
+    for match in re.finditer(rf"{CODE_OPEN}([^{CODE_CLOSE}]*){CODE_CLOSE}|`([^`]+)`", text):
+        code = match.group(1) if match.group(1) is not None else match.group(2)
+        yield match.start(), match.end(), f" {say_code(code, lang)} "
+
+
+def say_code(code: str, lang: Language) -> str:
+    """The words for a piece of code (see :func:`_code`)."""
+    out: list[str] = []
+    # A hyphen inside a word is part of it (Content-Encoding, stale-if-error).
+    for token in re.findall(r"\d+|[^\W\d_]+(?:-[^\W\d_]+)*|\S", code):
+        if token.isdigit():
+            out.append(w.cardinal(int(token), lang) if lang.has_rules else token)
+        elif token[0].isalpha():
+            out.append(token)
+        elif token in _CODE_SYMBOLS:
+            key = _CODE_SYMBOLS[token]
+            out.append(lang.words.get(key) or _EN_CODE_WORDS.get(key, key))
+        elif not emoji.is_emoji(token):
+            out.append(unicodedata.name(token, "").lower() or token)
+    return " ".join(out)
+
+
+_EN_CODE_WORDS = {"dash": "dash", "underscore": "underscore", "dot": "dot"}
+
+
+# --- hexadecimal, code points, percent-encoding --------------------------------------
+
+def _hex_digits(text: str, lang: Language) -> str:
+    return " ".join(w.cardinal(int(c), lang) if c.isdigit() else c.upper() for c in text)
+
+
+@_regex(r"(?<![\w.])0[xX]([0-9A-Fa-f]+)\b|(?<![\w])U\+([0-9A-Fa-f]{4,6})\b"
+        r"|(?<![\w%])%([0-9A-Fa-f]{2})(?![\w])")
+def _hexadecimal(match: re.Match[str], lang: Language) -> str | None:
+    """0x202F, U+202F, %20: the marks by name, then digit by digit (hexadecimal)."""
+    if not lang.has_rules:
+        return None
+    if match.group(1):
+        return f"{w.cardinal(0, lang)} x {_hex_digits(match.group(1), lang)}"
+    if match.group(2):
+        return f"U {_word(lang, 'plus')} {_hex_digits(match.group(2), lang)}"
+    return f"{_word(lang, 'percent_sign')} {_hex_digits(match.group(3), lang)}"
 
 
 # --- web, e-mail, handles -----------------------------------------------------------
@@ -105,9 +179,14 @@ def _hashtag(match: re.Match[str], lang: Language) -> str:
     return f"{_word(lang, 'hashtag')} {name}"
 
 
-@_regex(r"(?<![\w&])#\s?(?=\d)")
-def _number_sign(match: re.Match[str], lang: Language) -> str:
-    return f"{_word(lang, 'number')} "
+@_regex(r"(?<![^\W\d_&])#\s?(\d+(?:\.\d+)*)(?![\d,]\d|\.\d)")
+def _number_sign(match: re.Match[str], lang: Language) -> str | None:
+    """#3699 (an issue), #1, RFC2616#14.11: "number" and the number (never a year)."""
+    if not lang.has_rules:
+        return None
+    point = _word(lang, "dot") if lang.code != "en" else "point"
+    parts = f" {point} ".join(w.cardinal(int(p), lang) for p in match.group(1).split("."))
+    return f"{_word(lang, 'number')} {parts}"
 
 
 # --- emoji ---------------------------------------------------------------------------
@@ -131,12 +210,57 @@ def _emoji(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
         name = ""
         if not decorative and lang.code in emoji.LANGUAGES:
             name = emoji.demojize(item["emoji"], language=lang.code, delimiters=("", ""))
-            name = "" if name == item["emoji"] else name.replace("_", " ").strip()
+            name = "" if name == item["emoji"] else emoji_name(name, lang)
         yield start, end, f" {name} " if name else " "
     # A stray variation selector or joiner is never said.
     for match in re.finditer(r"[\ufe0e\ufe0f\u200d\u20e3]", text):
         if not any(i["match_start"] <= match.start() < i["match_end"] for i in found):
             yield match.start(), match.end(), ""
+
+
+def emoji_name(name: str, lang: Language) -> str:
+    """A CLDR emoji name as the ``emoji`` package gives it ("weinendes_gesicht",
+    "drapeau_france") with the capitals the language writes: German nouns
+    ("weinendes Gesicht"), and in every language the proper nouns (country and
+    region names from CLDR via Babel, "drapeau France", "árbol de Navidad")."""
+    words = name.replace("_", " ").split()
+    if lang.code == "de":
+        words = [_german_capital(word, words[i + 1:], lang) for i, word in enumerate(words)]
+    text = " ".join(words)
+    for proper in _proper_nouns(lang.code, lang.emoji_proper_nouns):
+        text = re.sub(rf"(?<![\w-]){re.escape(proper)}(?![\w-])", proper, text,
+                      flags=re.IGNORECASE)
+    return text
+
+
+def _german_capital(word: str, rest: list[str], lang: Language) -> str:
+    """A word of a German CLDR name with its capital when it is a noun."""
+    lower = word.lower()
+    if lower in lang.emoji_lowercase or not lower[:1].isalpha():
+        return lower
+    if rest and any(r.lower() not in lang.emoji_lowercase for r in rest) and (
+            any(lower.removesuffix(e) in lang.emoji_adjective_stems
+                for e in ("em", "en", "er", "es", "e", ""))
+            or lower.endswith(lang.emoji_adjective_endings)):
+        return lower  # an adjective before its noun: "weinendes Gesicht"
+    if not rest and lower.removesuffix("e") in lang.emoji_adjective_stems:
+        return lower  # "Daumen hoch", "Ampel rot"
+    # Nouns (and each part of "Lehrer(in)", "IT-Experte/IT-Expertin") take a capital.
+    capital = re.sub(r"(?:(?<=^)|(?<=[/-]))([^\W\d_])", lambda m: m.group(1).upper(), lower)
+    return re.sub(r"(?:(?<=^)|(?<=/))It-", "IT-", capital)  # IT-Experte
+
+
+@functools.cache
+def _proper_nouns(code: str, extra: tuple[str, ...]) -> tuple[str, ...]:
+    """Country and region names in ``code`` (CLDR, via Babel) and the table's own."""
+    from babel import Locale
+
+    try:
+        names = [str(n) for n in Locale.parse(code).territories.values()] if code else []
+    except (ValueError, LookupError):
+        names = []
+    names = [n for n in names if n[:1].isupper() and "(" not in n]
+    return tuple(sorted(set(names) | set(extra), key=len, reverse=True))
 
 
 # --- abbreviations -------------------------------------------------------------------
@@ -190,10 +314,27 @@ def _lone_section_sign(match: re.Match[str], lang: Language) -> str:
     return f" {_word(lang, 'section' if match.group(0) == '§' else 'paragraph')} "
 
 
-@_regex(r"\b[vV](\d+(?:\.\d+)+)\b|(?<![\d.])(\d+\.\d+\.\d+(?:\.\d+)*)(?![\d.]*\d)"
-        r"|(?<=[Vv]ersion )(\d+\.\d+)\b|(?<=[Vv]ersión )(\d+\.\d+)\b")
+#: Names a two-part version follows ("Python 3.12", "httpcore 1.0"), in any language.
+VERSIONED = ("Python", "Django", "Node", "Node.js", "Java", "PHP", "Ruby", "Perl", "Rust",
+             "Go", "macOS", "iOS", "Android", "Windows", "Ubuntu", "Debian", "Fedora",
+             "Firefox", "Chrome", "Safari", "HTTP", "TLS", "SSL", "OAuth", "Unicode",
+             "CommonMark", "GFM", "pandoc", "Pandoc", "Markdown", "MkDocs", "httpcore",
+             "httpx", "HTTPX", "urllib3", "Kubernetes", "Docker", "Git", "npm", "pip",
+             "Bootstrap", "jQuery", "React", "Vue", "Angular", "Qt", "GTK", "OpenSSL",
+             "version", "Version", "versión", "Versión", "versione", "versão", "Versão")
+
+
+def _version_pattern(lang: Language) -> str:
+    names = "|".join(re.escape(n) for n in VERSIONED)
+    return (r"\b[vV](\d+(?:\.\d+)+)\b|(?<![\d.])(\d+\.\d+\.\d+(?:\.\d+)*)(?![\d.]*\d)"
+            rf"|(?<![\w.])(?P<name>(?:{names}) )(\d+\.\d+)\b(?![.,]\d)"
+            r"|(?<![\w.,])(\d+\.\d+)(?= (?:release|releases|branch|series|beta)\b)")
+
+
+@_regex(_version_pattern)
 def _version(match: re.Match[str], lang: Language) -> str | None:
-    text = next(g for g in match.groups() if g)
+    name = match.group("name") or ""
+    text = next(g for g in match.groups() if g and g != name)
     parts = text.split(".")
     if not match.group(1) and len(parts) == 3 and _date_of(parts, lang) is not None:
         return None  # 9.11.2030 is a date
@@ -201,7 +342,7 @@ def _version(match: re.Match[str], lang: Language) -> str | None:
         return None  # 1.234.567 is a number where "." groups thousands
     point = _word(lang, "dot") if lang.code != "en" else "point"
     said = f" {point} ".join(w.cardinal(int(p), lang) for p in parts)
-    return f"{_word(lang, 'version')} {said}" if match.group(1) else said
+    return f"{_word(lang, 'version')} {said}" if match.group(1) else name + said
 
 
 # --- dates and times -----------------------------------------------------------------
@@ -224,9 +365,14 @@ def _date_of(parts: list[str], lang: Language) -> tuple[int, int, int] | None:
     return y, m, d
 
 
-def say_date(y: int | None, m: int, d: int | None, lang: Language, case: str = "") -> str:
-    """A date in words, in the language's order ("September sixteenth, 2030" in words)."""
+def say_date(y: int | None, m: int, d: int | None, lang: Language, case: str = "",
+             day_first: bool = False) -> str:
+    """A date in words, in the language's order ("September sixteenth, 2030" in words);
+    in English a date written day first keeps its order ("the sixteenth of September")."""
     month = w.month_name(m, lang.code)
+    if lang.code == "en" and (day_first or not lang.month_first) and d is not None:
+        said = f"the {w.ordinal(d, lang)} of {month}"
+        return f"{said}, {w.year(y, lang)}" if y else said
     if d is None:
         day = ""
     elif lang.date_day == "ordinal":
@@ -305,7 +451,7 @@ def _written_date(match: re.Match[str], lang: Language) -> str | None:
         return None
     pre = g["pre"] or ""
     case = "n" if pre else _german_case(match.string[:match.start()], lang)
-    said = say_date(y, m, d, lang, case)
+    said = say_date(y, m, d, lang, case, day_first=bool(g["d1"]))
     wide = w.month_name(m, lang.code).lower()
     if match.group(0).endswith(".") and name.lower() == wide and not (y and not g["m3"]):
         said += "."  # the period ends the sentence; it was not an abbreviation's
@@ -319,19 +465,45 @@ def _day_month_pattern(lang: Language) -> str:
 
 @_regex(_day_month_pattern)
 def _fraction_or_date(match: re.Match[str], lang: Language) -> str:
-    """9/16 in a US book is September 16th (the day cannot be a month);
-    1/2 and 3/4 are fractions; anything else is said "a over b"."""
+    """``a/b`` without a year: a fraction or a day and month. The rule, in order:
+
+    1. a unit or "of" right after it ("3/4 cup", "3/4 of them") makes it a fraction;
+    2. a date word right before it ("on 3/4", "el 3/4", "am 3/4", a weekday; the
+       table's ``date_cues``) makes it a date, read in the book's order (month first
+       in en-US, day first elsewhere) when it is a valid one;
+    3. a number that can only be the day (9/16 in en-US, 16/9 elsewhere) makes it a date;
+    4. anything else is a fraction: "three quarters", "two thirds", "tres cuartos",
+       else "a over b" ("tres entre siete").
+    """
     a, b = int(match.group(1)), int(match.group(2))
     m, d = (a, b) if lang.month_first else (b, a)
     unit = match.group("unit") or ""
-    if not unit and d > 12 and 1 <= m <= 12 and d <= calendar.monthrange(2024, m)[1]:
-        return say_date(None, m, d, lang)
-    if b in (2, 4) and 0 < a < b and lang.code == "en":
+    if (a, b) == (24, 7):
+        return _fraction(a, b, lang) + unit  # open 24/7
+    if m > 12 >= d:
+        m, d = d, m  # 16/9 in a US book: only the 16 can be the day
+    valid = 1 <= m <= 12 and 1 <= d <= calendar.monthrange(2024, m)[1]
+    cue = re.search(r"([^\W\d_]+)\W*$", match.string[:match.start()])
+    if not unit and valid and (d > 12 or (cue is not None and cue.group(1).lower()
+                                           in lang.date_cues)):
+        return say_date(None, m, d, lang, _german_case(match.string[:match.start()], lang))
+    return _fraction(a, b, lang) + unit
+
+
+def _fraction(a: int, b: int, lang: Language) -> str:
+    """``a/b`` said as a fraction in ``lang``."""
+    if (a, b) == (24, 7) and lang.code == "en":
+        return "twenty-four seven"
+    if lang.code == "en" and b in (2, 4) and 0 < a < b:
         key = ("half", "halves") if b == 2 else ("quarter", "quarters")
-        return f"{w.cardinal(a, lang) if a > 1 else 'one'} {_word(lang, key[a > 1])}{unit}"
-    if 0 < a < b <= 10 and lang.code == "en":
-        return f"{w.cardinal(a, lang)} {w.ordinal(b, lang)}{'s' if a > 1 else ''}{unit}"
-    return f"{w.cardinal(a, lang)} {_word(lang, 'over')} {w.cardinal(b, lang)}{unit}"
+        return f"{w.cardinal(a, lang) if a > 1 else 'one'} {_word(lang, key[a > 1])}"
+    if lang.code == "en" and 0 < a < b <= 10:
+        return f"{w.cardinal(a, lang)} {w.ordinal(b, lang)}{'s' if a > 1 else ''}"
+    if b in (2, 4) and 0 < a < b and "quarter" in lang.words:
+        key = ("half", "halves") if b == 2 else ("quarter", "quarters")
+        noun = _word(lang, key[a > 1])
+        return f"{agree(w.cardinal(a, lang), noun.capitalize() if lang.code == 'de' else noun, lang)} {noun}"
+    return f"{w.cardinal(a, lang)} {_word(lang, 'over')} {w.cardinal(b, lang)}"
 
 
 @_regex(r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?(?![\d:])"
@@ -418,8 +590,7 @@ def _money(match: re.Match[str], lang: Language) -> str | None:
         connector = " de " if lang.code in ("es", "fr", "pt") else " "
         return f"{amount} {scale}{connector}{major_many}"
     major = int(whole)
-    said = f"{w.cardinal(major, lang)} {major_one if major == 1 else major_many}"
-    said = _apocope(said, lang)
+    said = _apocope(f"{w.cardinal(major, lang)} {major_one if major == 1 else major_many}", lang)
     if fraction and int(fraction):
         cents = int(fraction.ljust(2, "0")[:2])
         minor = f"{w.cardinal(cents, lang)} {minor_one if cents == 1 else minor_many}"
@@ -429,10 +600,52 @@ def _money(match: re.Match[str], lang: Language) -> str | None:
 
 
 def _apocope(said: str, lang: Language) -> str:
-    """Spanish "uno" before a noun is "un" (cincuenta y un dólares, veintiún euros)."""
-    if lang.code != "es":
-        return said
-    return re.sub(r"\bveintiuno\b", "veintiún", re.sub(r"\buno\b(?= (?!coma\b|con\b)\w)", "un", said))
+    """A number then its noun ("21 libros", "1 semana"): the number agrees with the noun."""
+    head, _, noun = said.rpartition(" ")
+    return f"{agree(head, noun, lang)} {noun}" if head else said
+
+
+def is_feminine(noun: str, lang: Language) -> bool:
+    """True when ``noun`` is feminine in ``lang`` (its table: nouns, endings, exceptions)."""
+    word = noun.lower().strip(".,;:!?)")
+    if not word or word in lang.masculine_nouns:
+        return False
+    return word in lang.feminine_nouns or word.endswith(lang.feminine_endings)
+
+
+def agree(number: str, noun: str, lang: Language) -> str:
+    """Number words before ``noun`` in the form the noun asks for: "veintiuna personas",
+    "una semana", "vingt et une heures", "duas horas", "eine Woche", "veintiún libros".
+
+    Words up to a "million" keep their form (un millón de personas); a decimal is left
+    as it is (uno coma cinco horas).
+    """
+    if not noun or not (lang.feminine_forms or lang.before_noun_forms):
+        return number
+    if lang.decimal_word in number.split() or noun.lower() in lang.not_nouns:
+        return number
+    if lang.code == "de" and not noun[:1].isupper():
+        return number  # German nouns have a capital; "1 von 5" is no noun
+    head, tail = "", number
+    for million in lang.million_words:
+        at = number.rfind(million)
+        if at >= 0 and len(number[:at + len(million)]) > len(head):
+            head, tail = number[:at + len(million)], number[at + len(million):]
+    forms = lang.feminine_forms if is_feminine(noun, lang) else lang.before_noun_forms
+    if lang.code == "it" and not is_feminine(noun, lang) and re.match(
+            r"(?:s[^aeiouàèéìòù]|z|gn|ps|x|y)", noun.lower()):
+        forms = ()  # uno studente, uno zaino
+    for pattern, replacement in forms:
+        tail = re.sub(pattern, replacement, tail.strip() if "^" in pattern else tail)
+        if "^" in pattern and head:
+            tail = " " + tail
+    return head + tail
+
+
+def _next_word(text: str) -> str:
+    """The word right after a number (its noun, when it has one)."""
+    match = re.match(r"\s+([^\W\d_][\w'’-]*)", text)
+    return match.group(1) if match else ""
 
 
 def _percent_pattern(lang: Language) -> str:
@@ -449,7 +662,8 @@ def _percent(match: re.Match[str], lang: Language) -> str:
 
 def _amount(text: str, lang: Language) -> str:
     if text.startswith("-"):
-        return f"{_word(lang, 'minus')} {w.number(text[1:], lang)}"
+        space = "" if lang.code == "zh" else " "
+        return f"{_word(lang, 'minus')}{space}{w.number(text[1:], lang)}"
     return w.number(text, lang)
 
 
@@ -472,6 +686,11 @@ def _range(match: re.Match[str], lang: Language) -> str | None:
     a, b = match.group("a"), match.group("b")
     to = _word(lang, "to")
     unit = match.group("unit")
+    if (len(a) > 1 and a.startswith("0")) or (len(b) > 1 and b.startswith("0")):
+        return None  # an identifier (44-0553234): its digits are read below
+    if not unit and "," not in a + b and "." not in a + b and int(b) < int(a) and int(a) > 24:
+        # ISO 639-1, RFC 2616-2: a name with a dash, not a range
+        return f"{w.cardinal(int(a), lang)} {_word(lang, 'dash')} {w.cardinal(int(b), lang)}"
     if re.fullmatch(r"\d{4}", a) and re.fullmatch(r"\d{2,4}", b):
         if len(b) == 2:
             b = a[:2] + b
@@ -479,7 +698,9 @@ def _range(match: re.Match[str], lang: Language) -> str | None:
             return None
         said = f"{w.year(int(a), lang)} {to} {w.year(int(b), lang)}"
     else:
-        said = f"{w.number(a, lang)} {to} {w.number(b, lang)}"
+        noun = lang.units[unit][1] if unit and unit != "%" else _next_word(
+            match.string[match.end():])
+        said = f"{agree(w.number(a, lang), noun, lang)} {to} {agree(w.number(b, lang), noun, lang)}"
     if unit == "%":
         said += " " + (_word(lang, "percent"))
     elif unit:
@@ -562,7 +783,10 @@ _REGNAL_NAMES = frozenset(
     "Luis Juan Enrique Alfonso Fernando Isabel John Paul Pius Leo Benedict Gregory Innocent "
     "Clement Alexander Nicholas Peter Frederick Friedrich Wilhelm Ludwig Karl Otto Heinrich "
     "Napoleon Catherine Mary Anne Victoria Pedro Manuel João Vittorio Umberto Francis "
-    "Francisco François Jean Pierre Mohammed Hassan Ramses Amenhotep Thutmose Rama".split())
+    "Francisco François Jean Pierre Mohammed Hassan Ramses Amenhotep Thutmose Rama "
+    "Benoît Benedikt Benedetto Bento Clemente Grégoire Gregorio Léon León Leone Pie Pío Pio "
+    "Pablo Paolo Paulo Guillaume Henri Enrico Carlo Giovanni Juana Isabelle Élisabeth "
+    "Jacques Jaime Giacomo Ricardo Riccardo Eduardo Edoardo Jorge Giorgio Georg".split())
 
 
 def roman_value(text: str) -> int | None:
@@ -583,7 +807,7 @@ def _roman_pattern(lang: Language) -> str:
     keys = "|".join(re.escape(k) for k in sorted(lang.roman_cardinal_after, key=len,
                                                   reverse=True))
     cardinal = rf"(?P<key>\b(?:{keys}) )(?P<c>[IVXLCDM]+)\b(?!['’]\w)" if keys else ""
-    regnal = (r"(?P<name>\b[A-Z][a-zäöüéèáíóúç]{1,14} )(?P<r>[IVXLCDM]+)\b(?![’']\w)"
+    regnal = (r"(?P<name>\b[A-ZÉ][a-zäöüéèáíóúçîôûâêëïñãõ]{1,14} )(?P<r>[IVXLCDM]+)\b(?![’']\w)"
               r"(?:\.(?=\s+[a-zäöüß]))?")
     return f"{cardinal}|{regnal}" if cardinal else regnal
 
@@ -615,18 +839,29 @@ def _roman(match: re.Match[str], lang: Language) -> str | None:
 
 # --- acronyms, slashes, symbols -------------------------------------------------------
 
-def acronyms(keep: frozenset[str]) -> Finder:
-    """Acronyms said letter by letter (``CBT`` -> ``C B T``) unless said as a word
-    (the language's table) or the lexicon has them (it has the last word)."""
+def shouted(text: str) -> bool:
+    """True when ``text`` is words mostly in capitals (a shouted heading, not acronyms);
+    one or two words ("FAQ", "RFC7231, RFC2616") are acronyms."""
+    letters = [c for c in text if c.isalpha()]
+    if len(re.findall(r"[^\W\d_]+", text)) < 3:
+        return False
+    return not letters or sum(c.isupper() for c in letters) > 0.6 * len(letters)
+
+
+def acronyms(keep: frozenset[str], loud: bool = False) -> Finder:
+    """Acronyms said letter by letter (``CBT`` -> ``C B T``, ``RFC7235``) unless said as
+    a word (the language's table) or the lexicon has them (it has the last word).
+    ``loud``: the whole sentence is in capitals, so nothing is an acronym."""
     def find(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
-        letters = [c for c in text if c.isalpha()]
-        if not lang.has_rules or not letters or sum(c.isupper() for c in letters) > 0.6 * len(
-                letters):
-            return  # a shouted heading, not acronyms
-        for match in re.finditer(r"\b([A-Z]{2,6})(s?)\b", text):
+        if not lang.has_rules or loud:
+            return
+        for match in re.finditer(r"\b([A-Z]{2,6})(s?)(?:\b|(?=\d))", text):
             word = match.group(1)
             if word in keep or word + match.group(2) in keep or word in lang.acronym_words:
                 continue
+            vowels = sum(c in "AEIOUY" for c in word)
+            if len(word) >= 5 and vowels >= 2 and vowels >= 0.3 * len(word):
+                continue  # README, VISION, ASCII, UNESCO: said as a word
             if roman_value(word) is not None and len(word) > 1 and word in ("II", "III", "IV",
                                                                              "VI", "VII", "VIII",
                                                                              "IX", "XI", "XII"):
@@ -703,11 +938,15 @@ _SYMBOL_NAMES = {"|": "pipe", ">": "greater", "<": "less", "*": "asterisk", "\\"
 
 
 @_regex(r"(?<!\S)(\|\||&&|>>|<<|>=|<=|==|!=|->|=>|[|><*\\~^_#=+/])(?!\S)"
-        r"|(?<=[\"“‘'])(\|\||&&|>=|<=|==|!=|[|><*\\~^_#=+/])(?=[\"”’'])")
+        r"|(?<=[\"“‘'])(\|\||&&|>=|<=|==|!=|[|><*\\~^_#=+/])(?=[\"”’'])"
+        r"|[\"“‘']([@$%&{}\[\]()!?;:,.`-])[\"”’']")
 def _symbol(match: re.Match[str], lang: Language) -> str | None:
-    """A symbol standing on its own (a sentence about the ``>`` operator) is said by name."""
+    """A symbol standing on its own (a sentence about the ``>`` operator) is said by name,
+    and so is one quoted ("contains unescaped '@'")."""
     if not lang.has_rules:
         return None
+    if match.group(3):
+        return say_code(match.group(3), lang)
     sign = match.group(1) or match.group(2)
     key = _SYMBOL_NAMES[sign]
     if key == "not_equal":
@@ -723,26 +962,35 @@ def _symbol(match: re.Match[str], lang: Language) -> str | None:
 def _year_pattern(lang: Language) -> str:
     if lang.code == "zh":
         return r"(\d{4})(?=年)"
-    return r"(?<![\w.,:/-])(1[1-9]\d\d|20\d\d)(?![\w,:/-]|[.,]\d)" if lang.year_form else ""
+    # A year ends a clause as often as a sentence: "(Smith, 2019)", "Smith 2019, p. 3",
+    # "in 2019, we"; a citation may add a letter ("Smith 2019a").
+    return (r"(?<![\w.,:/-])(1[1-9]\d\d|20\d\d)(?P<letter>[a-z](?![\w]))?"
+            r"(?![\w:/-]|[.,]\d)") if lang.year_form else ""
 
 
 @_regex(_year_pattern)
 def _year(match: re.Match[str], lang: Language) -> str:
     if lang.code == "zh":
         return "".join(w.cardinal(int(d), lang) for d in match.group(1))  # 二零二六年
-    return w.year(int(match.group(1)), lang)
+    letter = match.group("letter")
+    return w.year(int(match.group(1)), lang) + (f" {letter}" if letter else "")
 
 
 def _cardinal_pattern(lang: Language) -> str:
-    return rf"(?P<sign>(?<![\w.,])-)?{_num(lang)}" if lang.has_rules else ""
+    # A minus sign after a word is a hyphen (COVID-19), but not after a Chinese one (是-5).
+    return rf"(?P<sign>(?<![.,]|[^\W\u2e80-\u9fff])-)?{_num(lang)}" if lang.has_rules else ""
 
 
 @_regex(_cardinal_pattern)
 def _number(match: re.Match[str], lang: Language) -> str:
-    said = _amount(match.group(0), lang)
-    if re.match(r"\s+[^\W\d]", match.string[match.end():]):
-        said = _apocope(said, lang)  # veintiún libros
-    return said
+    written = match.group(0)
+    if len(written) > 2 and written.startswith("0") and written.isdigit():
+        return w.digits(written, lang)  # 0553234, 007: an identifier, digit by digit
+    said = _amount(written, lang)
+    if said == "二" and match.string[match.end():match.end() + 1] in _word(lang, "classifiers"):
+        return "两"  # 两个苹果: two of something is 两 before a measure word
+    noun = _next_word(match.string[match.end():])
+    return agree(said, noun, lang) if noun else said  # veintiún libros, veintiuna personas
 
 
 def _digit_pattern(lang: Language) -> str:
@@ -761,10 +1009,10 @@ def _eastern_digits(match: re.Match[str], lang: Language) -> str:
     return w.cardinal(value, lang) if lang.has_rules else str(value)
 
 
-def rules_for(keep: frozenset[str]) -> tuple[Rule, ...]:
+def rules_for(keep: frozenset[str], loud: bool = False) -> tuple[Rule, ...]:
     """Every rule, in the order it applies (earlier rules win their spans)."""
     return (
-        Rule("url", _url), Rule("e-mail", _email), Rule("handle", _handle),
+        Rule("code", _code), Rule("url", _url), Rule("hexadecimal", _hexadecimal), Rule("e-mail", _email), Rule("handle", _handle),
         Rule("hashtag", _hashtag), Rule("emoji", _emoji),
         Rule("abbreviation", _abbreviations), Rule("phone", _phone),
         Rule("section sign", _section_sign), Rule("section sign", _lone_section_sign),
@@ -774,7 +1022,7 @@ def rules_for(keep: frozenset[str]) -> tuple[Rule, ...]:
         Rule("unit", _degree), Rule("date or fraction", _fraction_or_date),
         Rule("number sign", _number_sign), Rule("ordinal", _ordinal),
         Rule("decade", _decade), Rule("roman numeral", _roman),
-        Rule("acronym", acronyms(keep)), Rule("path", _path), Rule("slash", _word_slash),
+        Rule("acronym", acronyms(keep, loud)), Rule("path", _path), Rule("slash", _word_slash),
         Rule("symbol", _symbol), Rule("ampersand", _ampersand), Rule("math", _times),
         Rule("math", _math), Rule("number", _eastern_digits), Rule("year", _year),
         Rule("number", _number), Rule("number", _digits),

@@ -26,9 +26,10 @@ def cardinal(value: int, lang: Language) -> str:
         return f"{lang.words.get('minus', 'minus')} {cardinal(-value, lang)}"
     if lang.code == "zh":
         return _zh(value)
-    words = num2words(value, lang=lang.num2words or "en")
-    # num2words writes "one thousand, two hundred": the comma is not a pause.
-    return " ".join(str(words).replace(",", " ").split())
+    words = " ".join(str(num2words(value, lang=lang.num2words or "en")).replace(",", " ").split())
+    # num2words writes "one thousand, two hundred": the comma is not a pause; and
+    # Arabic "و ستة": the conjunction is written on the word it joins (وستة).
+    return re.sub(r"(?<!\S)و (?=\S)", "و", words) if lang.code == "ar" else words
 
 
 def ordinal(value: int, lang: Language, feminine: bool = False) -> str:
