@@ -11,7 +11,8 @@ sentence free, the encoded-audio cache every unchanged section, and
 listening site never shows and what costs a whole book's audio on every save:
 the M4B audiobook (every section re-encoded to AAC), the Readium and LPF
 packages and the DAISY zips (every MP3 copied into a zip), and the EPUB's
-own audio (the EPUB is written text-only). ``publisher build`` makes them; the
+own audio (the EPUB is written text-only, and the edited section is encoded
+once, in the podcast profile, instead of once more in the EPUB's compact one). ``publisher build`` makes them; the
 preview writes to ``OUTDIR/.preview/<slug>/`` so it never replaces a finished
 book with a partial one, and writes no up-to-date stamp, so the next build
 does make the whole book (from the same caches: only what the preview did not
@@ -108,9 +109,15 @@ class PreviewState:
 
 
 def preview_options(options: BuildOptions) -> BuildOptions:
-    """The options of a preview's builds: into ``OUTDIR/.preview``, with the builds' cache."""
+    """The options of a preview's builds: into ``OUTDIR/.preview``, with the builds' cache.
+
+    The EPUB's audio profile is the section files' own, so each section is
+    encoded once, not twice (the second file is a copy; the preview's EPUB
+    carries no audio anyway): that is half of what a save costs.
+    """
     return dataclasses.replace(options, out_root=options.out_root / PREVIEW_DIR,
-                               cache_dir=options.cache_root)
+                               cache_dir=options.cache_root,
+                               epub_audio_profile=options.audio_profile)
 
 
 class PreviewSession:
