@@ -187,8 +187,8 @@ class PreviewSession:
         except PublisherError as exc:
             state = dataclasses.replace(before, attempt=before.attempt + 1, error=str(exc),
                                         seconds=round(time.monotonic() - started, 3))
-            log.error("%s", exc)
-            if self._last is not None:
+            if self._last is not None:  # else start() raises it: said once
+                log.error("%s", exc)
                 log.error("The preview keeps showing the last good build; fix the source "
                           "and save again.")
             self.live.publish(state)

@@ -31,7 +31,7 @@ from publisher.preview import PreviewSession, is_local_client
 from tests.helpers import FIXTURES, ROOT
 from tests.test_site_browser import CHROMIUM, CHROMIUM_ARGS, HOW_TO_INSTALL, _missing
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("preview")]
+pytestmark = pytest.mark.xdist_group("preview")
 
 #: How long a reload may take here: generous, the machine may be busy (not a speed test).
 RELOAD_TIMEOUT_MS = 60_000
@@ -153,6 +153,7 @@ def page(browser):
 # --------------------------------------------------------------------------- the loop
 
 
+@pytest.mark.slow
 def test_an_edit_reloads_the_page_and_highlights_the_changed_sentence(preview, page):
     page.set_viewport_size({"width": 800, "height": 300})  # short: the page scrolls
     page.goto(f"{preview.base}/site/02-morning.html")
@@ -193,6 +194,7 @@ def test_an_edit_reloads_the_page_and_highlights_the_changed_sentence(preview, p
     assert start_s <= played_from < start_s + 1.0
 
 
+@pytest.mark.slow
 def test_a_broken_edit_is_shown_on_the_page_and_the_old_book_stays(preview, page):
     page.goto(f"{preview.base}/site/02-morning.html")
     page.wait_for_selector("#preview-panel")
@@ -220,6 +222,7 @@ def test_a_broken_edit_is_shown_on_the_page_and_the_old_book_stays(preview, page
     assert page.is_hidden("#preview-error")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_it_and_it_wrote_only_under_output(preview):
     assert preview.status()["ok"]
     _save(preview.source, preview.source.read_text().replace(EDIT_OLD, EDIT_NEW))
@@ -273,6 +276,7 @@ def _get(url: str, host: str | None = None) -> int:
     return int(reply.split(b" ", 2)[1])
 
 
+@pytest.mark.slow
 def test_the_server_binds_this_computer_only(session):
     assert session.server is not None
     host, port = session.server.server_address[:2]
@@ -293,12 +297,13 @@ def test_the_server_binds_this_computer_only(session):
         socket.create_connection((own, port), timeout=5).close()
 
 
-def test_the_server_refuses_other_clients_and_foreign_host_names():
+def test_only_loopback_clients_are_local():
     assert is_local_client("127.0.0.1") and is_local_client("::1")
     assert not is_local_client("192.168.1.20") and not is_local_client("10.0.0.1")
     assert not is_local_client("not an address")
 
 
+@pytest.mark.slow
 def test_foreign_host_names_are_refused(session):
     assert _get(session.url) == 200
     assert _get(session.url, host=f"localhost:{session.server.server_address[1]}") == 200
@@ -306,6 +311,7 @@ def test_foreign_host_names_are_refused(session):
     assert _get(session.url, host="attacker.example:80") == 403
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [
     "/../book.md", "/site/../../secret.txt", "/%2e%2e/book.md", "/site/%2e%2e/%2e%2e/book.md",
     "/..%2fbook.md", "/%252e%252e/book.md", "/site/..\\..\\book.md",
@@ -316,6 +322,7 @@ def test_the_server_refuses_paths_outside_the_book(session, path):
     assert _get(base + path) != 200
 
 
+@pytest.mark.slow
 def test_a_symlink_out_of_the_book_is_refused(session):
     assert session.server is not None
     book = Path(session.server.RequestHandlerClass.root)  # type: ignore[attr-defined]
@@ -327,6 +334,7 @@ def test_a_symlink_out_of_the_book_is_refused(session):
         link.unlink()
 
 
+@pytest.mark.slow
 def test_pages_get_the_script_and_the_files_on_disk_do_not(session):
     book = Path(session.server.RequestHandlerClass.root)  # type: ignore[attr-defined]
     with urllib.request.urlopen(session.url, timeout=10) as reply:
@@ -341,6 +349,7 @@ def test_pages_get_the_script_and_the_files_on_disk_do_not(session):
     assert missing.value.code == 404
 
 
+@pytest.mark.slow
 def test_a_rebuild_names_the_changed_sentence_and_its_page(session):
     text = session.source.read_text()
     try:
@@ -355,3 +364,29 @@ def test_a_rebuild_names_the_changed_sentence_and_its_page(session):
     finally:
         session.source.write_text(text)
         assert not session.rebuild().error
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["preview", "missing.md"], "missing.md: no such Markdown file"),
+    (["preview", "book.md", "--port", "70000"], "--port 70000: expected a port number"),
+    (["preview", "book.md", "--rate", "3"], "--rate 3.0: expected"),
+])
+def test_preview_user_errors_are_clear(tmp_path, monkeypatch, capsys, args, message):
+    from tests.helpers import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIXTURES / "short-audio.md", tmp_path / "book.md")
+    code, printed = run_cli(args, capsys)
+    assert code == 1 and message in printed and "Traceback" not in printed
+    assert not (tmp_path / "output").exists()
+
+
+def test_a_first_build_that_fails_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    from tests.helpers import run_cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "book.md").write_text("---\ntitle: [broken\n---\n\nText.\n")
+    code, printed = run_cli(["preview", "book.md", "--engine", "fake", "--port", "0"], capsys)
+    assert code == 1
+    assert "the preview cannot start" in printed and "front matter is not valid YAML" in printed
+    assert "Traceback" not in printed
