@@ -29,7 +29,7 @@ import pytest
 from publisher.options import BuildOptions
 from publisher.preview import PreviewSession, is_local_client
 from tests.helpers import FIXTURES, ROOT
-from tests.test_site_browser import CHROMIUM, CHROMIUM_ARGS, HOW_TO_INSTALL, _missing
+from tests.test_site_browser import AXE, CHROMIUM, CHROMIUM_ARGS, HOW_TO_INSTALL, _missing, run_axe
 
 pytestmark = pytest.mark.xdist_group("preview")
 
@@ -54,6 +54,15 @@ def _audio_digests(folder: Path) -> dict[str, str]:
 
 def _files(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def _axe(page) -> list[str]:
+    """axe-core's violations on the page; not checked (locally) without axe-core."""
+    if not AXE.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"axe-core is required in CI. {HOW_TO_INSTALL}", pytrace=False)
+        return []
+    return run_axe(page, AXE.read_text(encoding="utf-8"))
 
 
 class PreviewProcess:
@@ -177,6 +186,7 @@ def test_an_edit_reloads_the_page_and_highlights_the_changed_sentence(preview, p
     highlighted = page.eval_on_selector_all(".preview-changed", "els => els.map(e => "
                                             "({id: e.id, text: e.textContent}))")
     assert highlighted == [{"id": state["changed"][0]["id"], "text": EDIT_NEW}]
+    assert _axe(page) == []  # the panel and the outline are accessible
     # It kept its place: the scroll position and the player's time.
     assert page.evaluate("() => window.scrollY") == scrolled
     page.wait_for_function("() => Math.abs(document.querySelector('audio').currentTime - 0.7)"
@@ -207,6 +217,7 @@ def test_a_broken_edit_is_shown_on_the_page_and_the_old_book_stays(preview, page
     page.wait_for_selector("#preview-error:not([hidden])", timeout=RELOAD_TIMEOUT_MS)
     message = page.text_content("#preview-error")
     assert "front matter is not valid YAML" in message and "book.md:2" in message
+    assert _axe(page) == []
     state = preview.wait_for(attempt + 1)
     assert not state["ok"] and state["generation"] == attempt  # no new book
     assert _files(preview.book) == served_before
