@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`): build speed against pandoc, and narration speed
 against the raw engine (Kokoro, the first book's default; ``--engine piper``). Prints a table; writes bench/results.json.
 
-Usage: python bench/run.py [--quick] [--only text|audio|cluster] [--runs N]
+Usage: python bench/run.py [--quick] [--only text|audio|cluster|preview] [--runs N]
 
 Every figure is a median of several runs (the machine has 2 cores and is
 shared), in wall seconds, with the CPU seconds (user + system, of the build
@@ -27,6 +27,14 @@ of a build (parse, assemble, encode, package: what stays on the machine that
 builds the book), a cold ``--scheduler local`` build to check the model
 against, and the model itself projected to N worker cores (see
 ``bench_cluster``).
+
+``preview``: edit-to-playable in ``publisher preview`` on the first book (a
+sentence saved -> the build that has it announced to the pages -> its
+section's MP3 fetched from the preview server), against, in the same run, the
+engine's own time for the edited sentence (voice loaded, this process), a
+one-shot ``publisher build`` of the same one-sentence edit (warm cache), and
+a cold build. Each edit says a new word, so every save synthesizes one clip
+and re-encodes one section. ``--engine fake`` for the tool's own cost.
 """
 
 from __future__ import annotations
@@ -357,6 +365,149 @@ def bench_audio(quick: bool, runs: int) -> dict[str, object]:
     return result
 
 
+#: A new word per saved edit in the preview benchmark: never a cached clip.
+_EDIT_WORDS = ("often", "sometimes", "usually", "really", "frankly", "truly", "commonly",
+               "plainly", "clearly", "surely", "simply", "openly")
+
+
+def _edit(text: str, run: int) -> tuple[str, str]:
+    """The book with its edit sentence said with a new word, and that sentence."""
+    word = _EDIT_WORDS[run % len(_EDIT_WORDS)]
+    sentence = f"Self-harm can {word} be cyclical."
+    return text.replace(EDIT[0], sentence, 1), sentence
+
+
+class _Preview:
+    """``publisher preview`` in its own process, and its event stream."""
+
+    def __init__(self, source: Path, out: Path, cache: Path, engine: str) -> None:
+        self.process = subprocess.Popen(
+            [*PUBLISHER, "preview", str(source), "--engine", engine, "--port", "0", "-o",
+             str(out), "--cache-dir", str(cache), "-q"], cwd=source.parent,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("Previewing "):
+                self.base = line.rsplit(" at ", 1)[1].strip().rsplit("/site/", 1)[0]
+                break
+        else:
+            raise SystemExit(f"publisher preview did not start: {self.process.stderr.read()}")
+        import urllib.request
+
+        self.events = urllib.request.urlopen(f"{self.base}/__preview__/events?attempt=-1")
+        self.state = self.next_state()
+
+    def next_state(self) -> dict[str, Any]:
+        for raw in self.events:
+            line = raw.decode()
+            if line.startswith("data: "):
+                return json.loads(line[6:])
+        raise SystemExit("the preview's event stream ended")
+
+    def fetch(self, href: str) -> int:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.base}/{href}") as reply:
+            return len(reply.read())
+
+    def stop(self) -> None:
+        self.events.close()
+        self.process.send_signal(2)  # Ctrl-C, as a user stops it
+        self.process.communicate(timeout=60)
+
+
+def bench_preview(runs: int) -> dict[str, object]:
+    """Edit-to-playable in preview vs the engine's time for the sentence, a one-edit
+    build and a cold build, all in this run (see the module docs)."""
+    sys.path.insert(0, str(ROOT))
+    from publisher.script import script_book
+
+    text = FIRST_BOOK.read_text(encoding="utf-8")
+    assert EDIT[0] in text, "bench/run.py: the sentence to edit is gone from the book"
+    _load_engine()
+    engine_s, playable_s, rebuild_s, one_edit, edit_cpu_s = [], [], [], [], []
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        source = tmpdir / FIRST_BOOK.name
+        source.write_text(text, encoding="utf-8")
+        out, cache = tmpdir / "out", tmpdir / "cache"
+        env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+        build = [*PUBLISHER, "build", "-q", "-o", str(out), "--cache-dir", str(cache),
+                 "--engine", _ENGINE_NAME, str(source)]
+        cold = timed(build, 1, env, prepare=lambda: shutil.rmtree(cache, ignore_errors=True))
+        # The one-shot build of a one-sentence edit, from the warm cache.
+        for run in range(runs):
+            source.write_text(_edit(text, 100 + run)[0], encoding="utf-8")
+            one_edit.append(run_once(build, env))
+        source.write_text(text, encoding="utf-8")
+        preview = _Preview(source, out, cache, _ENGINE_NAME)
+        try:
+            for run in range(runs):
+                edited, sentence = _edit(text, run)
+                spoken = next(said for _, said in script_book(_with_text(source, edited)).items
+                              if sentence.rstrip(".") in said)
+                start = time.perf_counter()
+                _ENGINE.synthesize(spoken)  # type: ignore[union-attr]
+                engine_s.append(time.perf_counter() - start)
+                attempt = preview.state["attempt"]
+                tmp_file = source.with_name(f".{source.name}.swp")
+                tmp_file.write_text(edited, encoding="utf-8")
+                cpu_before = _usage(preview.process.pid)[1]
+                saved = time.perf_counter()
+                os.replace(tmp_file, source)  # saved as editors save
+                while preview.state["attempt"] <= attempt:
+                    preview.state = preview.next_state()
+                state = preview.state
+                if state["error"] or not state["changed"]:
+                    raise SystemExit(f"the preview did not rebuild the edit: {state}")
+                page = state["changed"][0]["page"]
+                preview.fetch(f"audio/{Path(page).stem}.mp3")
+                playable_s.append(time.perf_counter() - saved)
+                # The preview's own CPU time for the save: what load does not inflate.
+                edit_cpu_s.append(_usage(preview.process.pid)[1] - cpu_before)
+                rebuild_s.append(float(state["seconds"]))
+        finally:
+            preview.stop()
+
+    def median(values: list[float]) -> float:
+        return round(statistics.median(values), 3)
+
+    playable, engine = median(playable_s), median(engine_s)
+    return {
+        "engine": _ENGINE_NAME,
+        "runs": runs,
+        "edit_to_playable_s": playable,
+        "edit_to_playable_s_range": [round(min(playable_s), 3), round(max(playable_s), 3)],
+        "preview_rebuild_s": median(rebuild_s),
+        "edit_to_playable_cpu_s": median(edit_cpu_s),
+        "engine_sentence_s": engine,
+        "edit_to_playable_minus_engine_s": round(playable - engine, 3),
+        "goal_met": playable - engine <= 1.5,
+        "one_edit_build_s": median([r["wall_s"] for r in one_edit]),
+        "one_edit_build_cpu_s": median([r["cpu_s"] for r in one_edit]),
+        "cold_build_s": round(cold["wall_s"], 2),
+        "edit_to_playable_over_cold": round(playable / cold["wall_s"], 4),
+        "one_edit_build_over_cold": round(median([r["wall_s"] for r in one_edit])
+                                          / cold["wall_s"], 4),
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+def _with_text(source: Path, text: str) -> Any:
+    """The book as parsed from ``text`` (the edit's spoken sentence, as a build says it)."""
+    from publisher.build import load_book
+    from publisher.options import BuildOptions
+
+    scratch = source.with_name(f".bench-{source.name}")
+    scratch.write_text(text, encoding="utf-8")
+    try:
+        return load_book(scratch, BuildOptions(engine=_ENGINE_NAME))
+    finally:
+        scratch.unlink()
+
+
 def bench_daisy(folder: Path, cache: Path, runs: int) -> dict[str, object]:
     """Time the DAISY writer alone on the first book (its section MP3s from the warm cache).
 
@@ -604,10 +755,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs, short texts")
-    parser.add_argument("--only", choices=("text", "audio", "cluster"))
-    parser.add_argument("--engine", choices=("kokoro", "piper"), default="kokoro",
-                        help="the engine of the audio benchmark (default kokoro, the first "
-                             "book's default voice; piper for the fast one)")
+    parser.add_argument("--only", choices=("text", "audio", "cluster", "preview"))
+    parser.add_argument("--engine", choices=("kokoro", "piper", "fake"), default="kokoro",
+                        help="the engine of the audio and preview benchmarks (default kokoro, "
+                             "the first book's default voice; piper for the fast one; fake "
+                             "for the tool's own cost)")
     parser.add_argument("--runs", type=int, default=0,
                         help="runs per figure (default 5, or 1 with --quick); cold builds "
                              "run a third as often")
@@ -625,6 +777,9 @@ def main() -> int:
         cluster = bench_cluster(args.quick, runs)
         results["cluster"] = cluster
         print_cluster(cluster)
+    if args.only in (None, "preview"):
+        preview = bench_preview(max(1, min(runs, 3)) if args.quick else runs)
+        results[f"preview_{args.engine}"] = preview
     print(json.dumps(results, indent=2))
     if not args.quick:  # --only keeps the other half of the last full results
         path = ROOT / "bench" / "results.json"

@@ -17,7 +17,8 @@ through them (build.py alone calls them in that order; see README, Architecture)
     writers     epub.py (+ overlays.py), cover.py, catalog.py (ONIX, OPDS),
                 transcripts.py, feeds.py, manifests.py, site.py, record.py (build.json)
     orchestrate build.py (+ stamp.py, the up-to-date check)
-    tools       cli.py (+ progress.py), check.py, proof.py, serve.py
+    tools       cli.py (+ progress.py), check.py, proof.py, serve.py, preview.py
+                (build, serve, rebuild on save), say.py (a phrase as a book says it)
 """
 
 from __future__ import annotations

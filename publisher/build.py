@@ -58,14 +58,19 @@ from .source import read_manuscript
 log = logging.getLogger(__name__)
 
 
-def _listening_writers() -> tuple[Callable[[Publication], object], ...]:
+def _listening_writers(preview: bool = False) -> tuple[Callable[[Publication], object], ...]:
     """Writers run after the audio and the EPUB, in this order (one line per format).
 
     Imported here, not at the top: a text-only build needs none of them.
+    ``preview``: only what the listening site shows. The whole-book files
+    (audiobook, packages, DAISY zips) re-read or re-encode every section on
+    each save, and a preview never shows them: ``publisher build`` makes them.
     """
     from . import daisy, feeds, manifests, site, transcripts
     from .audio import m4b
 
+    if preview:
+        return (transcripts.write_transcripts, feeds.write_feed, site.write_site)
     return (
         transcripts.write_transcripts,
         feeds.write_feed,
@@ -118,15 +123,20 @@ def load_book(source: Path, options: BuildOptions) -> Book:
 
 
 def build(source: Path, options: BuildOptions, reporter: Reporter | None = None, *,
-          executor: Any = None) -> BuildResult:
+          executor: Any = None, synthesis: Any = None, preview: bool = False) -> BuildResult:
     """Build every output for one source file into ``options.out_root / slug``.
 
     ``executor``: a Dask Client (publisher.cluster.open_executor) to synthesize on.
+    ``synthesis``: where clips are made (a :class:`publisher.synthesize.Synthesis`;
+    ``publisher preview`` keeps its voice loaded in one). ``preview``: what the
+    listening site needs and nothing more (no audiobook, packages, DAISY zips
+    or EPUB audio), and no up-to-date stamp, so the next ``publisher build``
+    makes the whole book.
     """
     reporter = reporter or Reporter()
     started = time.monotonic()
     cache_dir = options.cache_root
-    if not options.force:
+    if not options.force and not preview:
         up_to_date = _up_to_date(source, options, cache_dir, reporter)
         if up_to_date is not None:
             return up_to_date
@@ -161,7 +171,8 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
         _remove_stale(out_root, slug)
         staging = Path(tempfile.mkdtemp(prefix=staging_prefix(slug), dir=out_root))
         try:
-            record, stats = _write_outputs(book, staging, options, reporter, executor)
+            record, stats = _write_outputs(book, staging, options, reporter, executor,
+                                           synthesis, preview)
             stats["build_seconds"] = round(time.monotonic() - started, 3)
             final = out_root / slug
             staging.chmod(0o755)  # mkdtemp makes it private; the book is for sharing
@@ -176,14 +187,16 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
         lock.release()
     # A text-only build never adds the cache folder itself (see _write_outputs).
     keeps_cache = options.audio or options.cache_dir is not None or cache_dir.is_dir()
-    if keeps_cache and not stats.get("fell_back"):
+    if keeps_cache and not stats.get("fell_back") and not preview:
         stamp.write(source, options, cache_dir, final, hashed=_inputs(source, book),
                     statted=_statted(source, book, options), absent=_absent(source, book),
                     stats={**{k: v for k, v in stats.items() if k.startswith("clips_")},
                            "warnings": list(reporter.warnings)})
     files = tuple(sorted(p for p in final.rglob("*") if p.is_file()))
     return BuildResult(slug=slug, out_dir=final, files=files, warnings=book.warnings,
-                       record=record, stats=stats)
+                       record=record, stats=stats, book=book,
+                       inputs=tuple(_inputs(source, book)) + (
+                           (source.with_suffix(".pls"),) if book.meta.lexicon is None else ()))
 
 
 def _up_to_date(source: Path, options: BuildOptions, cache_dir: Path,
@@ -240,7 +253,8 @@ def _statted(source: Path, book: Book, options: BuildOptions) -> list[Path]:
 
 
 def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: Reporter,
-                   executor: Any = None) -> tuple[dict[str, object], dict[str, object]]:
+                   executor: Any = None, synthesis: Any = None, preview: bool = False,
+                   ) -> tuple[dict[str, object], dict[str, object]]:
     """Gather the script, cover and audio, then write every output into ``staging``."""
     meta = book.meta
     modified = source_date(meta.date)
@@ -259,15 +273,17 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
         # Imported here, not at the top: a text-only build needs neither (start-up time).
         from . import cluster, narrate
 
-        synthesis = (cluster.cluster_synthesis(executor, spare_core=default_workers() > 1)
-                     if executor is not None else None)
+        if synthesis is None and executor is not None:
+            synthesis = cluster.cluster_synthesis(executor, spare_core=default_workers() > 1)
         audio = narrate.narrate_book(book, script, staging, options, reporter, cover=cover,
                                      synthesis=synthesis)
 
     # Write. The EPUB first: it packs the EPUB profile's audio, which then goes.
     reporter.stage("Writing the EPUB")
     epub_path = staging / book_file(meta.slug, "epub")
-    epub_audio = audio if options.overlays else None
+    # A preview's EPUB is text-only: packing every section's audio into it again
+    # on each save would cost more than the edit (publisher build makes it whole).
+    epub_audio = audio if options.overlays and not preview else None
     plan = claims.planned() if options.check else None
     facts = epub.write_epub(book, epub_path, modified=modified, audio=epub_audio,
                             pls=script.pls, cover=cover, verification=plan)
@@ -294,7 +310,7 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
     if audio is not None:
         # Listening outputs: each reads the finished section MP3s.
         reporter.stage("Writing transcripts, chapters and the podcast feed")
-        for writer in _listening_writers():
+        for writer in _listening_writers(preview):
             writer(pub)
         for warning in _feed_warnings(pub):
             reporter.warn(warning)

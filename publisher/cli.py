@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -153,6 +154,47 @@ def _parser() -> argparse.ArgumentParser:
                    help="address to listen on (default: 127.0.0.1, this computer only)")
     _add_output_flags(s)
 
+    pv = commands.add_parser(
+        "preview", help="build, serve and rebuild a book on every save, to listen as you edit",
+        description="Build SOURCE, serve its listening site on 127.0.0.1 (this computer "
+                    "only), and rebuild it each time the source, its images, cover or "
+                    "lexicon is saved, in this process with the voice kept loaded. Open "
+                    "pages reload, keep their place, and offer to play the first changed "
+                    "sentence. A failed build is shown in the terminal and on the pages, "
+                    "which keep the last good book. Builds go to OUTDIR/.preview/<slug>/ "
+                    "without the M4B, packages, DAISY zips or EPUB audio: 'publisher "
+                    "build' makes the whole book. Ctrl-C stops it.")
+    pv.add_argument("source", type=Path, metavar="SOURCE", help="a Markdown file")
+    pv.add_argument("--port", type=int, default=8000, metavar="N",
+                    help="port to listen on (default: 8000; 0 = any free port)")
+    pv.add_argument("-o", "--out", type=Path, default=Path("output"), metavar="OUTDIR",
+                    help="output folder (default: output); the preview is built in "
+                         "OUTDIR/.preview/")
+    _add_voice_flags(pv)
+    pv.add_argument("--cache-dir", type=Path, metavar="DIR",
+                    help="clip cache folder (default: OUTDIR/.cache, shared with builds)")
+    _add_output_flags(pv)
+
+    sy = commands.add_parser(
+        "say", help="say a phrase with a book's voice, normalization and lexicon",
+        description="Say TEXT as the book would: parsed and normalized as its text, with "
+                    "its pronunciations (front matter 'pronunciations:' or its .pls "
+                    "lexicon), in its language and voice. Prints the words said. Writes "
+                    "FILE (.mp3 mastered as the book's audio files, or .wav as the engine "
+                    "made it), or plays it aloud when this computer has a sound device.")
+    sy.add_argument("text", metavar="TEXT", help="the phrase, in quotes")
+    sy.add_argument("--book", type=Path, metavar="SOURCE",
+                    help="the book whose voice, language and lexicon to use (default: "
+                         "English, the default voice, no lexicon)")
+    sy.add_argument("--language", metavar="TAG",
+                    help="the phrase's language (default: the book's, else en)")
+    _add_voice_flags(sy)
+    sy.add_argument("-o", "--output", type=Path, metavar="FILE",
+                    help="write FILE (.mp3 or .wav) instead of playing aloud")
+    sy.add_argument("--cache-dir", type=Path, metavar="DIR",
+                    help="clip cache folder (default: output/.cache, shared with builds)")
+    _add_output_flags(sy)
+
     from .proof import DEFAULT_THRESHOLD
 
     p = commands.add_parser(
@@ -175,6 +217,16 @@ def _parser() -> argparse.ArgumentParser:
                         "of the bundled tiny.en")
     _add_output_flags(p)
     return parser
+
+
+def _add_voice_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", choices=engine_names(),
+                        help="speech engine (default: the book's, else the best installed "
+                             "offline voice of its language)")
+    parser.add_argument("--voice", metavar="VOICE",
+                        help="a voice of the engine (as for 'publisher build --voice')")
+    parser.add_argument("--rate", type=float, metavar="X",
+                        help="speaking rate, 0.5 to 2.0 (default: the book's, else 1.0)")
 
 
 def _add_output_flags(parser: argparse.ArgumentParser) -> None:
@@ -203,6 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _proof(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "preview":
+            return _preview(args)
+        if args.command == "say":
+            return _say(args)
     except PublisherError as exc:
         log.error("%s", exc)
         return EXIT_ERROR
@@ -454,6 +510,66 @@ def _serve(args: argparse.Namespace) -> int:
         log.info("Stopped.")
     finally:
         server.server_close()
+    return EXIT_OK
+
+
+def _check_rate(rate: float | None) -> None:
+    if rate is not None and not 0.5 <= rate <= 2.0:
+        raise PublisherError(f"--rate {rate}: expected a number from 0.5 to 2.0.")
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from .options import BuildOptions
+    from .preview import PreviewSession
+
+    if not 0 <= args.port <= 65535:
+        raise PublisherError(f"--port {args.port}: expected a port number from 0 to 65535.")
+    _check_rate(args.rate)
+    if not args.source.is_file():
+        raise PublisherError(f"{args.source}: no such Markdown file. Give the path of a "
+                             "book's .md file, e.g. content/unpacking-self-harm.md.")
+    options = BuildOptions(out_root=args.out, engine=args.engine, voice=args.voice,
+                           rate=args.rate, cache_dir=args.cache_dir)
+    session = PreviewSession(args.source, options)
+    try:
+        log.info("Building %s for the preview", args.source)
+        url = session.start(args.port)
+        print(f"Previewing {args.source} at {url}", flush=True)
+        print(f"Watching {len(session.inputs)} file(s) of the book; save to rebuild. "
+              "Press Ctrl-C to stop.", flush=True)
+        session.run()
+    except KeyboardInterrupt:
+        # Ctrl-C is how a preview ends: a second one while it closes changes nothing.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    finally:
+        session.close()
+    log.info("Stopped. The preview is in %s; 'publisher build %s' makes the whole book "
+             "(M4B, DAISY, EPUB with audio).", options.out_root / ".preview", args.source)
+    return EXIT_OK
+
+
+def _say(args: argparse.Namespace) -> int:
+    from . import say
+    from .options import BuildOptions
+
+    _check_rate(args.rate)
+    if args.book is not None and not args.book.is_file():
+        raise PublisherError(f"--book {args.book}: no such Markdown file. Give the path of "
+                             "the book's .md file.")
+    if args.output is not None and args.output.suffix.lower() not in say.AUDIO_SUFFIXES:
+        raise PublisherError(f"-o {args.output}: say writes .mp3 or .wav files; name the "
+                             "file with one of those endings.")
+    phrase = say.script_phrase(args.text, args.book, args.language)
+    print(f"Said: {phrase.said}", flush=True)
+    options = BuildOptions(engine=args.engine, voice=args.voice, rate=args.rate,
+                           cache_dir=args.cache_dir)
+    command = say.player() if args.output is None else ()  # no sound: say so before synthesis
+    clips = say.say_phrase(phrase, options)
+    if args.output is None:
+        say.play(clips, command)
+        return EXIT_OK
+    say.write_phrase(phrase, clips, args.output)
+    log.info("Wrote %s", args.output)
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@
       catalog.json                    CATALOG_NAME (OPDS, every book)
       .<slug>.lock                    lock_path(): one build (or proof) of a book at a time
       .<slug>.building-*/ .<slug>.old-*/   staging and swap (see build.py)
+      .preview/<slug>/                PREVIEW_DIR: what `publisher preview` builds and serves
       <slug>/
         <slug>.epub <slug>.m4b <slug>.audiobook <slug>.lpf    book_file(slug, ext)
         <slug>_daisy202.zip <slug>_daisy3.zip                daisy_name(slug, edition)
@@ -94,6 +95,11 @@ def relative_href(out_dir: Path, path: Path) -> str:
         return path.relative_to(out_dir).as_posix()
     except ValueError:
         return f"{AUDIO_DIR}/{path.name}"
+
+
+#: Where ``publisher preview`` builds (``OUTDIR/.preview/<slug>/``): never over a
+#: finished book in ``OUTDIR/<slug>/``, since a preview leaves out the whole-book files.
+PREVIEW_DIR = ".preview"
 
 
 def lock_path(out_root: Path, slug: str) -> Path:

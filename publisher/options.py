@@ -67,6 +67,11 @@ class BuildResult:
     record: dict[str, object]
     #: Facts about this run, not the book (cache use, time): never in build.json.
     stats: dict[str, object]
+    #: The book as parsed (None when it was up to date and not parsed again).
+    book: Book | None = field(default=None, compare=False)
+    #: Every file the book was made from, or would be if it appeared (the source,
+    #: images, cover, lexicon): what ``publisher preview`` watches.
+    inputs: tuple[Path, ...] = ()
 
 
 class Reporter:

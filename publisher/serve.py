@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 from .errors import PublisherError
 from .layout import SITE_DIR
 
-__all__ = ["MEDIA_TYPES", "make_server", "resolve_folder", "site_url"]
+__all__ = ["MEDIA_TYPES", "BookHandler", "make_server", "resolve_folder", "site_url"]
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +94,18 @@ def resolve_folder(folder: Path | None, out_root: Path = Path("output")) -> Path
     return folder.resolve()
 
 
-def make_server(folder: Path, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+def make_server(folder: Path, host: str = "127.0.0.1", port: int = 8000,
+                handler: type[BookHandler] | None = None) -> ThreadingHTTPServer:
     """A server for ``folder`` (not yet serving: call ``serve_forever()``).
 
     Port 0 picks a free port; ``server.server_address`` says which.
+    ``handler``: a :class:`BookHandler` subclass with routes of its own
+    (``publisher preview``'s live reload).
     """
     root = folder.resolve()
+    base: type[BookHandler] = handler or BookHandler
 
-    class Handler(_BookHandler):
+    class Handler(base):  # type: ignore[valid-type,misc]  # a class per server: its own root
         pass
 
     Handler.root = root
@@ -124,8 +128,13 @@ def site_url(server: ThreadingHTTPServer) -> str:
     return f"http://{shown}:{port}/{SITE_DIR}/index.html"
 
 
-class _BookHandler(BaseHTTPRequestHandler):
-    """GET and HEAD for files under ``root``; nothing else."""
+class BookHandler(BaseHTTPRequestHandler):
+    """GET and HEAD for files under ``root``; nothing else.
+
+    Subclasses may add routes (:meth:`answer`), refuse clients
+    (:meth:`refusal`) and change HTML pages as they are sent
+    (:meth:`rewrite_html`); the file rules above hold for everything else.
+    """
 
     root: Path
     server_version = "publisher-serve"
@@ -140,13 +149,45 @@ class _BookHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         log.debug("%s %s", self.address_string(), format % args)
 
+    # ----------------------------------------------------------------- hooks
+
+    def refusal(self) -> HTTPStatus | None:
+        """Why this request is refused before anything is looked up (None: it is not)."""
+        return None
+
+    def answer(self, target: str, send_body: bool) -> bool:
+        """Answer ``target`` (a URL path) with a route of the subclass; False if none."""
+        return False
+
+    def rewrite_html(self, data: bytes) -> bytes | None:
+        """An HTML page as it is to be sent (None: as it is on disk, with ranges)."""
+        return None
+
+    def send_bytes(self, data: bytes, media_type: str, send_body: bool = True,
+                   status: HTTPStatus = HTTPStatus.OK) -> None:
+        """A whole response from memory (never cached by the browser)."""
+        self.send_response(status)
+        self.send_header("Content-Type", media_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if send_body:
+            self.wfile.write(data)
+
     # ----------------------------------------------------------------- routing
 
     def _respond(self, send_body: bool) -> None:
+        refused = self.refusal()
+        if refused is not None:
+            self._error(refused)
+            return
         target = self.path
         if not target.startswith("/") and "://" in target:
             target = urlsplit(target).path or "/"  # absolute-form: http://host/path
         target = target.split("?", 1)[0].split("#", 1)[0]
+        if self.answer(target, send_body):
+            return
         if target in ("", "/"):
             self._redirect(f"/{SITE_DIR}/index.html")
             return
@@ -204,6 +245,12 @@ class _BookHandler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND)
             return
         with handle:
+            if path.suffix == ".html":
+                page = self.rewrite_html(handle.read())
+                if page is not None:
+                    self.send_bytes(page, _media_type(path), send_body)
+                    return
+                handle.seek(0)
             stat = os.fstat(handle.fileno())  # the file opened, even if a rebuild swaps it
             size = stat.st_size
             try:

@@ -407,6 +407,27 @@ def test_one_master_for_podcast_and_compact(tmp_path):
                                                     compact.path.read_bytes()]
 
 
+def test_a_profile_asked_for_twice_is_encoded_once_and_copied(tmp_path, monkeypatch):
+    from publisher.audio import section
+
+    items = make_items(6, seed=31)
+    encoded = []
+    real = section.encode_output
+    monkeypatch.setattr(section, "encode_output",
+                        lambda *args: encoded.append(args[3]) or real(*args))
+    first, second = audio.assemble_section_files(
+        items, (("podcast", tmp_path / "a.mp3"), ("podcast", tmp_path / "b" / "a.mp3")),
+        tags=TAGS, section_id="twice")
+    assert encoded == [tmp_path / "a.mp3"]
+    assert second.path == tmp_path / "b" / "a.mp3"
+    assert second.path.read_bytes() == first.path.read_bytes()
+    assert (second.timings, second.duration_ms) == (first.timings, first.duration_ms)
+    # The same bytes as encoding it alone.
+    (alone,) = audio.assemble_section_files(items, (("podcast", tmp_path / "c.mp3"),),
+                                            tags=TAGS, section_id="twice")
+    assert alone.path.read_bytes() == first.path.read_bytes()
+
+
 def test_sections_are_whole_aac_frames_and_decode_exactly(tmp_path):
     for extra_ms in (0, 7, 23):
         items = [("a", speechlike(11, 0.8 + extra_ms / 1000, 24000), 1000)]

@@ -13,11 +13,14 @@ libraries and the caller's clips.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import AudioError
+from ..errors import AudioError, OutputError
 from ..model import Clip, SectionAudio, Timing
 from .encode import encode_output
 from .loudness import loudness_of, measure_array
@@ -76,15 +79,40 @@ def assemble_section_files(items: Sequence[tuple[str, Clip, int]],
     if not items:
         raise AudioError(f"Section {section_id!r} has no narrated sentences, so it has no "
                          "audio; leave it out of the audio files or give it text.")
+    # An output with the same profile as an earlier one would be the same bytes:
+    # it is copied, not encoded again (``publisher preview`` asks for the EPUB's
+    # audio in the podcast profile, which halves the cost of a save).
+    first_of: dict[AudioProfile, int] = {}
+    copies: dict[int, int] = {}
     groups: dict[tuple[object, ...], list[int]] = {}
     for index, (profile, _) in enumerate(resolved):
+        if profile in first_of:
+            copies[index] = first_of[profile]
+            continue
+        first_of[profile] = index
         groups.setdefault(_mastering(profile), []).append(index)
     results: dict[int, SectionAudio] = {}
     for indexes in groups.values():
         made = _assemble_group(items, [resolved[i] for i in indexes], tags, section_id,
                                executor, then if 0 in indexes else None)
         results.update(zip(indexes, made, strict=True))
+    for index, first in copies.items():
+        results[index] = _copy_output(results[first], resolved[index][1], section_id)
     return tuple(results[i] for i in range(len(resolved)))
+
+
+def _copy_output(made: SectionAudio, dest: Path, section_id: str) -> SectionAudio:
+    """``made``'s file copied to ``dest`` (under a temporary name, then renamed)."""
+    tmp = dest.with_name(f".{dest.name}.part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(made.path, tmp)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise OutputError(f"Could not write the audio of section {section_id!r} to {dest}: "
+                          f"{exc}. Check that the folder is writable and the disk is not "
+                          "full.") from exc
+    return dataclasses.replace(made, path=dest)
 
 
 def _mastering(profile: AudioProfile) -> tuple[object, ...]:
