@@ -29,7 +29,8 @@ pronunciations:
 Dr. Nguyen said NSSI costs $5 on 3 May 2024.
 """
 PHRASE = "Dr. Nguyen said NSSI costs $5 on 3 May 2024."
-SAID = "Doctor Win said N S S I costs five dollars on May third, twenty twenty-four."
+SAID = ("Doctor Win said N S S I costs five dollars on the third of May, "
+        "twenty twenty-four.")  # a date written day first is said day first
 
 
 @pytest.fixture
