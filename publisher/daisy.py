@@ -14,10 +14,16 @@ EPUB reading system.
 Skippable: notes (DAISY 2.02 ``system-required="footnote-on"``, DAISY 3
 ``customTest="note"`` declared as ``bookStruct="NOTE"`` in the NCX) and
 sidebars (``sidebar-on`` / ``OPTIONAL_SIDEBAR``). Escapable (DAISY 3 only;
-SMIL 1.0 in DAISY 2.02 has no escape): lists, tables, figures, sidebars and
-notes are each their own ``seq`` with the DTBook element's name as class.
+SMIL 1.0 in DAISY 2.02 has no escape): lists, tables, figures, sidebars,
+notes and code blocks are each their own ``seq`` with the DTBook element's
+name (``code`` for a code block) as class.
 A note reference is inside its sentence and is not spoken, so it has no clip
 of its own to skip; it is a ``noteref`` (DTBook) or a link (XHTML) to the note.
+
+Where a note is read (the same in the EPUB, the section MP3s, the podcast and
+the M4B, since all are made from the same blocks): once, at the end of the
+section that cites it first, after its last paragraph, announced by its number
+("Note 3: ..."); a later reference links back to it.
 
 The sections' XHTML marks notes the EPUB 3 way (publisher/semantics.py): an
 ``<a epub:type="noteref">`` reference, an ``<aside epub:type="footnote">`` note
@@ -90,7 +96,7 @@ SKIPPABLE = {"footnote": ("footnote-on", "note", "NOTE"),
              "aside": ("sidebar-on", "sidebar", "OPTIONAL_SIDEBAR")}
 #: Block structure -> class of its escapable DAISY 3 seq (the DTBook element's name).
 ESCAPABLE = {"list": "list", "table": "table", "figure": "imggroup", "aside": "sidebar",
-             "footnote": "note"}
+             "footnote": "note", "code": "code"}
 
 #: HTML5 elements XHTML 1.0 lacks -> (element, class) in the DAISY 2.02 text.
 _XHTML_RENAME = {"aside": ("div", "sidebar"), "figure": ("div", "figure"),
@@ -638,7 +644,7 @@ def _res(book: _DaisyBook) -> bytes:
         etree.SubElement(resource, e + "text").text = labels[struct]
     scope = etree.SubElement(res, e + "scope", {"nsuri": SMIL3_NS})
     spoken = {"list": "List", "table": "Table", "imggroup": "Figure", "sidebar": "Sidebar",
-              "note": "Note"}
+              "note": "Note", "code": "Code"}
     for n, cls in enumerate(dict.fromkeys(ESCAPABLE.values()), 1):
         node = etree.SubElement(scope, e + "nodeSet",
                                 {"id": f"es-{n}", "select": f"//seq[@class='{cls}']"})

@@ -57,6 +57,7 @@ class Language:
 
 
 _EN_WORDS = {
+    "note": "Note",  # a note read out in the text: "Note 3: ..."
     "and": "and", "or": "or", "to": "to", "percent": "percent", "plus": "plus",
     "minus": "minus", "times": "times", "by": "by", "equals": "equals",
     "less": "less than", "greater": "greater than", "less_eq": "less than or equal to",
@@ -147,6 +148,7 @@ _EN = Language(
 _ES = Language(
     code="es", num2words="es", decimal_word="coma", decimal_mode="number",
     words={
+        "note": "Nota",
         "and": "y", "or": "o", "to": "a", "percent": "por ciento", "plus": "más",
         "minus": "menos", "times": "por", "by": "por", "equals": "igual a",
         "less": "menor que", "greater": "mayor que", "less_eq": "menor o igual que",
@@ -198,6 +200,7 @@ _ES = Language(
 _FR = Language(
     code="fr", num2words="fr", decimal_word="virgule", decimal_mode="number",
     words={
+        "note": "Note",
         "and": "et", "or": "ou", "to": "à", "percent": "pour cent", "plus": "plus",
         "minus": "moins", "times": "fois", "by": "par", "equals": "égal",
         "less": "inférieur à", "greater": "supérieur à", "less_eq": "inférieur ou égal à",
@@ -249,6 +252,7 @@ _FR = Language(
 _DE = Language(
     code="de", num2words="de", decimal_word="Komma", decimal_mode="digits", year_form=True,
     words={
+        "note": "Anmerkung",
         "and": "und", "or": "oder", "to": "bis", "percent": "Prozent", "plus": "plus",
         "minus": "minus", "times": "mal", "by": "mal", "equals": "gleich",
         "less": "kleiner als", "greater": "größer als", "less_eq": "kleiner oder gleich",
@@ -302,6 +306,7 @@ _DE = Language(
 _IT = Language(
     code="it", num2words="it", decimal_word="virgola", decimal_mode="number",
     words={
+        "note": "Nota",
         "and": "e", "or": "o", "to": "a", "percent": "per cento", "plus": "più",
         "minus": "meno", "times": "per", "by": "per", "equals": "uguale a",
         "less": "minore di", "greater": "maggiore di", "less_eq": "minore o uguale a",
@@ -345,6 +350,7 @@ _IT = Language(
 _PT = Language(
     code="pt", num2words="pt", decimal_word="vírgula", decimal_mode="number",
     words={
+        "note": "Nota",
         "and": "e", "or": "ou", "to": "a", "percent": "por cento", "plus": "mais",
         "minus": "menos", "times": "vezes", "by": "por", "equals": "igual a",
         "less": "menor que", "greater": "maior que", "less_eq": "menor ou igual a",
@@ -389,7 +395,8 @@ _PT = Language(
 
 _AR = Language(
     code="ar", num2words="ar", decimal_word="فاصلة", decimal_mode="digits",
-    words={"percent": "بالمئة", "to": "إلى", "and": "و", "or": "أو", "plus": "زائد",
+    words={"note": "ملاحظة",
+           "percent": "بالمئة", "to": "إلى", "and": "و", "or": "أو", "plus": "زائد",
            "minus": "ناقص", "equals": "يساوي", "at": "at", "dot": "نقطة", "slash": "/",
            "number": "رقم", "degrees": "درجة"},
     roman_cardinal_after=(), regnal_ordinal=False,
@@ -397,7 +404,8 @@ _AR = Language(
 
 _ZH = Language(
     code="zh", num2words="", decimal_word="点", decimal_mode="digits",
-    words={"percent": "百分之", "to": "到", "and": "和", "or": "或", "plus": "加",
+    words={"note": "注",
+           "percent": "百分之", "to": "到", "and": "和", "or": "或", "plus": "加",
            "minus": "减", "equals": "等于", "at": "at", "dot": "点", "slash": "/",
            "number": "号", "degrees": "度"},
     roman_cardinal_after=(), regnal_ordinal=False,
