@@ -22,6 +22,14 @@ Where the time goes, and how little of it a build spends:
   change copies them, and an edit re-encodes only the sections it touches.
 - Clips are read back from the cache when their section is assembled, so
   memory stays flat in book length.
+- Both cores encode. A section assembled alone (its clips just made) is
+  mastered here, and the helper process (publisher.helper) encodes its EPUB
+  MP3 while this one makes its podcast MP3 and its part of the audiobook.
+  When several sections are ready at once (every clip was cached, but not the
+  encoded files: an upgrade, an emptied ``.cache/outputs/``, ``--force``), the
+  helper takes whole sections, from the end of the book, while this process
+  takes them from the start, so neither waits for the other. The files are
+  the same bytes whichever process makes them.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from . import audio
 from .audio import m4b
 from .cache import ClipCache, OutputCache, code_identity
 from .errors import AudioError, EngineUnavailable, SpeechError
-from .helper import Helper
+from .helper import Helper, Pending
 from .layout import AUDIO_DIR, CONTENTS_AUDIO_HREF, EPUB_AUDIO_DIR, audio_name
 from .model import Book, BookAudio, Clip, Cover, Section, SectionAudio, Timing
 from .options import BuildOptions, Reporter, default_workers, engine_spec
@@ -46,6 +54,9 @@ from .speech import Engine, EngineSpec
 from .synthesize import Synthesis, local_synthesis
 
 log = logging.getLogger(__name__)
+
+#: How much lower the helper process runs than the build while workers synthesize.
+_HELPER_NICENESS = 10
 
 
 def narrate_book(book: Book, script: Script, staging: Path, options: BuildOptions,
@@ -178,17 +189,51 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
     # Only which clips are ready is kept: each section reads its clips back
     # from the cache when it is assembled, so memory stays flat in book length.
     ready: set[str] = set()
-    # The second core encodes too: a helper process makes a section's EPUB MP3
-    # and its part of the audiobook while this one makes its podcast MP3.
-    helper = Helper(warm_up=audio.preload) if todo and synthesis.spare_core else None
+    # Every clip cached (only the encoded files are missing): nothing to
+    # interleave with, so all sections are ready together and both processes
+    # take whole ones, rather than this one starting alone on the first.
+    all_cached = all(clip_keys[sentence_id] in cache for sentence_id in needed)
+    interleave = synthesis.pipelined and not all_cached
+    # The second core encodes too (see the module's docstring). Below the
+    # synthesis workers when there are any; else this build's equal, or a busy
+    # machine would leave it waiting while this process does all the work.
+    helper = Helper(warm_up=audio.preload, niceness=0 if all_cached else _HELPER_NICENESS) \
+        if todo and synthesis.spare_core else None
+
+    # Jobs the helper makes whole, while this process makes others.
+    lent: list[tuple[_Job, Pending]] = []
+
+    def collect(wait: bool) -> None:
+        if helper is not None:
+            helper.idle()  # records what has finished; never waits
+        for job, pending in list(lent):
+            if wait or pending.done:
+                made[job.section_id] = pending.result()
+                lent.remove((job, pending))
 
     def assemble_ready() -> None:
         # Any job whose clips are all there, not only the next in book order:
         # the files do not depend on the order they are made in.
-        while job := next((job for job in todo
-                           if all(sentence_id in ready for sentence_id, _ in job.parts)), None):
+        while ready_jobs := [job for job in todo
+                             if all(sentence_id in ready for sentence_id, _ in job.parts)]:
+            collect(wait=False)
+            if helper is not None and len(ready_jobs) > 1 and (
+                    not lent or (len(lent) < 2 and len(ready_jobs) >= 4)):
+                # Two or more at once: whole ones for each process, the helper's from
+                # the end (see the docstring). It is only seen to be done between this
+                # process's sections, so while many are left it has a second one queued.
+                job = ready_jobs[-1]
+                todo.remove(job)
+                lent.append((job, helper.submit(
+                    _assemble_whole, job, cache.root,
+                    {sentence_id: clip_keys[sentence_id] for sentence_id, _ in job.parts},
+                    description=f"making the audio of section {job.section_id!r}")))
+                continue
+            job = ready_jobs[0]
             todo.remove(job)
-            made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache, helper)
+            # While the helper makes a whole section, this one encodes all its own files.
+            made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache,
+                                             None if lent else helper)
 
     # The contents first: its entries are the headings (one clip each, shared
     # with the sections), so its audio is assembled early, while the workers
@@ -207,12 +252,13 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
                         ready.add(sentence_id)
                         reporter.sentence_done(clip.duration_ms, cached)
                         del clip
-                        if synthesis.pipelined:
+                        if interleave:
                             assemble_ready()
         finally:
             reporter.end_sentences()
         reporter.stage("Assembling and encoding audio")
         assemble_ready()
+        collect(wait=True)
         clean = True
     finally:
         if helper is not None:
@@ -267,9 +313,9 @@ def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
               outputs_cache: OutputCache, helper: Helper | None) -> tuple[SectionAudio, ...]:
     """Make the job's files from its clips, and keep copies in the output cache.
 
-    With a ``helper`` process, it encodes the EPUB's MP3 while this one makes
-    the podcast MP3 and then, from it, the section's part of the audiobook
-    (which :func:`m4b.write_m4b` finds in the cache).
+    The section's part of the audiobook is encoded from the podcast MP3 as
+    soon as that is written (:func:`m4b.write_m4b` finds it in the cache);
+    with a ``helper`` process, the EPUB's MP3 is encoded there meanwhile.
     """
     parts = [(sentence_id, _cached_clip(cache, clip_keys[sentence_id], sentence_id), pause)
              for sentence_id, pause in job.parts]
@@ -281,7 +327,7 @@ def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
 
     results = audio.assemble_section_files(
         parts, job.outputs, tags=job.tags, section_id=job.section_id, executor=helper,
-        then=audiobook_part if helper is not None else None)
+        then=audiobook_part)
     del parts
     for result, key in zip(results, job.keys, strict=True):
         outputs_cache.store(key, ".mp3", result.path, {
@@ -289,6 +335,12 @@ def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
             "timings": [[t.sentence_id, t.start_ms, t.end_ms] for t in result.timings],
             "loudness_lufs": result.loudness_lufs, "extra": result.extra})
     return results
+
+
+def _assemble_whole(job: _Job, cache_root: Path,
+                    clip_keys: dict[str, str]) -> tuple[SectionAudio, ...]:
+    """:func:`_assemble` in the helper process: every file of one job, and their cache copies."""
+    return _assemble(job, ClipCache(cache_root), clip_keys, OutputCache(cache_root), None)
 
 
 def _cached_clip(cache: ClipCache, key: str, sentence_id: str) -> Clip:
