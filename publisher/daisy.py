@@ -47,8 +47,6 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,9 +54,11 @@ from pathlib import Path
 from lxml import etree
 
 from . import __version__
+from .archive import write_zip
 from .errors import OutputError
 from .layout import audio_name, daisy_name, document_href
 from .model import Publication, Section, SectionAudio, Timing
+from .timecode import clock
 
 __all__ = ["FORMATS", "GENERATOR", "write_daisy"]
 
@@ -299,14 +299,6 @@ def _clock(ms: int) -> str:
     return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def _clock3(ms: int) -> str:
-    """DAISY 3 SMIL clock value h:mm:ss.fff."""
-    hours, rest = divmod(int(ms), 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours}:{minutes:02d}:{seconds:02d}.{millis:03d}"
-
-
 def _npt(ms: int) -> str:
     return f"npt={ms / 1000:.3f}s"
 
@@ -531,7 +523,7 @@ def _opf(book: _DaisyBook, names: dict[str, str],
     for name, content in (("dtb:multimediaType", "audioFullText"),
                           ("dtb:multimediaContent",
                            "audio,text,image" if book.pub.book.images else "audio,text"),
-                          ("dtb:totalTime", _clock3(book.total_ms)),
+                          ("dtb:totalTime", clock(book.total_ms)),
                           ("dtb:narrator", book.narrator),
                           ("dtb:producedDate", book.pub.modified.strftime("%Y-%m-%d")),
                           ("dtb:producer", meta.publisher or ", ".join(book.creators)),
@@ -660,7 +652,7 @@ def _smil3(book: _DaisyBook, section: Section, audio: SectionAudio, elapsed: int
     smil = etree.Element(e + "smil", nsmap={None: SMIL3_NS})
     head = etree.SubElement(smil, e + "head")
     for name, content in (("dtb:uid", meta.identifier), ("dtb:generator", GENERATOR),
-                          ("dtb:totalElapsedTime", _clock3(elapsed))):
+                          ("dtb:totalElapsedTime", clock(elapsed))):
         _meta(head, e + "meta", name, content)
     tests = etree.SubElement(head, e + "customAttributes")
     for _, test, _ in SKIPPABLE.values():
@@ -668,7 +660,7 @@ def _smil3(book: _DaisyBook, section: Section, audio: SectionAudio, elapsed: int
                                                    "override": "visible"})
     body = etree.SubElement(smil, e + "body")
     seq = etree.SubElement(body, e + "seq", {"id": f"seq-{section.id}",
-                                             "dur": _clock3(audio.duration_ms),
+                                             "dur": clock(audio.duration_ms),
                                              "fill": "remove"})
     current = ""
     parent = seq
@@ -688,8 +680,8 @@ def _smil3(book: _DaisyBook, section: Section, audio: SectionAudio, elapsed: int
             par = etree.SubElement(parent, e + "par", {"id": f"par-{sentence_id}"})
             etree.SubElement(par, e + "text", {"src": f"{dtbook_href}#{sentence_id}"})
             etree.SubElement(par, e + "audio", {"src": book.mp3(section),
-                                                "clipBegin": _clock3(timing.start_ms),
-                                                "clipEnd": _clock3(timing.end_ms)})
+                                                "clipBegin": clock(timing.start_ms),
+                                                "clipEnd": clock(timing.end_ms)})
     return _xml(smil, _SMIL3_DOCTYPE)
 
 
@@ -838,30 +830,8 @@ _NO_TEXT = frozenset(f"{{{DTBOOK_NS}}}{t}" for t in (
 def _write_zip(members: Iterable[tuple[str, bytes | Path]], dest: Path,
                pub: Publication) -> None:
     """Members in the given order, every time ``pub.modified``, media stored."""
-    import datetime as _dt
-
-    stamp = max(pub.modified, _dt.datetime(1980, 1, 1, tzinfo=pub.modified.tzinfo))
-    date_time = stamp.timetuple()[:6]
     try:
-        _zip_members(members, dest, date_time)
+        write_zip(dest, members, pub.modified)
     except OSError as exc:
-        dest.unlink(missing_ok=True)
         raise OutputError(f"{dest}: cannot write the DAISY book ({exc.strerror or exc}). "
                           "Check the output folder is writable and the disk has room.") from exc
-
-
-def _zip_members(members: Iterable[tuple[str, bytes | Path]], dest: Path,
-                 date_time: tuple[int, int, int, int, int, int]) -> None:
-    with zipfile.ZipFile(dest, "w") as target:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=date_time)
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            stored = name.endswith((".mp3", ".jpg", ".jpeg", ".png"))
-            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-            if isinstance(data, Path):
-                info.file_size = data.stat().st_size
-                with data.open("rb") as reader, target.open(info, "w") as writer:
-                    shutil.copyfileobj(reader, writer, 1 << 20)
-            else:
-                target.writestr(info, data, compresslevel=9)

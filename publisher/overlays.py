@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from lxml import etree
 
 from .model import Section, Timing
+from .timecode import clock
 
 SMIL_NS = "http://www.w3.org/ns/SMIL"
 EPUB_NS = "http://www.idpf.org/2007/ops"
@@ -37,14 +38,6 @@ STRUCTURE_TYPES = {"list": "list", "table": "table", "figure": "figure", "aside"
                    "code": "figure"}
 #: epub:type of a <par> inside a structure.
 ITEM_TYPES = {"list": "list-item", "table": "table-cell", "footnote": "footnote"}
-
-
-def clock(duration_ms: int) -> str:
-    """A SMIL full clock value, h:mm:ss.fff."""
-    hours, rest = divmod(int(duration_ms), 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours}:{minutes:02d}:{seconds:02d}.{millis:03d}"
 
 
 def section_smil(section: Section, document_href: str, audio_href: str,

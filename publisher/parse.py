@@ -43,7 +43,7 @@ from lxml import etree
 from lxml import html as lxml_html
 from markdown.extensions.toc import slugify_unicode
 
-from . import dialects, prepare, semantics, spoken
+from . import dialects, frontmatter, prepare, semantics, spoken
 from .config import load_meta, slugify
 from .errors import SourceError
 from .model import Block, Book, BookMeta, Heading, Image, Manuscript, Section, Sentence
@@ -294,25 +294,7 @@ def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list
 
 def _heading_lines(text: str, first_line: int) -> list[int]:
     """Source line of every Markdown heading, in order (fenced code skipped)."""
-    lines: list[int] = []
-    fence = ""
-    source_lines = text.split("\n")
-    for index, line in enumerate(source_lines):
-        stripped = line.strip()
-        if fence:
-            if stripped.startswith(fence):
-                fence = ""
-            continue
-        if stripped.startswith(("```", "~~~")):
-            fence = stripped[:3]
-            continue
-        if re.match(r"^ {0,3}#{1,6}(\s|$)", line):
-            lines.append(first_line + index)
-        elif (index > 0 and re.match(r"^ {0,3}(=+|-+)\s*$", line)
-              and source_lines[index - 1].strip()
-              and not re.match(r"^ {0,3}([-*+]|\d+\.)\s", source_lines[index - 1])):
-            lines.append(first_line + index - 1)
-    return lines
+    return [first_line + index for index, _, _ in frontmatter.markdown_headings(text)]
 
 
 def split_level_of(levels: list[int], split_level: int) -> tuple[bool, int]:
