@@ -11,7 +11,6 @@ voice loads elsewhere), that takes calls through a pipe:
     pending = helper.submit(function, *args)   # like concurrent.futures
     ...                                         # this process does its own part
     value = pending.result()                    # its exception is raised here
-    helper.idle()                               # all done? (never waits)
     helper.close()
 
 Calls run one at a time, in the order submitted. A call is sent only when
@@ -124,15 +123,6 @@ class Helper:
         if self._in_flight is None:
             self._send_next()
         return pending
-
-    def idle(self) -> bool:
-        """True when every call submitted has finished (finished ones are collected now).
-
-        Never waits: a call still running leaves it False.
-        """
-        while self._in_flight is not None and self._child.conn.poll():
-            self._receive_one()
-        return self._in_flight is None and not self._queue
 
     def _send_next(self) -> None:
         if self._queue:

@@ -27,17 +27,20 @@ Where the time goes, and how little of it a build spends:
   MP3 while this one makes its podcast MP3 and its part of the audiobook.
   When several sections are ready at once (every clip was cached, but not the
   encoded files: an upgrade, an emptied ``.cache/outputs/``, ``--force``), the
-  helper takes whole sections, from the end of the book, while this process
-  takes them from the start, so neither waits for the other. The files are
-  the same bytes whichever process makes them.
+  helper takes whole sections, one at a time from the end of the book, while
+  this process takes them from the start, until they meet: neither waits
+  while the other has work. The files are the same bytes whichever process
+  makes them.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +48,7 @@ from . import audio
 from .audio import m4b
 from .cache import ClipCache, OutputCache, code_identity
 from .errors import AudioError, EngineUnavailable, SpeechError
-from .helper import Helper, Pending
+from .helper import Helper
 from .layout import AUDIO_DIR, CONTENTS_AUDIO_HREF, EPUB_AUDIO_DIR, audio_name
 from .model import Book, BookAudio, Clip, Cover, Section, SectionAudio, Timing
 from .options import BuildOptions, Reporter, default_workers, engine_spec
@@ -200,40 +203,18 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
     helper = Helper(warm_up=audio.preload, niceness=0 if all_cached else _HELPER_NICENESS) \
         if todo and synthesis.spare_core else None
 
-    # Jobs the helper makes whole, while this process makes others.
-    lent: list[tuple[_Job, Pending]] = []
-
-    def collect(wait: bool) -> None:
-        if helper is not None:
-            helper.idle()  # records what has finished; never waits
-        for job, pending in list(lent):
-            if wait or pending.done:
-                made[job.section_id] = pending.result()
-                lent.remove((job, pending))
-
     def assemble_ready() -> None:
         # Any job whose clips are all there, not only the next in book order:
         # the files do not depend on the order they are made in.
-        while ready_jobs := [job for job in todo
-                             if all(sentence_id in ready for sentence_id, _ in job.parts)]:
-            collect(wait=False)
-            if helper is not None and len(ready_jobs) > 1 and (
-                    not lent or (len(lent) < 2 and len(ready_jobs) >= 4)):
-                # Two or more at once: whole ones for each process, the helper's from
-                # the end (see the docstring). It is only seen to be done between this
-                # process's sections, so while many are left it has a second one queued.
-                job = ready_jobs[-1]
-                todo.remove(job)
-                lent.append((job, helper.submit(
-                    _assemble_whole, job, cache.root,
-                    {sentence_id: clip_keys[sentence_id] for sentence_id, _ in job.parts},
-                    description=f"making the audio of section {job.section_id!r}")))
-                continue
-            job = ready_jobs[0]
+        ready_jobs = [job for job in todo
+                      if all(sentence_id in ready for sentence_id, _ in job.parts)]
+        for job in ready_jobs:
             todo.remove(job)
-            # While the helper makes a whole section, this one encodes all its own files.
-            made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache,
-                                             None if lent else helper)
+        if helper is not None and len(ready_jobs) > 1:
+            made.update(_share(ready_jobs, helper, cache, clip_keys, outputs_cache))
+            return
+        for job in ready_jobs:
+            made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache, helper)
 
     # The contents first: its entries are the headings (one clip each, shared
     # with the sections), so its audio is assembled early, while the workers
@@ -258,7 +239,6 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
             reporter.end_sentences()
         reporter.stage("Assembling and encoding audio")
         assemble_ready()
-        collect(wait=True)
         clean = True
     finally:
         if helper is not None:
@@ -335,6 +315,54 @@ def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
             "timings": [[t.sentence_id, t.start_ms, t.end_ms] for t in result.timings],
             "loudness_lufs": result.loudness_lufs, "extra": result.extra})
     return results
+
+
+def _share(jobs: list[_Job], helper: Helper, cache: ClipCache, clip_keys: dict[str, str],
+           outputs_cache: OutputCache) -> dict[str, tuple[SectionAudio, ...]]:
+    """Make ``jobs`` on both cores: whole ones, this process from the first, the helper from
+    the last, until they meet (so neither waits while the other has work left).
+
+    A thread here feeds the helper one job at a time and waits for it (which
+    releases the GIL); this thread encodes its own jobs meanwhile, every file
+    of each. On an error here, the helper is given no more, and the caller
+    stops it.
+    """
+    queue = collections.deque(jobs)
+    lock = threading.Lock()
+    made: dict[str, tuple[SectionAudio, ...]] = {}
+    failed: list[BaseException] = []
+
+    def feed() -> None:
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    job = queue.pop()
+                keys = {sentence_id: clip_keys[sentence_id] for sentence_id, _ in job.parts}
+                made[job.section_id] = helper.submit(
+                    _assemble_whole, job, cache.root, keys,
+                    description=f"making the audio of section {job.section_id!r}").result()
+        except BaseException as exc:  # raised in the caller's thread, below
+            failed.append(exc)
+
+    feeder = threading.Thread(target=feed, name="publisher-helper-feed", daemon=True)
+    feeder.start()
+    try:
+        while True:
+            with lock:
+                if not queue:
+                    break
+                job = queue.popleft()
+            made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache, None)
+    except BaseException:
+        with lock:
+            queue.clear()
+        raise
+    feeder.join()
+    if failed:
+        raise failed[0]
+    return made
 
 
 def _assemble_whole(job: _Job, cache_root: Path,

@@ -148,15 +148,3 @@ def test_a_master_that_cannot_be_written_is_a_clear_output_error(tmp_path):
             items, (("podcast", tmp_path / "p.mp3"), ("compact", tmp_path / "epub" / "c.mp3")),
             tags=TAGS, section_id="both", executor=helper)
 
-
-def test_idle_never_waits_and_collects_a_finished_call():
-    with Helper() as helper:
-        pending = helper.submit(time.sleep, 0.5)
-        start = time.perf_counter()
-        assert not helper.idle()
-        assert time.perf_counter() - start < 0.2
-        deadline = time.monotonic() + 30
-        while not helper.idle():
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert pending.done and pending.result() is None
