@@ -345,6 +345,8 @@ def _share(jobs: list[_Job], helper: Helper, cache: ClipCache, clip_keys: dict[s
                     description=f"making the audio of section {job.section_id!r}").result()
         except BaseException as exc:  # raised in the caller's thread, below
             failed.append(exc)
+            with lock:
+                queue.clear()  # the build fails: this process stops after its section
 
     feeder = threading.Thread(target=feed, name="publisher-helper-feed", daemon=True)
     feeder.start()
