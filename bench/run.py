@@ -19,7 +19,12 @@ same run on the same spoken text, with the voice loaded beforehand:
 
 ``daisy_write_s``: the DAISY 2.02 and DAISY 3 writer alone on the first book
 (its MP3s from the warm cache), and ``daisy_share_of_cold``, that time as a
-share of the cold build; ``daisy202_bytes`` / ``daisy3_bytes``: their sizes.
+share of the cold build of the same run; ``daisy202_bytes`` /
+``daisy3_bytes``: their sizes.
+
+``clips_cached_build_s``: a ``--force`` rebuild with every clip cached and
+no encoded file (``.cache/outputs/`` emptied: what an upgrade of the audio
+code costs), the case where encoding alone sets the pace.
 
 ``cluster``: synthesis throughput (audio minutes per wall minute) in one
 process and on Dask LocalClusters of 1 and 2 worker processes, the serial part
@@ -337,7 +342,15 @@ def bench_audio(quick: bool, runs: int) -> dict[str, object]:
 
         one_edit = timed([*cmd[:-1], str(edited)], runs, env, prepare=restore)
         restore()
-        daisy = bench_daisy(tmpdir / "daisy", cache, runs)
+
+        def no_outputs() -> None:
+            # Every clip cached, no encoded file (an upgrade, an emptied
+            # .cache/outputs/): --force, or the book would be up to date.
+            shutil.rmtree(cache / "outputs", ignore_errors=True)
+
+        clips_cached = timed([*cmd[:-1], "--force", cmd[-1]], runs, env, prepare=no_outputs)
+        # In the same run as the cold build above, so its share is of that build.
+        daisy = bench_daisy(tmpdir / "daisy", cache, runs, env)
     raw_np_s = raw_np["wall_s"]
     result.update({
         "book_audio_s": round(book_audio_s, 1),
@@ -355,6 +368,9 @@ def bench_audio(quick: bool, runs: int) -> dict[str, object]:
         "one_edit_build_s": one_edit["wall_s"],
         "one_edit_build_cpu_s": one_edit["cpu_s"],
         "one_edit_over_cold": round(one_edit["wall_s"] / cold["wall_s"], 4),
+        "clips_cached_build_s": clips_cached["wall_s"],
+        "clips_cached_build_cpu_s": clips_cached["cpu_s"],
+        "clips_cached_over_cold": round(clips_cached["wall_s"] / cold["wall_s"], 4),
         # Summed over the build process and its synthesis workers, polled at 20 Hz.
         "peak_rss_mb_cold": cold["peak_mb"],
         "peak_rss_mb_warm": warm["peak_mb"],
@@ -508,12 +524,16 @@ def _with_text(source: Path, text: str) -> Any:
         scratch.unlink()
 
 
-def bench_daisy(folder: Path, cache: Path, runs: int) -> dict[str, object]:
+def bench_daisy(folder: Path, cache: Path, runs: int,
+                env: dict[str, str]) -> dict[str, object]:
     """Time the DAISY writer alone on the first book (its section MP3s from the warm cache).
 
     The two DAISY zips are what a build adds for them: no synthesis, no
     encoding, only XML and copying the MP3s, so timing the writer in this
-    process measures that cost without the noise of two whole builds.
+    process measures that cost without the noise of two whole builds. It runs
+    in the same ``bench_audio`` run as the cold build it is a share of, with
+    the same engine, cache and SOURCE_DATE_EPOCH (so the MP3s are the ones
+    that build made, copied from the cache: nothing is synthesized or encoded).
     """
     from publisher import daisy, narrate
     from publisher.build import load_book, source_date
@@ -522,15 +542,27 @@ def bench_daisy(folder: Path, cache: Path, runs: int) -> dict[str, object]:
     from publisher.options import BuildOptions, Reporter
     from publisher.script import script_book
 
-    options = BuildOptions(cache_dir=cache)
-    book = load_book(FIRST_BOOK, options)
-    folder.mkdir(parents=True)
-    # With the cover, as the build does: it is in the MP3s' tags (and the cache key).
-    cover = make_cover(book.meta, FIRST_BOOK.parent, cache_dir=cache)
-    result = narrate.narrate_book(book, script_book(book), folder, options, Reporter(),
-                                  cover=cover)
+    options = BuildOptions(cache_dir=cache, engine=_ENGINE_NAME)
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = env["SOURCE_DATE_EPOCH"]
+    try:
+        book = load_book(FIRST_BOOK, options)
+        folder.mkdir(parents=True)
+        # With the cover, as the build does: it is in the MP3s' tags (and the cache key).
+        cover = make_cover(book.meta, FIRST_BOOK.parent, cache_dir=cache)
+        result = narrate.narrate_book(book, script_book(book), folder, options, Reporter(),
+                                      cover=cover)
+        modified = source_date(book.meta.date)
+    finally:
+        if saved is None:
+            os.environ.pop("SOURCE_DATE_EPOCH")
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
+    if result.clips_synthesized:
+        raise SystemExit("bench/run.py: the DAISY timing found clips missing from the cold "
+                         "build's cache; it would time synthesis, not the writer")
     pub = Publication(book=book, out_dir=folder, audio=result.sections,
-                      modified=source_date(book.meta.date), narrator=result.narrator,
+                      modified=modified, narrator=result.narrator,
                       accessibility=Accessibility((), (), (), (), ""))
     times = []
     paths: list[Path] = []

@@ -14,10 +14,16 @@ EPUB reading system.
 Skippable: notes (DAISY 2.02 ``system-required="footnote-on"``, DAISY 3
 ``customTest="note"`` declared as ``bookStruct="NOTE"`` in the NCX) and
 sidebars (``sidebar-on`` / ``OPTIONAL_SIDEBAR``). Escapable (DAISY 3 only;
-SMIL 1.0 in DAISY 2.02 has no escape): lists, tables, figures, sidebars and
-notes are each their own ``seq`` with the DTBook element's name as class.
+SMIL 1.0 in DAISY 2.02 has no escape): lists, tables, figures, sidebars,
+notes and code blocks are each their own ``seq`` with the DTBook element's
+name (``code`` for a code block) as class.
 A note reference is inside its sentence and is not spoken, so it has no clip
 of its own to skip; it is a ``noteref`` (DTBook) or a link (XHTML) to the note.
+
+Where a note is read (the same in the EPUB, the section MP3s, the podcast and
+the M4B, since all are made from the same blocks): once, at the end of the
+section that cites it first, after its last paragraph, announced by its number
+("Note 3: ..."); a later reference links back to it.
 
 The sections' XHTML marks notes the EPUB 3 way (publisher/semantics.py): an
 ``<a epub:type="noteref">`` reference, an ``<aside epub:type="footnote">`` note
@@ -41,8 +47,6 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +54,11 @@ from pathlib import Path
 from lxml import etree
 
 from . import __version__
+from .archive import write_zip
 from .errors import OutputError
 from .layout import audio_name, daisy_name, document_href
 from .model import Publication, Section, SectionAudio, Timing
+from .timecode import clock
 
 __all__ = ["FORMATS", "GENERATOR", "write_daisy"]
 
@@ -90,7 +96,7 @@ SKIPPABLE = {"footnote": ("footnote-on", "note", "NOTE"),
              "aside": ("sidebar-on", "sidebar", "OPTIONAL_SIDEBAR")}
 #: Block structure -> class of its escapable DAISY 3 seq (the DTBook element's name).
 ESCAPABLE = {"list": "list", "table": "table", "figure": "imggroup", "aside": "sidebar",
-             "footnote": "note"}
+             "footnote": "note", "code": "code"}
 
 #: HTML5 elements XHTML 1.0 lacks -> (element, class) in the DAISY 2.02 text.
 _XHTML_RENAME = {"aside": ("div", "sidebar"), "figure": ("div", "figure"),
@@ -291,14 +297,6 @@ def _clock(ms: int) -> str:
     """h:mm:ss (DAISY 2.02 ncc:totalTime and elapsed times)."""
     seconds = round(ms / 1000)
     return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def _clock3(ms: int) -> str:
-    """DAISY 3 SMIL clock value h:mm:ss.fff."""
-    hours, rest = divmod(int(ms), 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours}:{minutes:02d}:{seconds:02d}.{millis:03d}"
 
 
 def _npt(ms: int) -> str:
@@ -525,7 +523,7 @@ def _opf(book: _DaisyBook, names: dict[str, str],
     for name, content in (("dtb:multimediaType", "audioFullText"),
                           ("dtb:multimediaContent",
                            "audio,text,image" if book.pub.book.images else "audio,text"),
-                          ("dtb:totalTime", _clock3(book.total_ms)),
+                          ("dtb:totalTime", clock(book.total_ms)),
                           ("dtb:narrator", book.narrator),
                           ("dtb:producedDate", book.pub.modified.strftime("%Y-%m-%d")),
                           ("dtb:producer", meta.publisher or ", ".join(book.creators)),
@@ -638,7 +636,7 @@ def _res(book: _DaisyBook) -> bytes:
         etree.SubElement(resource, e + "text").text = labels[struct]
     scope = etree.SubElement(res, e + "scope", {"nsuri": SMIL3_NS})
     spoken = {"list": "List", "table": "Table", "imggroup": "Figure", "sidebar": "Sidebar",
-              "note": "Note"}
+              "note": "Note", "code": "Code"}
     for n, cls in enumerate(dict.fromkeys(ESCAPABLE.values()), 1):
         node = etree.SubElement(scope, e + "nodeSet",
                                 {"id": f"es-{n}", "select": f"//seq[@class='{cls}']"})
@@ -654,7 +652,7 @@ def _smil3(book: _DaisyBook, section: Section, audio: SectionAudio, elapsed: int
     smil = etree.Element(e + "smil", nsmap={None: SMIL3_NS})
     head = etree.SubElement(smil, e + "head")
     for name, content in (("dtb:uid", meta.identifier), ("dtb:generator", GENERATOR),
-                          ("dtb:totalElapsedTime", _clock3(elapsed))):
+                          ("dtb:totalElapsedTime", clock(elapsed))):
         _meta(head, e + "meta", name, content)
     tests = etree.SubElement(head, e + "customAttributes")
     for _, test, _ in SKIPPABLE.values():
@@ -662,7 +660,7 @@ def _smil3(book: _DaisyBook, section: Section, audio: SectionAudio, elapsed: int
                                                    "override": "visible"})
     body = etree.SubElement(smil, e + "body")
     seq = etree.SubElement(body, e + "seq", {"id": f"seq-{section.id}",
-                                             "dur": _clock3(audio.duration_ms),
+                                             "dur": clock(audio.duration_ms),
                                              "fill": "remove"})
     current = ""
     parent = seq
@@ -682,8 +680,8 @@ def _smil3(book: _DaisyBook, section: Section, audio: SectionAudio, elapsed: int
             par = etree.SubElement(parent, e + "par", {"id": f"par-{sentence_id}"})
             etree.SubElement(par, e + "text", {"src": f"{dtbook_href}#{sentence_id}"})
             etree.SubElement(par, e + "audio", {"src": book.mp3(section),
-                                                "clipBegin": _clock3(timing.start_ms),
-                                                "clipEnd": _clock3(timing.end_ms)})
+                                                "clipBegin": clock(timing.start_ms),
+                                                "clipEnd": clock(timing.end_ms)})
     return _xml(smil, _SMIL3_DOCTYPE)
 
 
@@ -832,30 +830,8 @@ _NO_TEXT = frozenset(f"{{{DTBOOK_NS}}}{t}" for t in (
 def _write_zip(members: Iterable[tuple[str, bytes | Path]], dest: Path,
                pub: Publication) -> None:
     """Members in the given order, every time ``pub.modified``, media stored."""
-    import datetime as _dt
-
-    stamp = max(pub.modified, _dt.datetime(1980, 1, 1, tzinfo=pub.modified.tzinfo))
-    date_time = stamp.timetuple()[:6]
     try:
-        _zip_members(members, dest, date_time)
+        write_zip(dest, members, pub.modified)
     except OSError as exc:
-        dest.unlink(missing_ok=True)
         raise OutputError(f"{dest}: cannot write the DAISY book ({exc.strerror or exc}). "
                           "Check the output folder is writable and the disk has room.") from exc
-
-
-def _zip_members(members: Iterable[tuple[str, bytes | Path]], dest: Path,
-                 date_time: tuple[int, int, int, int, int, int]) -> None:
-    with zipfile.ZipFile(dest, "w") as target:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=date_time)
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            stored = name.endswith((".mp3", ".jpg", ".jpeg", ".png"))
-            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-            if isinstance(data, Path):
-                info.file_size = data.stat().st_size
-                with data.open("rb") as reader, target.open(info, "w") as writer:
-                    shutil.copyfileobj(reader, writer, 1 << 20)
-            else:
-                target.writestr(info, data, compresslevel=9)

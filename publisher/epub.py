@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
-import shutil
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from ebooklib import epub
 from lxml import etree
 
 from . import claims, overlays, templates
+from .archive import add_entry, zip_time
 from .layout import (
     CONTENTS_AUDIO_HREF,
     CONTENTS_SMIL_HREF,
@@ -38,6 +38,7 @@ from .layout import (
     toc_title,
 )
 from .model import Accessibility, Book, BookAudio, BookMeta, Cover
+from .timecode import clock
 
 _OPF_NS = "http://www.idpf.org/2007/opf"
 #: The claim a build makes when its own check passed (see publisher.claims).
@@ -335,10 +336,10 @@ def _add_narration(ebook: epub.EpubBook, narration: _Narration) -> None:
         uid = f"smil-{key}"
         ebook.add_item(epub.EpubItem(uid=uid, file_name=overlay.href,
                                      media_type="application/smil+xml", content=overlay.smil))
-        ebook.add_metadata(None, "meta", overlays.clock(overlay.duration_ms),
+        ebook.add_metadata(None, "meta", clock(overlay.duration_ms),
                            {"property": "media:duration", "refines": f"#{uid}"})
         total_ms += overlay.duration_ms
-    ebook.add_metadata(None, "meta", overlays.clock(total_ms), {"property": "media:duration"})
+    ebook.add_metadata(None, "meta", clock(total_ms), {"property": "media:duration"})
     if not narration.narrators:
         ebook.add_metadata(None, "meta", narration.narrator, {"property": "media:narrator"})
     for index, name in enumerate(narration.narrators, start=1):
@@ -382,8 +383,7 @@ def _deterministic_zip(data: bytes, dest: Path, modified: _dt.datetime,
     Members named in ``streamed`` are copied from their files in chunks.
     """
     streamed = streamed or {}
-    stamp = max(modified, _dt.datetime(1980, 1, 1, tzinfo=modified.tzinfo))
-    date_time = stamp.timetuple()[:6]
+    date_time = zip_time(modified)
     source = zipfile.ZipFile(io.BytesIO(data))
     names = source.namelist()
     order = ["mimetype", "META-INF/container.xml"]
@@ -392,19 +392,12 @@ def _deterministic_zip(data: bytes, dest: Path, modified: _dt.datetime,
         for name in order + rest:
             if name not in names:
                 continue
-            info = zipfile.ZipInfo(name, date_time=date_time)
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            if name == "mimetype" or name.endswith((".mp3", ".jpg", ".png")):
-                info.compress_type = zipfile.ZIP_STORED
-            else:
-                info.compress_type = zipfile.ZIP_DEFLATED
+            content: bytes | Path
             if name in streamed:
-                info.file_size = streamed[name].stat().st_size
-                with streamed[name].open("rb") as reader, target.open(info, "w") as writer:
-                    shutil.copyfileobj(reader, writer, 1 << 20)
-                continue
-            content = source.read(name)
-            if name in rewrite:
-                content = rewrite[name](content)
-            target.writestr(info, content, compresslevel=9)
+                content = streamed[name]
+            else:
+                content = source.read(name)
+                if name in rewrite:
+                    content = rewrite[name](content)
+            # The mimetype first and stored, as OCF requires.
+            add_entry(target, name, content, date_time, stored=True if name == "mimetype" else None)

@@ -191,13 +191,23 @@ def plain_values(front: dict[str, object]) -> dict[str, object]:
     return result
 
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?)[ \t]*#*[ \t]*)?$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
+#: A line before ``---`` or ``===`` that makes it no setext underline: a list item,
+#: a quote or table line, or a thematic break itself.
+_NOT_SETEXT_TEXT = re.compile(r"^ {0,3}([-*+>|]|\d+\.)\s|^\s*-{3,}\s*$")
 _HTML_HEADING = re.compile(r"<h([1-6])\b[^>]*>(.*?)</h\1\s*>", re.I | re.S)
 
 
-def headings(text: str) -> list[tuple[int, str]]:
-    """(level, plain text) of the Markdown and raw-HTML headings, fenced code skipped."""
-    found: list[tuple[int, str]] = []
+def markdown_headings(text: str, *, html: bool = False) -> list[tuple[int, int, str]]:
+    """(line index, level, raw text) of every ATX and setext heading, fenced code skipped.
+
+    The one reading of a text's headings before it is rendered: the title guess
+    here and the sections' source lines (publisher/parse.py) use it. A setext
+    heading's line is its text's, the line above the underline. ``html``: raw
+    HTML ``<h1>``-``<h6>`` too (their text without tags).
+    """
+    found: list[tuple[int, int, str]] = []
     fence = ""
     lines = text.split("\n")
     for index, line in enumerate(lines):
@@ -211,17 +221,20 @@ def headings(text: str) -> list[tuple[int, str]]:
             continue
         match = _ATX.match(line)
         if match:
-            found.append((len(match.group(1)), _heading_text(match.group(2))))
-            continue
-        if (index > 0 and re.match(r"^ {0,3}(=+|-+)\s*$", line) and lines[index - 1].strip()
-                and not lines[index - 1].startswith(("    ", "\t"))
-                and not re.match(r"^ {0,3}([-*+>|]|\d+\.)\s", lines[index - 1])
-                and not re.match(r"^\s*-{3,}\s*$", lines[index - 1])):
-            found.append((1 if "=" in line else 2, _heading_text(lines[index - 1])))
-            continue
-        for html_match in _HTML_HEADING.finditer(line):
-            found.append((int(html_match.group(1)),
-                          _heading_text(re.sub(r"<[^>]+>", "", html_match.group(2)))))
+            found.append((index, len(match.group(1)), match.group(2) or ""))
+        elif (index > 0 and _SETEXT.match(line) and lines[index - 1].strip()
+              and not lines[index - 1].startswith(("    ", "\t"))
+              and not _NOT_SETEXT_TEXT.match(lines[index - 1])):
+            found.append((index - 1, 1 if "=" in line else 2, lines[index - 1]))
+        elif html:
+            found.extend((index, int(m.group(1)), re.sub(r"<[^>]+>", "", m.group(2)))
+                         for m in _HTML_HEADING.finditer(line))
+    return found
+
+
+def headings(text: str) -> list[tuple[int, str]]:
+    """(level, plain text) of the Markdown and raw-HTML headings, fenced code skipped."""
+    found = [(level, _heading_text(raw)) for _, level, raw in markdown_headings(text, html=True)]
     return [(level, title) for level, title in found if title]
 
 

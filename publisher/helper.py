@@ -18,7 +18,7 @@ the helper waits for one (it warms up in a thread, reading calls meanwhile),
 so neither side ever blocks on a full pipe while the other waits for it.
 Arguments are pickled: pass large data as a file (see ``publisher.audio.master.MasterFile``),
 not as an array. The helper runs at a lower priority than the build and its
-synthesis workers; it is started, stopped and reported dead as every child
+synthesis workers (``niceness=0``: the same, when there are none to yield to); it is started, stopped and reported dead as every child
 process is (:class:`publisher.workers.Child`: SIGINT ignored, noticed through
 its sentinel at once, not waited for).
 """
@@ -44,11 +44,13 @@ __all__ = ["Helper", "Pending"]
 _NICENESS = 10
 
 
-def _helper_main(conn: Connection, warm_up: Callable[[], None] | None) -> None:
+def _helper_main(conn: Connection, warm_up: Callable[[], None] | None,
+                 niceness: int = _NICENESS) -> None:
     # Below the processes on the critical path (synthesis, this build's own
     # assembly) when the cores are all busy; alone on a core it runs as fast.
-    with contextlib.suppress(AttributeError, OSError):
-        os.nice(_NICENESS)
+    if niceness:
+        with contextlib.suppress(AttributeError, OSError):
+            os.nice(niceness)
     # Warmed up in a thread, so that a call (which may carry more than a pipe
     # holds) is read at once and the caller never waits on its send.
     warming = threading.Thread(target=_quietly, args=(warm_up,), daemon=True)
@@ -102,8 +104,10 @@ class Pending:
 class Helper:
     """One helper process (see the module's docstring)."""
 
-    def __init__(self, warm_up: Callable[[], None] | None = None) -> None:
-        self._child = Child(_helper_main, warm_up, name="publisher-helper")
+    def __init__(self, warm_up: Callable[[], None] | None = None, *,
+                 niceness: int = _NICENESS) -> None:
+        """``niceness``: how much lower than this process the helper runs (0: the same)."""
+        self._child = Child(_helper_main, warm_up, niceness, name="publisher-helper")
         self._queue: collections.deque[
             tuple[Pending, tuple[Callable[..., Any], tuple[Any, ...]]]] = collections.deque()
         self._in_flight: Pending | None = None

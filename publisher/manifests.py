@@ -30,14 +30,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
-import shutil
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
 
+from .archive import write_zip
 from .errors import OutputError
 from .layout import book_file, cover_filename, relative_href
 from .model import Accessibility, Publication, Section, SectionAudio
@@ -353,44 +352,8 @@ def _json_bytes(data: object) -> bytes:
 
 def _write_zip(dest: Path, entries: Iterable[tuple[str, bytes | Path]],
                modified: _dt.datetime) -> None:
-    """Write a zip with fixed entry order, times and permissions; media stored, text deflated.
-
-    Files are copied in chunks, so a long book's audio is never all in memory.
-    """
-    stamp = _zip_time(modified)
-    tmp = dest.with_name(f".{dest.name}.tmp")
+    """The package, deterministic (publisher/archive.py)."""
     try:
-        with zipfile.ZipFile(tmp, "w") as archive:
-            for name, content in entries:
-                info = zipfile.ZipInfo(name, date_time=stamp)
-                info.create_system = 3  # Unix, whatever the platform, for the same bytes
-                info.external_attr = 0o100644 << 16
-                stored = _is_codec(name)
-                info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-                if isinstance(content, Path):
-                    info.file_size = content.stat().st_size
-                    with content.open("rb") as source, archive.open(info, "w") as target:
-                        shutil.copyfileobj(source, target, 1 << 20)
-                else:
-                    archive.writestr(info, content)
-        tmp.replace(dest)
+        write_zip(dest, entries, modified)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"{dest}: cannot write the package ({exc.strerror or exc}).") from exc
-
-
-def _is_codec(name: str) -> bool:
-    """Already-compressed media are stored as they are (RPF and LPF both advise it)."""
-    lowered = name.lower()
-    return lowered.endswith((".mp3", ".m4a", ".m4b", ".aac", ".opus", ".ogg", ".jpg", ".jpeg",
-                             ".png", ".webp", ".mp4"))
-
-
-def _zip_time(moment: _dt.datetime) -> tuple[int, int, int, int, int, int]:
-    """``moment`` as a zip entry time (which cannot be before 1980)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(_dt.timezone.utc)
-    if moment.year < 1980:
-        return (1980, 1, 1, 0, 0, 0)
-    return (moment.year, moment.month, moment.day, moment.hour, moment.minute,
-            moment.second - moment.second % 2)

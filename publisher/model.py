@@ -102,7 +102,8 @@ class Block:
     ``kind`` is one of: ``heading``, ``paragraph``, ``list-item``, ``quote``,
     ``table-cell``, ``image``, ``code``, ``footnote``, ``caption``, ``term``,
     ``definition``. ``structure`` names the escapable or skippable structure the
-    block sits in (``list``, ``table``, ``figure``, ``aside``, ``footnote``),
+    block sits in (``list``, ``table``, ``figure``, ``aside``, ``footnote``,
+    ``code``: a code block's announcement, when the block is not inside another),
     for media overlays; empty when none.
     """
 

@@ -25,14 +25,25 @@ Where the time goes, and how little of it a build spends:
 - Each sentence is said by the voice the script gives it (the narrator, a role
   of ``voices``, a passage's language): one synthesis stream per voice, the
   narrator's first. A book of one voice has one stream, as before.
+- Both cores encode. A section assembled alone (its clips just made) is
+  mastered here, and the helper process (publisher.helper) encodes its EPUB
+  MP3 while this one makes its podcast MP3 and its part of the audiobook.
+  When several sections are ready at once (every clip was cached, but not the
+  encoded files: an upgrade, an emptied ``.cache/outputs/``, ``--force``), the
+  helper takes whole sections, one at a time from the end of the book, while
+  this process takes them from the start, until they meet: neither waits
+  while the other has work. The files are the same bytes whichever process
+  makes them.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +65,8 @@ log = logging.getLogger(__name__)
 #: tenth of a second, so it still has its place in the overlays and transcripts.
 _SILENCE = Clip(pcm=bytes(2 * 2400), sample_rate_hz=24000)
 _SILENCE_KEY = ClipCache.key({"engine": "silence", "version": "1"}, "")
+#: How much lower the helper process runs than the build while workers synthesize.
+_HELPER_NICENESS = 10
 
 
 def narrate_book(book: Book, script: Script, staging: Path, options: BuildOptions,
@@ -202,16 +215,28 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
     # Only which clips are ready is kept: each section reads its clips back
     # from the cache when it is assembled, so memory stays flat in book length.
     ready: set[str] = set()
-    # The second core encodes too: a helper process makes a section's EPUB MP3
-    # and its part of the audiobook while this one makes its podcast MP3.
-    helper = Helper(warm_up=audio.preload) if todo and synthesis.spare_core else None
+    # Every clip cached (only the encoded files are missing): nothing to
+    # interleave with, so all sections are ready together and both processes
+    # take whole ones, rather than this one starting alone on the first.
+    all_cached = all(clip_keys[sentence_id] in cache for sentence_id in needed)
+    interleave = synthesis.pipelined and not all_cached
+    # The second core encodes too (see the module's docstring). Below the
+    # synthesis workers when there are any; else this build's equal, or a busy
+    # machine would leave it waiting while this process does all the work.
+    helper = Helper(warm_up=audio.preload, niceness=0 if all_cached else _HELPER_NICENESS) \
+        if todo and synthesis.spare_core else None
 
     def assemble_ready() -> None:
         # Any job whose clips are all there, not only the next in book order:
         # the files do not depend on the order they are made in.
-        while job := next((job for job in todo
-                           if all(sentence_id in ready for sentence_id, _ in job.parts)), None):
+        ready_jobs = [job for job in todo
+                      if all(sentence_id in ready for sentence_id, _ in job.parts)]
+        for job in ready_jobs:
             todo.remove(job)
+        if helper is not None and len(ready_jobs) > 1:
+            made.update(_share(ready_jobs, helper, cache, clip_keys, outputs_cache))
+            return
+        for job in ready_jobs:
             made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache, helper)
 
     # The contents first: its entries are the headings (one clip each, shared
@@ -246,7 +271,7 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
                         ready.add(sentence_id)
                         reporter.sentence_done(clip.duration_ms, cached)
                         del clip
-                        if synthesis.pipelined:
+                        if interleave:
                             assemble_ready()
         finally:
             reporter.end_sentences()
@@ -307,9 +332,9 @@ def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
               outputs_cache: OutputCache, helper: Helper | None) -> tuple[SectionAudio, ...]:
     """Make the job's files from its clips, and keep copies in the output cache.
 
-    With a ``helper`` process, it encodes the EPUB's MP3 while this one makes
-    the podcast MP3 and then, from it, the section's part of the audiobook
-    (which :func:`m4b.write_m4b` finds in the cache).
+    The section's part of the audiobook is encoded from the podcast MP3 as
+    soon as that is written (:func:`m4b.write_m4b` finds it in the cache);
+    with a ``helper`` process, the EPUB's MP3 is encoded there meanwhile.
     """
     parts = [(sentence_id, _cached_clip(cache, clip_keys[sentence_id], sentence_id), pause)
              for sentence_id, pause in job.parts]
@@ -321,7 +346,7 @@ def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
 
     results = audio.assemble_section_files(
         parts, job.outputs, tags=job.tags, section_id=job.section_id, executor=helper,
-        then=audiobook_part if helper is not None else None)
+        then=audiobook_part)
     del parts
     for result, key in zip(results, job.keys, strict=True):
         outputs_cache.store(key, ".mp3", result.path, {
@@ -329,6 +354,62 @@ def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
             "timings": [[t.sentence_id, t.start_ms, t.end_ms] for t in result.timings],
             "loudness_lufs": result.loudness_lufs, "extra": result.extra})
     return results
+
+
+def _share(jobs: list[_Job], helper: Helper, cache: ClipCache, clip_keys: dict[str, str],
+           outputs_cache: OutputCache) -> dict[str, tuple[SectionAudio, ...]]:
+    """Make ``jobs`` on both cores: whole ones, this process from the first, the helper from
+    the last, until they meet (so neither waits while the other has work left).
+
+    A thread here feeds the helper one job at a time and waits for it (which
+    releases the GIL); this thread encodes its own jobs meanwhile, every file
+    of each. On an error here, the helper is given no more, and the caller
+    stops it.
+    """
+    queue = collections.deque(jobs)
+    lock = threading.Lock()
+    made: dict[str, tuple[SectionAudio, ...]] = {}
+    failed: list[BaseException] = []
+
+    def feed() -> None:
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    job = queue.pop()
+                keys = {sentence_id: clip_keys[sentence_id] for sentence_id, _ in job.parts}
+                made[job.section_id] = helper.submit(
+                    _assemble_whole, job, cache.root, keys,
+                    description=f"making the audio of section {job.section_id!r}").result()
+        except BaseException as exc:  # raised in the caller's thread, below
+            failed.append(exc)
+            with lock:
+                queue.clear()  # the build fails: this process stops after its section
+
+    feeder = threading.Thread(target=feed, name="publisher-helper-feed", daemon=True)
+    feeder.start()
+    try:
+        while True:
+            with lock:
+                if not queue:
+                    break
+                job = queue.popleft()
+            made[job.section_id] = _assemble(job, cache, clip_keys, outputs_cache, None)
+    except BaseException:
+        with lock:
+            queue.clear()
+        raise
+    feeder.join()
+    if failed:
+        raise failed[0]
+    return made
+
+
+def _assemble_whole(job: _Job, cache_root: Path,
+                    clip_keys: dict[str, str]) -> tuple[SectionAudio, ...]:
+    """:func:`_assemble` in the helper process: every file of one job, and their cache copies."""
+    return _assemble(job, ClipCache(cache_root), clip_keys, OutputCache(cache_root), None)
 
 
 def _cached_clip(cache: ClipCache, key: str, sentence_id: str) -> Clip:

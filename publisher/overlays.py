@@ -2,9 +2,16 @@
 
 One SMIL document per narrated content document: a ``<seq>`` for the section
 (epub:textref to the document), nested ``<seq>`` for escapable structures
-(lists, tables, figures, asides) and skippable ones (notes), and one ``<par>``
-per sentence whose clip times are the exact synthesis timings, so the
-highlight never drifts from the voice.
+(lists, tables, figures, asides, code blocks) and skippable ones (notes), and
+one ``<par>`` per sentence whose clip times are the exact synthesis timings, so
+the highlight never drifts from the voice.
+
+Where a note is heard: once, at the end of the section that cites it first,
+after that section's last paragraph, announced ("Note 3: ..."); see
+:mod:`publisher.parse`. The section MP3s, the podcast, the M4B and the DAISY
+editions are made from the same blocks in the same order, so every edition
+reads it in the same place, and here it is a ``footnotes`` seq a reading
+system can skip.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from collections.abc import Sequence
 from lxml import etree
 
 from .model import Section, Timing
+from .timecode import clock
 
 SMIL_NS = "http://www.w3.org/ns/SMIL"
 EPUB_NS = "http://www.idpf.org/2007/ops"
@@ -23,17 +31,13 @@ _TEXTREF = f"{{{EPUB_NS}}}textref"
 
 #: Block structure -> epub:type of its <seq> (escapable or skippable structures).
 STRUCTURE_TYPES = {"list": "list", "table": "table", "figure": "figure", "aside": "aside",
-                   "footnote": "footnotes"}
+                   "footnote": "footnotes",
+                   # No vocabulary a reading system knows has a term for code (neither
+                   # EPUB's nor Z39.98's); a code listing is HTML's own example of a
+                   # figure, and a reading system that escapes figures escapes it.
+                   "code": "figure"}
 #: epub:type of a <par> inside a structure.
 ITEM_TYPES = {"list": "list-item", "table": "table-cell", "footnote": "footnote"}
-
-
-def clock(duration_ms: int) -> str:
-    """A SMIL full clock value, h:mm:ss.fff."""
-    hours, rest = divmod(int(duration_ms), 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours}:{minutes:02d}:{seconds:02d}.{millis:03d}"
 
 
 def section_smil(section: Section, document_href: str, audio_href: str,

@@ -9,6 +9,19 @@ taken from the same walk, so it can never contain markup.
 
 Sentence ids are a hash of the sentence's text (plus a counter for repeats),
 so editing one paragraph never renumbers the rest of the book.
+
+Notes: a note is read once, at the end of the section that cites it first
+(after that section's last paragraph, in the order of first reference), and
+it is announced by its number, "Note 3: ..." (the word in the book's
+language), so a listener of the section MP3s or the M4B knows the text has
+stopped and hears each note once; a later reference in another section links
+back to it. At the end of the section rather than after the citing paragraph
+because a note read mid-section would cut the text in two for every listener,
+while at the end a reader of the EPUB skips it (its own ``footnotes``
+structure in the Media Overlays) and a listener of the MP3s waits for it no
+longer than one section. Code blocks are not read: a one-sentence
+announcement ("Code example, 3 lines, shown in the text.") is their own
+structure, so a reading system can escape it.
 """
 
 from __future__ import annotations
@@ -30,7 +43,7 @@ from lxml import etree
 from lxml import html as lxml_html
 from markdown.extensions.toc import slugify_unicode
 
-from . import dialects, prepare, semantics, spoken
+from . import dialects, frontmatter, prepare, semantics, spoken
 from .config import NARRATOR, load_meta, slugify
 from .errors import SourceError
 from .model import Block, Book, BookMeta, Heading, Image, Manuscript, Section, Sentence
@@ -97,7 +110,7 @@ MAX_BLOCK_CHARS = 100_000
 MAX_SECTIONS = 1000
 
 _STRUCTURE_OF = {"ul": "list", "ol": "list", "dl": "list", "table": "table",
-                 "figure": "figure", "aside": "aside", "blockquote": "quote"}
+                 "figure": "figure", "aside": "aside", "blockquote": "quote", "pre": "code"}
 _KIND_OF = {"h1": "heading", "h2": "heading", "h3": "heading", "h4": "heading",
             "h5": "heading", "h6": "heading", "li": "list-item", "td": "table-cell",
             "th": "table-cell", "blockquote": "quote", "pre": "code", "dt": "term",
@@ -180,6 +193,8 @@ class _Walk:
     voiced: bool = False
     #: Abbreviations (``*[NSSI]: ...``) already expanded in the current section.
     expanded: set[str] = field(default_factory=set)
+    #: Notes already placed: a note is read once, in the section that cites it first.
+    placed_notes: set[str] = field(default_factory=set)
 
     def structure_id(self, element: etree._Element) -> str:
         """The element's id, giving it one if it has none (for SMIL textref)."""
@@ -294,25 +309,7 @@ def _parse(manuscript: Manuscript, meta: BookMeta, language: str, warnings: list
 
 def _heading_lines(text: str, first_line: int) -> list[int]:
     """Source line of every Markdown heading, in order (fenced code skipped)."""
-    lines: list[int] = []
-    fence = ""
-    source_lines = text.split("\n")
-    for index, line in enumerate(source_lines):
-        stripped = line.strip()
-        if fence:
-            if stripped.startswith(fence):
-                fence = ""
-            continue
-        if stripped.startswith(("```", "~~~")):
-            fence = stripped[:3]
-            continue
-        if re.match(r"^ {0,3}#{1,6}(\s|$)", line):
-            lines.append(first_line + index)
-        elif (index > 0 and re.match(r"^ {0,3}(=+|-+)\s*$", line)
-              and source_lines[index - 1].strip()
-              and not re.match(r"^ {0,3}([-*+]|\d+\.)\s", source_lines[index - 1])):
-            lines.append(first_line + index - 1)
-    return lines
+    return [first_line + index for index, _, _ in frontmatter.markdown_headings(text)]
 
 
 def split_level_of(levels: list[int], split_level: int) -> tuple[bool, int]:
@@ -449,7 +446,8 @@ def _build_section(walk: _Walk, number: int, draft: _Draft,
     for node in draft.nodes:
         for ref in node.iter("a"):
             href = ref.get("href", "")
-            if "footnote-ref" in (ref.get("class") or "") and href[1:] in footnotes:
+            if "footnote-ref" in (ref.get("class") or "") and href[1:] in footnotes \
+                    and href[1:] not in walk.placed_notes:
                 cited.append(href[1:])
         new = _copy_shallow(walk, node)
         body.append(new)
@@ -461,6 +459,7 @@ def _build_section(walk: _Walk, number: int, draft: _Draft,
         aside.set(semantics.EPUB_TYPE, "footnotes")
         aside.set("aria-label", "Notes")
         for note_id in dict.fromkeys(cited):
+            walk.placed_notes.add(note_id)
             note = footnotes[note_id]
             new = _copy_shallow(walk, note)
             aside.append(new)
@@ -584,7 +583,7 @@ def _code_block(walk: _Walk, orig: etree._Element, new: etree._Element,
 
 def _flush_run(walk: _Walk, run: list[etree._Element | str], new: etree._Element,
                kind: str, structure: str, structure_id: str, block: etree._Element) -> None:
-    atoms = list(_atoms(run, ()))
+    atoms = list(_atoms(run, (), note_word=spoken.note_word(walk.meta.language)))
     if not atoms:
         return
     display = "".join(a.display for a in atoms)
@@ -797,7 +796,7 @@ def _line_of(source: Path, text: str) -> str:
 
 
 def _atoms(run: list[etree._Element | str], path: tuple[etree._Element, ...],
-           silent: bool = False) -> Iterator[_Atom]:
+           silent: bool = False, note_word: str = "Note") -> Iterator[_Atom]:
     for item in run:
         if isinstance(item, str):
             # A line break in the source is a space in the text: the segmenter
@@ -825,6 +824,11 @@ def _atoms(run: list[etree._Element | str], path: tuple[etree._Element, ...],
                         spoken=f" {spoken.CODE_OPEN}{el.text}{spoken.CODE_CLOSE} ", path=path, void=el)
         elif tag in ("br", "wbr"):
             yield _Atom(display=" " if tag == "br" else "", spoken=" ", path=path, void=el)
+        elif "footnote-label" in (el.get("class") or "").split() and el.text and not len(el):
+            # A note's number, where the note is read: announced ("Note 3: ..."), so a
+            # listener of the MP3s hears where the text stops and the note begins.
+            yield _Atom(display=el.text, spoken="" if silent else f" {note_word} {el.text}: ",
+                        path=path + (el,))
         else:
             # Footnote markers and back-links are navigation, not words to say.
             classes = (el.get("class") or "").split()
@@ -840,7 +844,7 @@ def _atoms(run: list[etree._Element | str], path: tuple[etree._Element, ...],
             if not inner:
                 # An empty element (an anchor): keep it, at zero width.
                 yield _Atom(display="", spoken="", path=path + (el,))
-            yield from _atoms(inner, path + (el,), mute)
+            yield from _atoms(inner, path + (el,), mute, note_word)
 
 
 def _run_texts(root: etree._Element) -> Iterator[str]:
@@ -883,9 +887,9 @@ def _spoken_slice(atoms: list[_Atom], start: int, end: int) -> Iterator[str]:
         if a_end <= start or a_start >= end:
             continue
         if atom.void is not None or atom.display != atom.spoken:
-            if atom.void is not None or not atom.spoken:
-                yield atom.spoken
-                continue
+            # Said whole (an image's alt text, a note's announcement) or not at all.
+            yield atom.spoken
+            continue
         yield atom.spoken[max(start, a_start) - a_start:min(end, a_end) - a_start]
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 from .lexicon import load_lexicon
 from .model import BookMeta
 from .normalize import CODE_CLOSE, CODE_OPEN, code_block_notice, normalize
+from .normalize.languages import language_for
 
-__all__ = ["CODE_CLOSE", "CODE_OPEN", "code_block_notice", "lexicon_words", "speak"]
+__all__ = ["CODE_CLOSE", "CODE_OPEN", "code_block_notice", "lexicon_words", "note_word",
+           "speak"]
 
 
 def speak(text: str, language: str = "en", keep: frozenset[str] = frozenset()) -> str:
@@ -25,6 +27,11 @@ def speak(text: str, language: str = "en", keep: frozenset[str] = frozenset()) -
     ``keep``: words left as written for the lexicon (see :func:`lexicon_words`).
     """
     return normalize(text, language, keep).text
+
+
+def note_word(language: str) -> str:
+    """The word that announces a note where it is read ("Note 3: ..."), in ``language``."""
+    return language_for(language).words.get("note", "Note")
 
 
 def lexicon_words(meta: BookMeta) -> frozenset[str]:

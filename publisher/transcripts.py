@@ -26,6 +26,7 @@ from .layout import (
     transcript_href,
 )
 from .model import Publication, Section, SectionAudio, Timing
+from .timecode import clock
 
 __all__ = [
     "CHAPTERS_DIR",
@@ -98,10 +99,7 @@ def section_vtt(section: Section, timings: Sequence[Timing], speakers: bool = Fa
 
 def vtt_timestamp(ms: int) -> str:
     """A WebVTT timestamp, hh:mm:ss.ttt."""
-    hours, rest = divmod(int(ms), 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+    return clock(ms, hour_digits=2)
 
 
 def _vtt_escape(text: str) -> str:

@@ -113,6 +113,15 @@ def test_same_input_gives_the_same_bytes(structures: Path, tmp_path: Path) -> No
         assert (again / name).read_bytes() == (structures / name).read_bytes()
 
 
+def test_the_first_book_gives_the_same_bytes_again(first_book: Path, tmp_path: Path) -> None:
+    # Its section MP3s come back from the output cache; the DAISY books are written again.
+    again = build(FIRST_BOOK, BuildOptions(engine="fake", out_root=tmp_path, workers=1,
+                                           cache_dir=first_book.parent / "cache")).out_dir
+    for fmt in ("202", "3"):
+        name = f"{first_book.name}_daisy{fmt}.zip"
+        assert (again / name).read_bytes() == (first_book / name).read_bytes()
+
+
 def test_front_matter_and_flag_choose_the_editions(tmp_path: Path) -> None:
     out = _build(FIXTURES / "structures.md", tmp_path / "a", daisy=("3",))
     assert [p.name for p in out.glob("*_daisy*.zip")] == ["structures_daisy3.zip"]

@@ -147,3 +147,4 @@ def test_a_master_that_cannot_be_written_is_a_clear_output_error(tmp_path):
         audio.assemble_section_files(
             items, (("podcast", tmp_path / "p.mp3"), ("compact", tmp_path / "epub" / "c.mp3")),
             tags=TAGS, section_id="both", executor=helper)
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,47 @@ def test_a_rebuild_copies_encoded_sections_and_an_edit_reencodes_one(tmp_path, m
     build(source, BuildOptions(out_root=tmp_path / "c", engine="fake", workers=1,
                                cache_dir=cache))
     assert made == ["sec-03"]  # title page, One, *Two*, Three: the contents are unchanged
+
+
+def test_with_every_clip_cached_both_processes_make_whole_sections(tmp_path, monkeypatch):
+    """An emptied .cache/outputs/ (an upgrade, --force): sections are shared between this
+    process and the helper, whole, and the files are the bytes one process makes alone."""
+    from publisher import helper as helper_module
+    from publisher import narrate
+
+    body = "".join(f"## Part {n}\n\nSentence {n} of the book. It goes on.\n\n"
+                   for n in ("one", "two", "three", "four"))
+    source = write_book(tmp_path, body)
+    cache = tmp_path / "cache"
+    alone = build(source, BuildOptions(out_root=tmp_path / "a", engine="fake", workers=1,
+                                       cache_dir=cache))
+    lent: list[str] = []
+    here: list[str] = []
+    submit, assemble = helper_module.Helper.submit, narrate._assemble
+
+    def counting_submit(self, function, *args, **rest):
+        if function is narrate._assemble_whole:
+            lent.append(args[0].section_id)
+        return submit(self, function, *args, **rest)
+
+    def counting_assemble(job, *args):
+        here.append(job.section_id)
+        return assemble(job, *args)
+
+    monkeypatch.setattr(helper_module.Helper, "submit", counting_submit)
+    monkeypatch.setattr(narrate, "_assemble", counting_assemble)
+    shutil.rmtree(cache / "outputs")
+    both = build(source, BuildOptions(out_root=tmp_path / "b", engine="fake", workers=2,
+                                      cache_dir=cache, force=True))
+    assert both.stats["clips_synthesized"] == 0
+    # How many each makes depends on the machine; each section is made once, by one.
+    assert lent and here and sorted(lent + here) == ["nav", *(f"sec-0{n}" for n in range(1, 6))]
+    assert {p.name: p.read_bytes() for p in alone.files} == \
+        {p.name: p.read_bytes() for p in both.files}
+    # A one-sentence edit makes the files of its section only, here.
+    lent.clear()
+    here.clear()
+    source.write_text(source.read_text().replace("Sentence two of", "Sentence 2 of"))
+    build(source, BuildOptions(out_root=tmp_path / "c", engine="fake", workers=2,
+                               cache_dir=cache))
+    assert (lent, here) == ([], ["sec-03"])

@@ -209,7 +209,30 @@ def test_footnotes_go_to_the_section_that_cites_them(tmp_path):
     assert "The note." in one.body_html and 'epub:type="footnote"' in one.body_html
     assert "The note." not in two.body_html
     note = next(b for b in one.blocks if b.structure == "footnote")
-    assert note.sentences[0].spoken == "The note."
+    # Announced where it is read; its number is shown, not said twice.
+    assert note.sentences[0].spoken == "Note one: The note."
+    assert ">1</a> The note." in note.sentences[0].html
+
+
+def test_a_note_is_announced_in_the_books_language_and_read_once(tmp_path):
+    path = write_book(tmp_path, """
+        ## Eins
+
+        Hier[^a] und dort[^b].
+
+        ## Zwei
+
+        Wieder hier[^a].
+
+        [^a]: Die Anmerkung.
+
+        [^b]: Die zweite.
+        """, language="de")
+    book = parse(path)
+    one, two = [s for s in book.sections if s.role == "body"]
+    notes = [b.sentences[0].spoken for b in one.blocks if b.structure == "footnote"]
+    assert notes == ["Anmerkung eins: Die Anmerkung.", "Anmerkung zwei: Die zweite."]
+    assert not [b for b in two.blocks if b.structure == "footnote"]
 
 
 def test_a_line_break_inside_a_paragraph_does_not_split_a_sentence(tmp_path):

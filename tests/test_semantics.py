@@ -70,11 +70,12 @@ def test_notes_are_numbered_in_reading_order_and_each_label_matches_its_note(tmp
     assert two.find(".//x:aside[@id='fn-c']//x:a[@role='doc-backlink']", XHTML).text == "3"
 
 
-def test_note_numbers_are_not_spoken(tmp_path):
+def test_note_numbers_are_not_spoken_but_the_note_is_announced(tmp_path):
     path = write_book(tmp_path, "Cited here[^a].\n\n[^a]: The note.\n")
     book = parse(path)
     spoken = [s.spoken for s in book.sentences]
-    assert "Cited here." in spoken and "The note." in spoken
+    # The reference's number is not read; the note says once whose it is.
+    assert "Cited here." in spoken and "Note one: The note." in spoken
 
 
 def test_spelling_epub_type_touches_tags_only():

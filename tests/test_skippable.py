@@ -1,6 +1,6 @@
 """The EPUB's Media Overlays of the structures fixture: what a listener skips or escapes.
 
-Notes, sidebars, figures, tables and lists are each their own ``seq`` with an
+Notes, sidebars, figures, tables, lists and code blocks are each their own ``seq`` with an
 ``epub:type`` and an ``epub:textref`` that resolves, so a reading system can
 skip or escape them (EPUB Media Overlays 3.3, section 3.5); the DAISY editions
 of the same book make the same structures skippable and escapable
@@ -9,6 +9,7 @@ of the same book make the same structures skippable and escapable
 
 from __future__ import annotations
 
+import json
 import posixpath
 import zipfile
 from pathlib import Path
@@ -17,9 +18,10 @@ import pytest
 from lxml import etree
 
 from publisher.build import build
+from publisher.daisycheck import read_daisy
 from publisher.options import BuildOptions
 
-from .helpers import FIXTURES
+from .helpers import FIXTURES, write_book
 
 SMIL = "http://www.w3.org/ns/SMIL"
 EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
@@ -69,4 +71,71 @@ def test_each_structure_is_its_own_seq_with_a_textref_that_resolves(epub: Path) 
 
 def test_the_epub_with_these_overlays_is_valid(epub: Path, epubcheck) -> None:
     report = epubcheck(epub)
+    assert report.ok, report.summary()
+
+
+def _build(source: Path, out: Path) -> Path:
+    return build(source, BuildOptions(engine="fake", out_root=out, cache_dir=out / "cache",
+                                      workers=1)).out_dir
+
+
+def test_a_note_is_read_once_announced_at_the_end_of_the_section_citing_it_first(
+        tmp_path: Path) -> None:
+    """The rule (publisher/parse.py): every edition reads a note in the same one place."""
+    source = write_book(tmp_path, "## One\n\nThe first mention.[^a] Another note.[^b]\n\n"
+                                  "A last paragraph.\n\n"
+                                  "## Two\n\nThe same note again.[^a]\n\n"
+                                  "[^a]: The shared note.\n\n[^b]: Only in one.\n",
+                        title="Notes", identifier="urn:uuid:5bf7e538-6fcc-5a02-8b44-782ede753cfd")
+    out = _build(source, tmp_path / "out")
+    record = json.loads((out / "build.json").read_text(encoding="utf-8"))
+    one, two = (s for s in record["sections"] if s["title"] in ("One", "Two"))
+    said = [t["text"] for t in one["timings"]]
+    # After the section's last paragraph, in the order of first reference, announced.
+    assert said[-3:] == ["A last paragraph.", "Note one: The shared note.",
+                         "Note two: Only in one."]
+    assert not any(t["text"].startswith("Note") for t in two["timings"])  # heard once
+    notes = [t["id"] for t in one["timings"][-2:]]
+    # The section MP3 (the podcast episode, the M4B chapter) holds them: a linear
+    # listener hears them, and the EPUB's audio is timed the same.
+    assert one["duration_ms"] >= one["timings"][-1]["end_ms"]
+    assert one["epub_audio"]["timings_match"]
+    with zipfile.ZipFile(out / "book.epub") as archive:
+        two_html = archive.read("EPUB/03-two.xhtml").decode("utf-8")
+        smil = etree.fromstring(archive.read("EPUB/smil/02-one.smil"))
+    assert 'href="02-one.xhtml#fn-a"' in two_html  # the later reference links back
+    pars = list(smil.iter(f"{{{SMIL}}}par"))
+    assert [p.get("id") for p in pars[-2:]] == [f"par-{n}" for n in notes]
+    assert all(p.getparent().get(EPUB_TYPE) == "footnotes" for p in pars[-2:])  # skippable
+    for fmt, skip in (("202", "footnote-on"), ("3", "note")):
+        daisy = read_daisy(out / f"book_daisy{fmt}.zip")
+        assert daisy.ok, daisy.summary()
+        skipped = [p.text.partition("#")[2] for p in daisy.pars if p.skippable == skip]
+        assert skipped == notes
+
+
+def test_a_code_block_is_its_own_structure(tmp_path: Path) -> None:
+    out = _build(FIXTURES / "code.md", tmp_path)
+    seqs = [s for s in _seqs(out / "code.epub") if s[0] == "figure"]
+    # Three code blocks stand alone; the fourth is inside a list (escaped with it).
+    assert len(seqs) == 3 and all(pars == [""] for _, _, pars in seqs)
+    with zipfile.ZipFile(out / "code.epub") as archive:
+        for _, ref, _ in seqs:
+            document, _, fragment = ref.partition("#")
+            (element,) = etree.fromstring(archive.read(document)).xpath(
+                "//*[@id=$id]", id=fragment)
+            assert etree.QName(element).localname == "pre"
+    d3 = read_daisy(out / "code_daisy3.zip")
+    assert d3.ok, d3.summary()
+    code = [p for p in d3.pars if p.escapable == "code"]
+    assert len(code) == 3
+    record = json.loads((out / "build.json").read_text(encoding="utf-8"))
+    said = {t["id"]: t["text"] for s in record["sections"] for t in s["timings"]}
+    assert all(said[p.text.partition("#")[2]].startswith("Code example, ") for p in code)
+
+
+@pytest.mark.slow
+def test_ace_finds_nothing_in_the_epub_with_these_overlays(epub: Path, tmp_path: Path,
+                                                           ace) -> None:
+    report = ace(epub, tmp_path / "ace")
     assert report.ok, report.summary()

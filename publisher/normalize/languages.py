@@ -84,6 +84,7 @@ class Language:
 
 
 _EN_WORDS = {
+    "note": "Note",  # a note read out in the text: "Note 3: ..."
     "and": "and", "or": "or", "to": "to", "percent": "percent", "plus": "plus",
     "minus": "minus", "times": "times", "by": "by", "equals": "equals",
     "less": "less than", "greater": "greater than", "less_eq": "less than or equal to",
@@ -195,6 +196,7 @@ _ES = Language(
     code_block=("Ejemplo de código, una línea, en el texto.", "Ejemplo de código, {n} líneas, en el texto."),
     code="es", num2words="es", decimal_word="coma", decimal_mode="number",
     words={
+        "note": "Nota",
         "and": "y", "or": "o", "to": "a", "percent": "por ciento", "plus": "más",
         "minus": "menos", "times": "por", "by": "por", "equals": "igual a",
         "less": "menor que", "greater": "mayor que", "less_eq": "menor o igual que",
@@ -287,6 +289,7 @@ _FR = Language(
     code_block=("Exemple de code, une ligne, dans le texte.", "Exemple de code, {n} lignes, dans le texte."),
     code="fr", num2words="fr", decimal_word="virgule", decimal_mode="number",
     words={
+        "note": "Note",
         "and": "et", "or": "ou", "to": "à", "percent": "pour cent", "plus": "plus",
         "minus": "moins", "times": "fois", "by": "par", "equals": "égal",
         "less": "inférieur à", "greater": "supérieur à", "less_eq": "inférieur ou égal à",
@@ -379,6 +382,7 @@ _DE = Language(
     code_block=("Codebeispiel, eine Zeile, im Text.", "Codebeispiel, {n} Zeilen, im Text."),
     code="de", num2words="de", decimal_word="Komma", decimal_mode="digits", year_form=True,
     words={
+        "note": "Anmerkung",
         "and": "und", "or": "oder", "to": "bis", "percent": "Prozent", "plus": "plus",
         "minus": "minus", "times": "mal", "by": "mal", "equals": "gleich",
         "less": "kleiner als", "greater": "größer als", "less_eq": "kleiner oder gleich",
@@ -482,6 +486,7 @@ _IT = Language(
     code_block=("Esempio di codice, una riga, nel testo.", "Esempio di codice, {n} righe, nel testo."),
     code="it", num2words="it", decimal_word="virgola", decimal_mode="number",
     words={
+        "note": "Nota",
         "and": "e", "or": "o", "to": "a", "percent": "per cento", "plus": "più",
         "minus": "meno", "times": "per", "by": "per", "equals": "uguale a",
         "less": "minore di", "greater": "maggiore di", "less_eq": "minore o uguale a",
@@ -558,6 +563,7 @@ _PT = Language(
     code_block=("Exemplo de código, uma linha, no texto.", "Exemplo de código, {n} linhas, no texto."),
     code="pt", num2words="pt", decimal_word="vírgula", decimal_mode="number",
     words={
+        "note": "Nota",
         "and": "e", "or": "ou", "to": "a", "percent": "por cento", "plus": "mais",
         "minus": "menos", "times": "vezes", "by": "por", "equals": "igual a",
         "less": "menor que", "greater": "maior que", "less_eq": "menor ou igual a",
@@ -636,7 +642,8 @@ _PT = Language(
 _AR = Language(
     code_block=("مثال برمجي، سطر واحد، في النص.", "مثال برمجي، {n} أسطر، في النص."),
     code="ar", num2words="ar", decimal_word="فاصلة", decimal_mode="digits",
-    words={"percent": "بالمئة", "to": "إلى", "and": "و", "or": "أو", "plus": "زائد",
+    words={"note": "ملاحظة",
+           "percent": "بالمئة", "to": "إلى", "and": "و", "or": "أو", "plus": "زائد",
            "minus": "ناقص", "equals": "يساوي", "at": "at", "dot": "نقطة", "slash": "/",
            "number": "رقم", "degrees": "درجة"},
     roman_cardinal_after=(), regnal_ordinal=False,
@@ -645,7 +652,8 @@ _AR = Language(
 _ZH = Language(
     code_block=("代码示例，一行，见正文。", "代码示例，{n}行，见正文。"),
     code="zh", num2words="", decimal_word="点", decimal_mode="digits",
-    words={"percent": "百分之", "to": "到", "and": "和", "or": "或", "plus": "加",
+    words={"note": "注",
+           "percent": "百分之", "to": "到", "and": "和", "or": "或", "plus": "加",
            "minus": "负", "equals": "等于", "at": "at", "dot": "点", "slash": "/",
            "number": "号", "degrees": "度",
            "classifiers": "个位本只条张次天件种家名辆台部份周小岁人间层杯瓶块句篇首"},
