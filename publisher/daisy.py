@@ -405,6 +405,8 @@ def _xhtml202(book: _DaisyBook, section: Section, tree: etree._Element) -> bytes
     body = etree.SubElement(html, "body")
     for node in copy.deepcopy(tree):
         body.append(node)
+    for math in list(body.iter(MATHML_MATH)):
+        _replace_math(math, etree.Element("span", {"class": "math"}))
     refs = book.ref(section.basename)
     for el in body.iter():
         if el is body or not isinstance(el.tag, str):
@@ -759,6 +761,11 @@ def _dtbook_node(node: etree._Element, parent: etree._Element, refs: _Refs) -> N
         el.text = "".join(ref.itertext())
         el.tail = node.tail
         return
+    if tag == MATHML_MATH:
+        span = etree.SubElement(parent, e + "span", {"class": "math"})
+        span.text = _math_text(node)
+        span.tail = node.tail
+        return
     if tag == "span" and (node.get("id") or "").startswith("s-"):
         if parent.tag == e + "imggroup" and len(node) == 1 and node[0].tag == "img":
             img = etree.SubElement(parent, e + "img", {"id": node.get("id", ""),
@@ -806,6 +813,25 @@ def _dtbook_content(node: etree._Element, el: etree._Element, refs: _Refs) -> No
             child.tail = None
     if el.tag == e + "img":
         el.text = None
+
+
+#: MathML's root element. Neither XHTML 1.0 (DAISY 2.02) nor plain DTBook holds
+#: MathML: a formula is written as its TeX source (the MathML's ``alttext``,
+#: what the author typed), and the narration says it in words as in the EPUB.
+MATHML_MATH = "{http://www.w3.org/1998/Math/MathML}math"
+
+
+def _math_text(math: etree._Element) -> str:
+    return math.get("alttext") or "".join(math.itertext())
+
+
+def _replace_math(math: etree._Element, span: etree._Element) -> None:
+    """Put ``span`` (holding the formula as text) where ``math`` is."""
+    span.text = _math_text(math)
+    span.tail = math.tail
+    parent = math.getparent()
+    assert parent is not None
+    parent.replace(math, span)
 
 
 def _append_text(parent: etree._Element, text: str | None) -> None:

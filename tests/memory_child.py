@@ -88,6 +88,13 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
         raise SystemExit("narrate.py no longer calls audio.assemble_section(_files): "
                          "update the stand-in in tests/test_memory.py")
     audio.assemble_section_files = assemble_files  # type: ignore[assignment]
+    # With every clip cached (``cluster``), narrate shares whole sections with its
+    # helper process, where this stand-in cannot reach: here every section is
+    # assembled in this process, one after another. (Sharing holds at most one
+    # more section's master in the helper, bounded as this one is.)
+    narrate._share = lambda jobs, helper, cache, clip_keys, outputs_cache: {  # type: ignore
+        job.section_id: narrate._assemble(job, cache, clip_keys, outputs_cache, helper)
+        for job in jobs}
     audio_helpers.assemble_section = assemble_one  # type: ignore[assignment]
     assert real_one is not None
 
