@@ -41,16 +41,9 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 FILES = sorted(CORPUS.glob("[0-9]*.md"))
 IDS = [path.stem for path in FILES]
 
-#: Ace violations that belong to EPUB semantics still being built (issue 15,
-#: items 6 to 8: notes, table scope, lang/dir on passages, links split by
-#: sentences, unique landmarks). Listed by file, with what Ace reports.
-ACE_KNOWN: dict[str, str] = {
-    "07_fa_osg-starting-a-project": "link-name (a link split by sentences), landmark-unique",
-    "08_de_osg-best-practices": "link-name (a link split by sentences), landmark-unique",
-    "09_pt_osg-getting-paid": "landmark-unique (several <aside> without labels)",
-    "10_ja_osg-code-of-conduct": "link-name (a link split by sentences)",
-    "11_hi_osg-finding-users": "landmark-unique (several <aside> without labels)",
-}
+#: Ace violations still expected, by file, with what Ace reports (xfail only
+#: while they still fail). Empty since 2026-12-02: every file passes Ace.
+ACE_KNOWN: dict[str, str] = {}
 
 # What a reader never sees of the source: markup, addresses, template tags, TeX.
 _NOT_SHOWN = [
