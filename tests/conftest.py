@@ -10,7 +10,8 @@ a broken install can never turn the validation tests into silent skips.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,25 @@ def ace() -> Callable[..., check.AceReport]:
     """``publisher.check.run_ace``, once DAISY Ace is known to be installed."""
     require_ace()
     return check.run_ace
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium under Playwright, for the site and preview tests (one per module)."""
+    from tests.test_site_browser import CHROMIUM, CHROMIUM_ARGS, HOW_TO_INSTALL, _missing
+
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        _missing("Playwright for Python", HOW_TO_INSTALL)
+    if not Path(CHROMIUM).is_file():
+        _missing(f"Chromium ({CHROMIUM})", HOW_TO_INSTALL)
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Error as exc:
+            _missing(f"a Chromium that Playwright can start ({exc})", HOW_TO_INSTALL)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -29,7 +29,7 @@ import pytest
 from publisher.options import BuildOptions
 from publisher.preview import PreviewSession, is_local_client
 from tests.helpers import FIXTURES, ROOT
-from tests.test_site_browser import AXE, CHROMIUM, CHROMIUM_ARGS, HOW_TO_INSTALL, _missing, run_axe
+from tests.test_site_browser import AXE, HOW_TO_INSTALL, run_axe
 
 pytestmark = pytest.mark.xdist_group("preview")
 
@@ -127,25 +127,6 @@ def preview(tmp_path: Path) -> Iterator[PreviewProcess]:
         yield running
     finally:
         running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        _missing("Playwright for Python", HOW_TO_INSTALL)
-    if not Path(CHROMIUM).is_file():
-        _missing(f"Chromium ({CHROMIUM})", HOW_TO_INSTALL)
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Error as exc:
-            _missing(f"a Chromium that Playwright can start ({exc})", HOW_TO_INSTALL)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

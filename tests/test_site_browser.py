@@ -61,25 +61,6 @@ def axe_source() -> str:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        _missing("Playwright for Python", HOW_TO_INSTALL)
-    if not Path(CHROMIUM).is_file():
-        _missing(f"Chromium ({CHROMIUM})", HOW_TO_INSTALL)
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Error as exc:
-            _missing(f"a Chromium that Playwright can start ({exc})", HOW_TO_INSTALL)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("site-browser")
     result = build(FIXTURES / "short-audio.md",
