@@ -129,17 +129,6 @@ def preview(tmp_path: Path) -> Iterator[PreviewProcess]:
         running.stop()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, f"script errors in the page: {errors}"
-
-
 # --------------------------------------------------------------------------- the loop
 
 

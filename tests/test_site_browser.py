@@ -82,17 +82,6 @@ def base_url(book: Path) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, f"script errors in the page: {errors}"
-
-
 def pages(book: Path) -> list[str]:
     return sorted(p.name for p in (book / "site").glob("*.html"))
 
