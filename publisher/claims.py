@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import check
 from .errors import PublisherError
 
 __all__ = ["CONFORMANCE", "Verification", "certifier", "planned", "statement", "verify"]
@@ -62,8 +63,6 @@ def planned() -> Verification:
 
     Raises PublisherError (saying how to install them) when EPUBCheck or Ace is missing.
     """
-    from . import check
-
     if not check.epubcheck_available():
         raise PublisherError("--check needs EPUBCheck, which is not installed. "
                              "Install it with: pip install 'publisher[check]'")
@@ -82,8 +81,6 @@ def verify(epub_path: Path, plan: Verification) -> Verification:
     Ace's report goes to a temporary folder, removed afterwards: nothing is
     written beside the book.
     """
-    from . import check
-
     problems: list[str] = []
     report = check.run_epubcheck(epub_path)
     problems.extend(f"EPUBCheck: {m}" for m in report.errors + report.warnings)

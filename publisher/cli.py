@@ -22,7 +22,7 @@ from typing import Any
 
 from . import __version__
 from .errors import PublisherError
-from .speech import engine_names
+from .speech import engine_names, list_voices
 
 log = logging.getLogger("publisher")
 
@@ -195,6 +195,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="clip cache folder (default: output/.cache, shared with builds)")
     _add_output_flags(sy)
 
+    # deferred: proof's imports (the spoken script, ~0.25 s) are for the parser only;
+    # worker processes re-import this module (forkserver/spawn) and never build it.
     from .proof import DEFAULT_THRESHOLD
 
     p = commands.add_parser(
@@ -276,7 +278,7 @@ def run() -> None:
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
-    from rich.logging import RichHandler
+    from rich.logging import RichHandler  # deferred: rich, ~30 ms; --help exits before this
 
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
     handler: logging.Handler
@@ -315,7 +317,7 @@ def _expand_sources(sources: Sequence[Path]) -> list[Path]:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .build import BuildOptions
+    from .build import BuildOptions  # deferred: the build's libraries, ~0.9 s (module docstring)
 
     if args.rate is not None and not 0.5 <= args.rate <= 2.0:
         raise PublisherError(f"--rate {args.rate}: expected a number from 0.5 to 2.0.")
@@ -348,6 +350,7 @@ def _build(args: argparse.Namespace) -> int:
             # Each book's sentences are synthesized on the cluster while this
             # process assembles the sections already complete (as with local
             # workers); clips shared between books are made once (the cache).
+            # Imported here: only a --scheduler build needs the cluster module.
             from .cluster import open_executor
 
             executor = stack.enter_context(open_executor(
@@ -375,6 +378,7 @@ def _report_check(source: Path, found: object) -> bool:
 def _build_each(sources: list[Path], options: Any, args: argparse.Namespace, proof: bool,
                 executor: Any) -> int:
     """Build (and proof) each source in turn; returns how many failed."""
+    # deferred: the build (~0.9 s) and rich's progress bars, for 'build' only.
     from .build import build
     from .progress import make_reporter
 
@@ -414,10 +418,9 @@ def _build_each(sources: list[Path], options: Any, args: argparse.Namespace, pro
 
 
 def _voices(language: str | None = None) -> int:
+    # deferred: rich's table, ~50 ms, for 'voices' only.
     from rich.console import Console
     from rich.table import Table
-
-    from .speech import list_voices
 
     voices = list_voices(language)
     table = Table(title="Speech engines and voices" + (f" for '{language}'" if language else ""))
@@ -444,12 +447,12 @@ def _check(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise PublisherError(f"{path}: no such EPUB or DAISY zip file. Build it first with "
                                  "'publisher build' (or 'make book').")
-    from . import check
+    from . import check  # deferred: EPUBCheck's runner, ~40 ms, for 'check' only
 
     problems = 0
     for path in args.epubs:
         if path.suffix.lower() == ".zip":  # a DAISY 2.02 or 3 book: read it back
-            from .daisycheck import check_daisy
+            from .daisycheck import check_daisy  # deferred: only a DAISY zip needs it
 
             daisy_report = check_daisy(path)
             log.info("%s", daisy_report.summary())
@@ -468,7 +471,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _script(args: argparse.Namespace) -> int:
-    from . import scriptview
+    from . import scriptview  # deferred: the parser and normalizer, ~0.7 s, for 'script' only
 
     if not args.source.is_file():
         raise PublisherError(f"{args.source}: no such Markdown file. Give the path of a "
@@ -493,7 +496,7 @@ def _script(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import serve
+    from . import serve  # deferred: the HTTP server, ~90 ms, for 'serve' only
 
     if not 0 <= args.port <= 65535:
         raise PublisherError(f"--port {args.port}: expected a port number from 0 to 65535.")
@@ -519,6 +522,7 @@ def _check_rate(rate: float | None) -> None:
 
 
 def _preview(args: argparse.Namespace) -> int:
+    # deferred: the build and the file watcher, ~0.9 s, for 'preview' only.
     from .options import BuildOptions
     from .preview import PreviewSession
 
@@ -549,6 +553,7 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _say(args: argparse.Namespace) -> int:
+    # deferred: the parser, normalizer and audio stage, ~0.6 s, for 'say' only.
     from . import say
     from .options import BuildOptions
 
@@ -589,6 +594,7 @@ def _proof(args: argparse.Namespace) -> int:
 def _proof_one(folder: Path, max_wer: float | None, *, threshold: float | None = None,
                model: Path | None = None, quiet: bool = False) -> bool:
     """Proof-listen one built book and print its report; False if it fails --max-wer."""
+    # deferred: rich and proof-listening, for 'proof' and 'build --proof' only.
     from rich.console import Console
 
     from .proof import SectionProof, proof_book, render_report

@@ -100,7 +100,7 @@ def open_executor(scheduler: str | None, workers: int = 0, *,
     if workers < 0:
         raise PublisherError(f"workers = {workers}: expected 0 (one per core) or more.")
     try:
-        import distributed
+        import distributed  # deferred: ~1 s to import, and the optional 'cluster' extra
     except ImportError as exc:
         raise PublisherError(
             "Synthesis on a Dask cluster needs the optional 'cluster' dependencies, "
@@ -435,7 +435,7 @@ def _spec_for_workers(spec: EngineSpec, shared_cache: bool) -> EngineSpec:
 
 def _as_completed(executor: Any, futures: list[Any]) -> Iterator[Any]:
     if _is_dask(executor):
-        import distributed
+        import distributed  # deferred: see open_executor
 
         return iter(distributed.as_completed(futures, loop=executor.loop))
     return concurrent.futures.as_completed(futures)

@@ -12,14 +12,17 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import langcodes
 
 from . import frontmatter
 from .errors import ConfigError
+from .identify import identify_language
 from .model import BookMeta, Manuscript
 from .speech import engine_names
+from .speech.choose import piper_voice_language, voice_table
 
 #: Scripts written right to left; a book in one of these gets dir="rtl".
 RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "ha", "he", "khw", "ks", "ku", "ps",
@@ -258,8 +261,6 @@ def _title_from_text(manuscript: Manuscript, warnings: list[str]) -> str:
 
 def _language_from_text(manuscript: Manuscript, warnings: list[str]) -> str:
     """The language identified from the text (py3langid), else English, with a warning."""
-    from .identify import identify_language
-
     path = manuscript.path
     found = identify_language(manuscript.text)
     if found is None:
@@ -302,8 +303,6 @@ def _voices(value: object, language: str, voice: str, source: Path,
     if not isinstance(value, dict) or not value:
         problems.append(f"'voices' is {_show(value)}; expected 'role: voice' lines, {example}")
         return ()
-    from .speech.choose import piper_voice_language, voice_table
-
     known = {entry.voice: entry for entry in voice_table()}
     primary = language.split("-")[0].lower()
     found: list[tuple[str, str]] = []
@@ -404,7 +403,5 @@ def _show(value: object) -> str:
 
 def _similar(a: str, b: str) -> bool:
     similar: Callable[[str, str], float]
-    from difflib import SequenceMatcher
-
     similar = lambda x, y: SequenceMatcher(None, x, y).ratio()  # noqa: E731
     return similar(a, b) > 0.75

@@ -32,12 +32,14 @@ the same bytes with the same Pillow.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import io
 import logging
 import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from fontTools.ttLib import TTFont, TTLibError
@@ -154,8 +156,6 @@ def _cache_key(meta: BookMeta) -> str:
 
 
 def _package_version(name: str) -> str:
-    import importlib.metadata
-
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
@@ -694,8 +694,6 @@ def _faces(weight: str, language: str) -> tuple[_Face, ...]:
 @functools.lru_cache(maxsize=4)
 def _package_folder(name: str) -> Path | None:
     try:
-        from importlib.resources import files
-
         return Path(str(files(name)))
     except (ImportError, ModuleNotFoundError, TypeError):
         return None
@@ -709,8 +707,6 @@ def _is_packaged(path: str) -> bool:
 
 def _bundled_font(weight: str) -> str:
     try:
-        from importlib.resources import files
-
         path = files("font_source_sans_pro") / "files" / _BUNDLED[weight]
     except (ImportError, ModuleNotFoundError):
         log.warning("The font-source-sans-pro package is not installed: the generated "

@@ -177,7 +177,7 @@ class _Reader:
         if name not in self.durations:
             if name not in self.names:
                 return None
-            import av
+            import av  # deferred: PyAV takes ~0.1 s to import, only an audio duration needs it
 
             with av.open(io.BytesIO(self.archive.read(name)), mode="r") as container:
                 stream = container.streams.audio[0]

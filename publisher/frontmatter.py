@@ -20,6 +20,9 @@ import html
 import re
 from collections.abc import Iterable
 
+import markdown
+from lxml import html as lxml_html
+
 #: Other names for a key, as other tools spell them -> the publisher's key.
 ALIASES = {
     "lang": "language", "locale": "language", "authors": "author", "creators": "creator",
@@ -162,9 +165,6 @@ def _strip_bad(value: object) -> object:
 def plain(value: str) -> str:
     """A metadata text as a reader sees it: entities decoded, Markdown reduced to words."""
     if _INLINE_MARKUP.search(value):
-        import markdown
-        from lxml import html as lxml_html
-
         source = html.escape(value, quote=False) if "<" in value else value
         # Inline Markdown only: "3. Did you ..." or "- x" must not become a list.
         source = re.sub(r"^(\s*)(\d+)([.)])", r"\1\2\\\3", source)

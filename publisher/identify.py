@@ -31,6 +31,7 @@ _STRIP = [
 
 @functools.cache
 def _identifier() -> Any:
+    # deferred: py3langid and NumPy take ~0.2 s to import, only a book without a language
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

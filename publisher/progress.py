@@ -61,6 +61,7 @@ class _PlainReporter(Reporter):
 class _RichReporter(_PlainReporter):
     def __init__(self) -> None:
         super().__init__(quiet=False)
+        # deferred: rich's progress, ~75 ms, only on a terminal (else the plain reporter)
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,

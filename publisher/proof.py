@@ -461,6 +461,8 @@ def _check_section(entry: Mapping[str, Any], heard: Sequence[HeardWord], thresho
 
 def _errors(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
     """Substitutions + deletions + insertions between two word lists."""
+    # deferred: jiwer (the optional 'proof' extra, ~40 ms) only while proof-listening; the
+    # CLI imports this module at every start-up (the parser's --threshold default)
     import jiwer
 
     if not reference:
@@ -482,7 +484,7 @@ def _pull_across_edges(owner: list[int], heard: Sequence[HeardWord],
                        expected: Sequence[_Expected], ref: Sequence[tuple[int, str]],
                        hyp: Sequence[tuple[int, str]]) -> None:
     """Give a word to the neighbouring sentence when the text and (nearly) the time agree."""
-    import jiwer
+    import jiwer  # deferred: see _errors
 
     if not ref or not hyp:
         return
@@ -503,7 +505,7 @@ def _pull_across_edges(owner: list[int], heard: Sequence[HeardWord],
 
 def _check_sentence(e: _Expected, section_id: str, heard: Sequence[HeardWord],
                     threshold: float, language: str = "en") -> SentenceProof:
-    import jiwer
+    import jiwer  # deferred: see _errors
 
     hyp = [w for h in heard for w in normalize_words(h.text, language=language)]
     ref = list(e.words)
@@ -594,7 +596,7 @@ def _as_written(word: str, text: str, language: str = "en") -> str:
 
 
 def _write_reports(report: ProofReport) -> tuple[Path, ...]:
-    from .templates import render
+    from .templates import render  # deferred: Jinja2, ~60 ms; see _errors
 
     json_text = json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
     html_text = render("proof.html", report=report, flag_text=FLAG_TEXT,
@@ -624,6 +626,7 @@ def _percent(value: float) -> str:
 
 def render_report(report: ProofReport) -> RenderableType:
     """The report for a terminal, as rich renderables (the CLI prints them)."""
+    # deferred: rich, ~50 ms, only for a report on the terminal; see _errors
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text

@@ -160,6 +160,7 @@ def script_book(book: Book, lexicon: Lexicon | None = None, *,
 
 def _has_offline_voice(language: str) -> bool:
     """Whether an installed offline voice (the default choice) speaks ``language``."""
+    # deferred: ~6 ms; the CLI's parser imports this module (through proof) at every start
     from .speech.choose import VoiceLanguageError, choose_voice
 
     try:

@@ -4,12 +4,17 @@
 - mutagen and SciPy only in the audio package (publisher/audio.py, audiobook.py,
   or the publisher.audio package and its modules);
 - TTS libraries only in publisher/speech/; ebooklib only in the EPUB writer;
-- only cli.py prints or exits.
+- only cli.py prints or exits;
+- an import inside a function says why it is there (a comment on its line, or just
+  above it): it saves start-up time, or keeps an optional library optional.
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,3 +218,111 @@ def test_only_the_cli_prints_or_exits() -> None:
                  if name != "publisher.cli" and (found := _prints_or_exits(module))}
     assert offenders == {}
     assert _prints_or_exits(MODULES["publisher.cli"])  # the check sees what it looks for
+
+
+# ------------------------------------------------------------------ imports inside functions
+
+_PRAGMA = re.compile(r"#\s*(noqa\b[:\s\w,]*|type:\s*ignore(\[[^\]]*\])?|pragma:[^#]*)")
+
+
+def _comments(source: str) -> dict[int, str]:
+    """Line number -> the comment on it, without tool pragmas (``# noqa``, ``# type: ignore``)."""
+    found = {}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            text = _PRAGMA.sub("", token.string).strip("# \t")
+            if text:
+                found[token.start[0]] = text
+    return found
+
+
+def _unexplained_imports(source: str) -> list[int]:
+    """Lines of imports inside a function with no comment saying why.
+
+    The comment is on the import's own line(s), or on the line(s) just above the
+    block of imports it belongs to (a ``try:`` and the blank lines between import
+    groups may come between).
+    """
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    comments = _comments(source)
+    import_lines = {n for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                    for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)}
+    inside = {(node.lineno, node.col_offset): node
+              for function in ast.walk(tree)
+              if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+              for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))}
+
+    def explained(node: ast.stmt) -> bool:
+        if any(n in comments for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)):
+            return True
+        n = node.lineno - 1
+        while n >= 1:
+            text = lines[n - 1].strip()
+            if text.startswith("#"):
+                return n in comments
+            if n in import_lines or text == "try:":
+                n -= 1
+            elif not text:  # a blank line counts only between two imports
+                above = n - 1
+                while above >= 1 and not lines[above - 1].strip():
+                    above -= 1
+                if above not in import_lines:
+                    return False
+                n = above
+            else:
+                return False
+        return False
+
+    return sorted(line for line, _ in inside if not explained(inside[line, _]))
+
+
+def test_the_import_check_sees_what_it_looks_for() -> None:
+    source = """
+def a():
+    import json
+
+
+def b():
+    import json  # deferred: slow
+
+
+def c():
+    # deferred: slow
+    from json import dumps
+    from json import (
+        loads,
+    )
+
+    import csv
+
+
+def d():
+    try:
+        # optional
+        import yaml
+    except ImportError:
+        pass
+
+
+def e():
+    x = 1
+
+    import json  # noqa: F401
+
+
+def f():
+    # an unrelated note
+
+    import json
+"""
+    assert _unexplained_imports(source) == [3, 31, 37]  # a, e, f
+
+
+def test_an_import_inside_a_function_says_why() -> None:
+    """Imports belong at the top; one inside a function saves start-up time or keeps an
+    optional library optional, and its comment says which."""
+    offenders = [f"{module.path.relative_to(PACKAGE.parent)}:{line}"
+                 for module in MODULES.values()
+                 for line in _unexplained_imports(module.path.read_text(encoding="utf-8"))]
+    assert offenders == []

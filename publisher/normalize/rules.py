@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import emoji
+from babel import Locale
 
 from . import words as w
 from .languages import Language
@@ -253,8 +254,6 @@ def _german_capital(word: str, rest: list[str], lang: Language) -> str:
 @functools.cache
 def _proper_nouns(code: str, extra: tuple[str, ...]) -> tuple[str, ...]:
     """Country and region names in ``code`` (CLDR, via Babel) and the table's own."""
-    from babel import Locale
-
     try:
         names = [str(n) for n in Locale.parse(code).territories.values()] if code else []
     except (ValueError, LookupError):

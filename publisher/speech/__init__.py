@@ -46,8 +46,10 @@ class EngineInfo:
     make: Callable[..., Engine]
 
 
+# Each engine's module is imported when that engine is made (see the module docstring):
+# the registry is read at every start-up (the CLI's --engine choices).
 def _make_piper(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
-    from .piper import DEFAULT_VOICE_NAME, PiperEngine
+    from .piper import DEFAULT_VOICE_NAME, PiperEngine  # deferred: see above
 
     # The bundled voice can be named as well as left out.
     voice_path = None if voice in (None, "", DEFAULT_VOICE_NAME) else Path(voice)
@@ -55,25 +57,25 @@ def _make_piper(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
 
 
 def _make_gtts(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
-    from .gtts import GttsEngine
+    from .gtts import GttsEngine  # deferred: gTTS and requests, ~0.2 s
 
     return GttsEngine(lang=voice or lang, rate=rate, **kw)
 
 
 def _make_kokoro(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
-    from .kokoro import KokoroEngine
+    from .kokoro import KokoroEngine  # deferred: see above
 
     return KokoroEngine(voice=voice, rate=rate, **kw)
 
 
 def _make_espeak(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
-    from .espeak import EspeakEngine
+    from .espeak import EspeakEngine  # deferred: see above
 
     return EspeakEngine(language=voice or lang, rate=rate)
 
 
 def _make_fake(voice: str | None, rate: float, lang: str, **kw: Any) -> Engine:
-    from .fake import FakeEngine
+    from .fake import FakeEngine  # deferred: NumPy, ~0.2 s
 
     return FakeEngine(rate=rate, voice=voice, **kw)
 
@@ -156,6 +158,7 @@ def list_voices(language: str | None = None) -> list[VoiceInfo]:
     ``available`` means installed here: nothing is downloaded or loaded to
     tell. gTTS voices also need the network, which is not checked.
     """
+    # deferred: the voice tables' module, ~6 ms of every start-up (the CLI imports speech)
     from .choose import installed, voice_table
 
     voices = [VoiceInfo(e.engine, e.voice, e.language, e.description, installed(e), e.wer,
@@ -172,7 +175,7 @@ def list_voices(language: str | None = None) -> list[VoiceInfo]:
 
 
 def _espeak_voices() -> list[VoiceInfo]:
-    from .espeak import espeak_languages
+    from .espeak import espeak_languages  # deferred: ctypes and metadata, ~50 ms
 
     return [VoiceInfo("espeak", code, code, "eSpeak NG, robotic; only with --engine espeak",
                       True, None, None, 21.0, "GPL-3.0-or-later (eSpeak NG)")
@@ -181,7 +184,7 @@ def _espeak_voices() -> list[VoiceInfo]:
 
 def _gtts_voices() -> list[VoiceInfo]:
     try:
-        from gtts.lang import tts_langs
+        from gtts.lang import tts_langs  # deferred: gTTS takes ~0.15 s to import
     except ImportError:
         return []
     return [

@@ -125,7 +125,7 @@ def choose_voice(language: str, engine: str | None = None,
             raise _refuse(language, voice, voice)
         return VoiceChoice(engine, voice, language)
     if engine == "espeak":
-        from .espeak import espeak_language_for
+        from .espeak import espeak_language_for  # deferred: ~50 ms, only for --engine espeak
 
         asked = voice or language
         found = espeak_language_for(asked)

@@ -38,6 +38,8 @@ _library: dict[str, Any] = {}
 
 def _data_path() -> Path:
     try:
+        # here: a broken install is EngineUnavailable for this engine, not an import
+        # error of every module that lists voices (speech, choose)
         import espeakng_loader
     except ImportError as exc:
         raise EngineUnavailable("The espeak engine needs the Python package "
@@ -68,7 +70,7 @@ def espeak_language_for(language: str) -> str | None:
 def _load() -> tuple[Any, int]:
     """The library, initialized once; and its sample rate."""
     if "lib" not in _library:
-        import espeakng_loader
+        import espeakng_loader  # here: see _data_path (its voices were found before this)
 
         lib = ctypes.CDLL(espeakng_loader.get_library_path())
         lib.espeak_Initialize.restype = ctypes.c_int

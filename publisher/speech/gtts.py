@@ -33,6 +33,9 @@ import time
 from collections.abc import Callable, Iterator
 
 import requests
+from gtts import gTTS
+from gtts.lang import tts_langs
+from urllib3.exceptions import NewConnectionError
 
 from ..errors import ConfigError, EngineUnavailable, SpeechError
 from ..model import Clip
@@ -108,15 +111,11 @@ class GttsEngine:
     @property
     def voice_name(self) -> str:
         """The voice's name, as the narrator is credited."""
-        from gtts.lang import tts_langs
-
         language = tts_langs().get(self.lang, self.lang)
         return f"Google Translate {language} (translate.google.{self.tld})"
 
     def synthesize(self, text: str) -> Clip:
         """Google Translate's speech for ``text``, decoded to PCM (retried on 429/5xx)."""
-        from gtts import gTTS
-
         # lang_check=False: the language was resolved once, in __init__.
         tts = gTTS(text, tld=self.tld, lang=self.lang, slow=self.slow, lang_check=False)
         try:
@@ -198,8 +197,6 @@ class GttsEngine:
 
 def resolve_language(lang: str) -> str:
     """The gTTS language code for ``lang``; ConfigError listing valid codes if none."""
-    from gtts.lang import tts_langs
-
     langs = tts_langs()
     by_lower = {code.lower(): code for code in langs}
     # Exact tag first (zh-TW differs from zh), then the primary language (en-US -> en).
@@ -228,7 +225,7 @@ def _extract_mp3(body: bytes) -> bytes | None:
 
 def _decode_mp3(mp3: bytes) -> bytes:
     """MP3 bytes -> mono int16 PCM at SAMPLE_RATE_HZ."""
-    import av
+    import av  # deferred: PyAV takes ~0.1 s to import, only a received clip needs it
 
     out = bytearray()
     try:
@@ -270,8 +267,6 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 def _is_unreachable(exc: BaseException) -> bool:
     """True when the failure means "no network here", not a passing hiccup."""
-    from urllib3.exceptions import NewConnectionError
-
     for cause in _causes(exc):
         # NameResolutionError is a NewConnectionError; so is "connection refused".
         if isinstance(cause, (NewConnectionError, socket.gaierror, ConnectionRefusedError)):

