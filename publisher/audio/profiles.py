@@ -40,6 +40,10 @@ class AudioProfile:
     #: RMS level of the room-tone bed under the whole file; None = digital silence.
     room_tone_dbfs: float | None
     description: str
+    #: LAME's quality (``-q``, 0 = slowest and best, 9 = fastest): how hard its
+    #: quantizer searches for where to put the noise. The bit rate is the same
+    #: at every setting (CBR); only the CPU time and how the bits are spent differ.
+    lame_quality: int = 3
 
 
 PROFILES: Mapping[str, AudioProfile] = MappingProxyType({
@@ -52,7 +56,8 @@ PROFILES: Mapping[str, AudioProfile] = MappingProxyType({
         loudness_measure="lufs", loudness_target_db=-19.0,
         peak_limit_dbtp=-1.5, encode_margin_db=1.0, codec_loss_db=0.45,
         head_ms=750, tail_min_ms=1000, tail_max_ms=3000, room_tone_dbfs=None,
-        description="podcast and download: mono MP3 64 kbps 22.05 kHz, -19 LUFS, -1.5 dBTP"),
+        description="podcast and download: mono MP3 64 kbps 22.05 kHz, -19 LUFS, -1.5 dBTP",
+        lame_quality=5),
     # ACX (Audible): 44.1 kHz CBR >= 192 kbps, RMS -23..-18 dB, peaks <= -3 dB,
     # noise floor <= -60 dB, 0.5-1 s room tone at the head and 1-5 s at the tail.
     # ACX QA flags absolute digital silence as unnatural, so a quiet noise bed
@@ -63,7 +68,8 @@ PROFILES: Mapping[str, AudioProfile] = MappingProxyType({
         loudness_measure="rms", loudness_target_db=-20.0,
         peak_limit_dbtp=-3.0, encode_margin_db=0.5, codec_loss_db=0.3,
         head_ms=750, tail_min_ms=1000, tail_max_ms=5000, room_tone_dbfs=-70.0,
-        description="ACX/Audible: mono MP3 192 kbps CBR 44.1 kHz, -20 dB RMS, -3 dB peak"),
+        description="ACX/Audible: mono MP3 192 kbps CBR 44.1 kHz, -20 dB RMS, -3 dB peak",
+        lame_quality=5),
     # Audio inside the EPUB: small, speech-only; 22.05 kHz for the same reason
     # as podcast. MPEG-2 Layer III at 32 kbps is ~14 MB per hour.
     "compact": AudioProfile(
@@ -71,7 +77,8 @@ PROFILES: Mapping[str, AudioProfile] = MappingProxyType({
         loudness_measure="lufs", loudness_target_db=-19.0,
         peak_limit_dbtp=-1.5, encode_margin_db=2.0, codec_loss_db=0.45,
         head_ms=750, tail_min_ms=1000, tail_max_ms=3000, room_tone_dbfs=None,
-        description="inside the EPUB: mono MP3 32 kbps 22.05 kHz, -19 LUFS"),
+        description="inside the EPUB: mono MP3 32 kbps 22.05 kHz, -19 LUFS",
+        lame_quality=7),
 })
 
 
