@@ -7,6 +7,7 @@ envelope, at the rates real engines produce (Piper 22.05 kHz, gTTS 24 kHz,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -251,6 +252,26 @@ def test_same_input_same_bytes(tmp_path):
                                     dest=tmp_path / "b.mp3", section_id="s")
     assert first.path.read_bytes() == second.path.read_bytes()
     assert first.timings == second.timings
+
+
+def test_the_profile_sets_lames_quality_and_only_the_bits_change(tmp_path):
+    # compact is encoded at LAME -q 7 (no noise-shaping search; half the time
+    # of LAME's default -q 3 at 32 kbps): the same frames, length, timings and
+    # loudness, other bits. So the setting reaches the encoder.
+    compact = audio.get_profile("compact")
+    assert all(0 <= p.lame_quality <= 9 for p in audio.PROFILES.values())
+    assert compact.lame_quality > 3
+    items = make_items(5, seed=3)
+    made = {q: assemble_section(items, profile=dataclasses.replace(compact, lame_quality=q),
+                                tags=PLAIN, dest=tmp_path / f"q{q}.mp3", section_id="s")
+            for q in (3, compact.lame_quality)}
+    default, fast = made[3], made[compact.lame_quality]
+    assert default.path.read_bytes() != fast.path.read_bytes()
+    assert default.path.stat().st_size == fast.path.stat().st_size  # CBR: same frames
+    assert fast.timings == default.timings
+    assert decode_duration_ms(fast.path) == decode_duration_ms(default.path)
+    assert abs(fast.extra["decoded_lufs"] - compact.loudness_target_db) <= 0.25
+    assert fast.extra["decoded_true_peak_dbtp"] <= compact.peak_limit_dbtp
 
 
 # --------------------------------------------------------------------------- ACX

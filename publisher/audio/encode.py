@@ -146,6 +146,7 @@ def _encode_mp3(x: np.ndarray | MasterFile, profile: AudioProfile, path: Path,
                                         "fflags": "+bitexact"}) as container:
             stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
             stream.codec_context.bit_rate = profile.bitrate_kbps * 1000
+            stream.codec_context.options = {"compression_level": str(profile.lame_quality)}
             stream.codec_context.format = "fltp"
             for start in range(0, len(x), CHUNK):
                 chunk = np.ascontiguousarray(x[start:start + CHUNK]).reshape(1, -1)
