@@ -194,6 +194,59 @@ def test_kokoro_says_the_french_passage_with_ff_siwis(tmp_path):
     assert len(narration["narrators"]) == 2 and "ff_siwis" in narration["narrators"][1]
 
 
+def test_a_voice_installed_for_a_passage_makes_the_book_again(tmp_path, monkeypatch):
+    """The up-to-date check compares the voice of every language of the book: a German
+    voice installed after a build that announced the German passage, or a better
+    French one, makes the book again (a module on a path that is not a
+    site-packages folder, which the check's package-folder stamps do not see)."""
+    import importlib
+
+    from publisher.speech import choose
+
+    def entry(voice, language, wer, module):
+        return choose.VoiceEntry(engine="kokoro", voice=voice, language=language,
+                                 description="test", licence="test", size_mb=0.0, wer=wer,
+                                 rtf=None, default=True, needs=(module,))
+
+    table = choose.voice_table() + (entry("df_test", "de", 0.05, "publisher_test_voice_de"),
+                                    entry("ff_test", "fr", 0.01, "publisher_test_voice_fr"))
+    monkeypatch.setattr(choose, "voice_table", lambda: table)
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+
+    def install(module):
+        (site / f"{module}.py").write_text("", encoding="utf-8")
+        importlib.invalidate_caches()
+
+    source = write_book(tmp_path, MIXED)
+    book = load_book(source, BuildOptions(engine="fake"))
+    german, french = _sentence(book, GERMAN[0]).id, _sentence(book, FRENCH[0]).id
+
+    def timing(result, sentence_id):
+        return next(t for s in result.record["sections"] for t in s.get("timings", ())
+                    if t["id"] == sentence_id)
+
+    first = build(source, _options(tmp_path))
+    assert timing(first, german)["skipped"] == "de"
+    assert build(source, _options(tmp_path)).stats.get("up_to_date") is True
+
+    install("publisher_test_voice_de")
+    again = build(source, _options(tmp_path))
+    assert not again.stats.get("up_to_date")
+    assert timing(again, german) | {"start_ms": 0, "end_ms": 0} == {
+        "id": german, "start_ms": 0, "end_ms": 0, "text": GERMAN[0], "language": "de"}
+    assert "Fake test voice (df_test)" in again.record["narration"]["narrators"]
+    assert build(source, _options(tmp_path)).stats.get("up_to_date") is True
+
+    install("publisher_test_voice_fr")  # a better French voice than ff_siwis
+    third = build(source, _options(tmp_path))
+    assert not third.stats.get("up_to_date")
+    assert "Fake test voice (ff_test)" in third.record["narration"]["narrators"]
+    assert timing(third, french)["language"] == "fr"
+    assert build(source, _options(tmp_path)).stats.get("up_to_date") is True
+
+
 # --------------------------------------------------------------------------- several voices
 
 
