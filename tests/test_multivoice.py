@@ -320,6 +320,52 @@ def test_two_voices_right_clips_tags_and_credits(tmp_path):
     assert set(read_by) == set(names)
 
 
+def test_daisy_names_each_narrator_in_its_own_element(tmp_path):
+    from publisher.daisycheck import read_daisy
+
+    source = write_book(tmp_path, TWO_VOICES, voices=CAST)
+    result = build(source, BuildOptions(out_root=tmp_path / "out", cache_dir=tmp_path / "cache",
+                                        engine="fake", workers=1, daisy=("202", "3")))
+    names = result.record["narration"]["narrators"]
+    assert len(names) == 3
+    out = result.out_dir
+    with zipfile.ZipFile(out / f"{result.slug}_daisy202.zip") as archive:
+        ncc = etree.fromstring(archive.read("ncc.html"))
+    assert ncc.xpath("//*[local-name()='meta'][@name='ncc:narrator']/@content") == names
+    with zipfile.ZipFile(out / f"{result.slug}_daisy3.zip") as archive:
+        opf = etree.fromstring(archive.read(next(n for n in archive.namelist()
+                                                 if n.endswith(".opf"))))
+    assert opf.xpath("//*[local-name()='x-metadata']/*[@name='dtb:narrator']/@content") == names
+    for fmt in ("202", "3"):
+        book = read_daisy(out / f"{result.slug}_daisy{fmt}.zip")
+        assert book.ok, book.summary()
+        assert book.values["narrator"] == tuple(names)
+        assert book.metadata["narrator"] == names[0]
+
+
+def test_daisycheck_refuses_a_repeated_single_value_and_an_empty_narrator(tmp_path):
+    from publisher.daisycheck import read_daisy
+
+    result = build(write_book(tmp_path, TWO_VOICES, voices=CAST), BuildOptions(
+        out_root=tmp_path / "out", cache_dir=tmp_path / "cache", engine="fake", workers=1,
+        daisy=("202",)))
+    original = result.out_dir / f"{result.slug}_daisy202.zip"
+    spoiled = tmp_path / "spoiled.zip"
+    with zipfile.ZipFile(original) as src, zipfile.ZipFile(spoiled, "w") as dest:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "ncc.html":
+                text = data.decode("utf-8")
+                total = next(line for line in text.splitlines() if "ncc:totalTime" in line)
+                text = text.replace(total, total + "\n" + total)
+                text = text.replace('content="Fake test voice (am_michael)"', 'content=" "')
+                data = text.encode("utf-8")
+            dest.writestr(item, data)
+    problems = read_daisy(spoiled).problems
+    assert "metadata: totalTime appears 2 times; it may appear once" in problems
+    assert "metadata: a narrator element is empty" in problems
+
+
 @pytest.mark.slow
 def test_a_book_of_several_voices_and_languages_passes_epubcheck(tmp_path, epubcheck):
     source = write_book(tmp_path, TWO_VOICES + "\n" + MIXED.replace("## Mixed", "## More"),
