@@ -46,6 +46,7 @@ from .options import (
     BuildResult,
     RecordingReporter,
     Reporter,
+    book_voice_choices,
     default_workers,
     passage_speaks,
     voice_warnings,
@@ -192,7 +193,8 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
         stamp.write(source, options, cache_dir, final, hashed=_inputs(source, book),
                     statted=_statted(source, book, options), absent=_absent(source, book),
                     stats={**{k: v for k, v in stats.items() if k.startswith("clips_")},
-                           "warnings": list(reporter.warnings)})
+                           "warnings": list(reporter.warnings)},
+                    voices=book_voice_choices(book, options) if options.audio else None)
     files = tuple(sorted(p for p in final.rglob("*") if p.is_file()))
     return BuildResult(slug=slug, out_dir=final, files=files, warnings=book.warnings,
                        record=record, stats=stats, book=book,

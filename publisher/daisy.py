@@ -192,8 +192,10 @@ class _DaisyBook:
         return self.pub.book.meta.date or self.pub.modified.strftime("%Y-%m-%d")
 
     @property
-    def narrator(self) -> str:
-        return self.pub.narrator or "synthetic voice"
+    def narrators(self) -> tuple[str, ...]:
+        """Each voice heard, one by one: ``ncc:narrator`` (DAISY 2.02) and
+        ``dtb:narrator`` (DAISY 3) are repeatable, one element per narrator."""
+        return self.pub.credited or ("synthetic voice",)
 
     def blocks(self, section: Section) -> Iterator[tuple[str, str, tuple[str, ...]]]:
         """(structure, structure id, sentence ids) of each block, in reading order."""
@@ -383,7 +385,8 @@ def _dc_metas(book: _DaisyBook, prefix: str) -> list[tuple[str, str]]:
     m += [("dc:date", book.date), ("dc:identifier", meta.identifier),
           ("dc:language", meta.language),
           ("dc:publisher", meta.publisher or ", ".join(book.creators)),
-          (f"{prefix}:narrator", book.narrator), (f"{prefix}:generator", GENERATOR),
+          *((f"{prefix}:narrator", name) for name in book.narrators),
+          (f"{prefix}:generator", GENERATOR),
           (f"{prefix}:producedDate", book.pub.modified.strftime("%Y-%m-%d"))]
     if meta.description:
         m.append(("dc:description", meta.description))
@@ -526,7 +529,7 @@ def _opf(book: _DaisyBook, names: dict[str, str],
                           ("dtb:multimediaContent",
                            "audio,text,image" if book.pub.book.images else "audio,text"),
                           ("dtb:totalTime", clock(book.total_ms)),
-                          ("dtb:narrator", book.narrator),
+                          *(("dtb:narrator", name) for name in book.narrators),
                           ("dtb:producedDate", book.pub.modified.strftime("%Y-%m-%d")),
                           ("dtb:producer", meta.publisher or ", ".join(book.creators)),
                           ("dtb:audioFormat", "MP3")):

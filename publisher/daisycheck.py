@@ -40,6 +40,12 @@ _SLACK_MS = 60
 #: Metadata a library catalogue needs (DAISY 2.02 names; DAISY 3 maps to them).
 REQUIRED_META = ("dc:title", "dc:creator", "dc:language", "dc:identifier", "dc:publisher",
                  "dc:date", "narrator", "totalTime", "generator")
+#: Metadata that may appear once only in the package (ncc.html, the OPF). Others
+#: repeat, one element per value: several narrators are several ``ncc:narrator`` /
+#: ``dtb:narrator`` elements (DAISY 2.02's "name(s) of narrator(s)"; repeatable in
+#: Z39.86-2005 section 3.2), never one comma-joined value.
+SINGLE_META = ("totalTime", "multimediaType", "multimediaContent", "producedDate",
+               "charset", "tocItems", "depth")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,9 @@ class DaisyBook:
     pars: tuple[DaisyPar, ...]
     durations_ms: dict[str, int]
     problems: tuple[str, ...] = ()
+    #: Every value of each metadata name of the package, in order (``metadata``
+    #: holds the first): e.g. ``values["narrator"]``, one per narrator.
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
@@ -124,6 +133,7 @@ def read_daisy(path: Path) -> DaisyBook:
         reader.check_links()
     return DaisyBook(path, fmt, reader.metadata, tuple(reader.nav), tuple(reader.pars),
                      reader.durations, tuple(reader.problems),
+                     values={k: tuple(v) for k, v in reader.values.items()},
                      extra={"dtds": tuple(reader.dtds)})
 
 
@@ -134,6 +144,8 @@ class _Reader:
         self.docs: dict[str, etree._Element | None] = {}
         self.ids: dict[str, set[str]] = {}
         self.metadata: dict[str, str] = {}
+        #: The package's own metadata (ncc.html, the OPF), every value of each name.
+        self.values: dict[str, list[str]] = {}
         self.nav: list[DaisyNav] = []
         self.pars: list[DaisyPar] = []
         self.durations: dict[str, int] = {}
@@ -229,7 +241,7 @@ class _Reader:
             return
         for meta in ncc.iter(f"{{{_XHTML}}}meta"):
             if meta.get("name"):
-                self.metadata[_short(meta.get("name", ""))] = meta.get("content", "")
+                self.package_meta(_short(meta.get("name", "")), meta.get("content", ""))
         body = ncc.find(f"{{{_XHTML}}}body")
         smils: list[str] = []
         for el in body if body is not None else ():
@@ -264,9 +276,9 @@ class _Reader:
         if opf is None:
             return
         for el in opf.iter(f"{{{_DC}}}*"):
-            self.metadata.setdefault("dc:" + etree.QName(el).localname.lower(), el.text or "")
+            self.package_meta("dc:" + etree.QName(el).localname.lower(), el.text or "")
         for meta in opf.iter(f"{{{_OPF}}}meta"):
-            self.metadata[_short(meta.get("name", ""))] = meta.get("content", "")
+            self.package_meta(_short(meta.get("name", "")), meta.get("content", ""))
         items: dict[str, tuple[str, str]] = {}
         for item in opf.iter(f"{{{_OPF}}}item"):
             href = item.get("href", "")
@@ -340,10 +352,24 @@ class _Reader:
                     continue  # checked with the SMIL
                 self.resolves(name, href, f"{name} link")
 
+    def package_meta(self, name: str, content: str) -> None:
+        """One metadata element of the package: the first value is ``metadata``'s."""
+        self.metadata.setdefault(name, content)
+        self.values.setdefault(name, []).append(content)
+
     def check_metadata(self) -> None:
         for key in REQUIRED_META:
             if not self.metadata.get(key, "").strip():
                 self.problems.append(f"metadata: {key} is missing or empty")
+        for key in SINGLE_META:
+            if len(self.values.get(key, ())) > 1:
+                self.problems.append(f"metadata: {key} appears "
+                                     f"{len(self.values[key])} times; it may appear once")
+        narrators = self.values.get("narrator", [])
+        if any(not n.strip() for n in narrators):
+            self.problems.append("metadata: a narrator element is empty")
+        if len(set(narrators)) < len(narrators):
+            self.problems.append("metadata: a narrator is named twice")
         total = _clock(self.metadata.get("totalTime", ""))
         audio = sum(self.durations.values())
         if total is not None and self.durations and abs(total - audio) > 1500:

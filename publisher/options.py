@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .config import NARRATOR
 from .model import Book, Voicing
@@ -192,6 +193,37 @@ def passage_speaks(book: Book, options: BuildOptions) -> Callable[[str], bool]:
     """``speaks(language)`` for :func:`publisher.script.script_book` in this build."""
     engine = options.engine or book.meta.engine or None
     return lambda language: passage_choice(language, engine) is not None
+
+
+def voice_choices(book_language: str, engine: str | None, voice: str | None,
+                  passages: Iterable[str]) -> dict[str, str | None]:
+    """The voice each language of a book gets: the narrator's (``choose_voice`` of the
+    book's language with ``engine`` and ``voice`` asked) and each passage language's
+    (:func:`passage_choice`), as 'engine voice', None for a passage no voice speaks
+    (announced), or the error for a book no voice can narrate.
+
+    What the up-to-date check compares (publisher.stamp): installing or removing a
+    voice changes the book when it changes one of these.
+    """
+    chosen: dict[str, str | None] = {}
+    try:
+        narrator = choose_voice(book_language, engine, voice)
+        chosen[book_language] = f"{narrator.engine} {narrator.voice}"
+    except VoiceLanguageError as exc:
+        chosen[book_language] = f"error: {exc}"
+    for language in sorted(set(passages) - {book_language}):
+        choice = passage_choice(language, engine)
+        chosen[language] = f"{choice.engine} {choice.voice}" if choice is not None else None
+    return chosen
+
+
+def book_voice_choices(book: Book, options: BuildOptions) -> dict[str, Any]:
+    """What :func:`voice_choices` is asked for this build, and what it answers."""
+    language, engine = book.meta.language, options.engine or book.meta.engine or None
+    voice = _narrator_voice(book, options)
+    passages = sorted({s.language for s in book.sentences if s.language})
+    return {"asked": [language, engine, voice, passages],
+            "chosen": voice_choices(language, engine, voice, passages)}
 
 
 def voicing_specs(book: Book, options: BuildOptions, voicings: Iterable[Voicing],

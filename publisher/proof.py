@@ -40,6 +40,17 @@ joined into the cache folder and checked by SHA-256, see
 :func:`multilingual_model_path`). A book the recognizer cannot hear is
 skipped and never passes a ``max_wer`` gate, since nothing was checked.
 
+Passages: build.json marks a sentence said in another language than the
+book's (``language``) and one standing for a passage no voice speaks
+(``skipped``: its announcement, or silent). A section is heard whole in its
+main language; each run of sentences in another language is heard again on
+its own (its span of the file), by that language's recognizer with the
+language forced, replacing what the first hearing made of it. Each sentence's
+words are normalized in its own language, errors are counted per run of one
+language, and the report gives them per language (:attr:`ProofReport.languages`).
+A passage not narrated is not missing; a language no recognizer here hears is
+listed as not heard and not counted.
+
 Measured on the first book (Piper voice, 6.3 min, 1,040 words, 2-core
 machine): WER 3.9%, one sentence flagged (the heading "unpacking self-harm"
 heard as "unpacking so far"); about 3 s of listening per audio minute with
@@ -151,6 +162,11 @@ class SentenceProof:
     flags: tuple[str, ...]
     #: A suggested fix, when there is a likely one.
     suggestion: str = ""
+    #: The language it is said (and heard) in, when not the book's ('').
+    language: str = ""
+    #: The language of the passage it stands for and does not read (announced, no
+    #: voice speaks it): '' when read. Such a passage is not missing.
+    skipped: str = ""
 
     @property
     def flagged(self) -> bool:
@@ -176,6 +192,8 @@ class SectionProof:
     sentences: tuple[SentenceProof, ...]
     #: When the audio sounds like another section's text: that section's id.
     sounds_like: str = ""
+    #: (language, words, errors) for each language heard in the section.
+    languages: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def flagged(self) -> tuple[SentenceProof, ...]:
@@ -198,8 +216,44 @@ class ProofReport:
     skipped: str = ""
     #: The report files written (proof.json, proof.html); empty when not written.
     files: tuple[Path, ...] = ()
+    #: (language, recognizer) for each language heard, the book's first.
+    models: tuple[tuple[str, str], ...] = ()
+    #: (language, why) for each passage language that could not be heard: its
+    #: sentences are not counted.
+    unheard: tuple[tuple[str, str], ...] = ()
     #: Facts about this run, not the book (time taken): never in proof.json.
     stats: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def languages(self) -> tuple[dict[str, Any], ...]:
+        """Per language of the book (its own first): recognizer, words, errors, WER, and
+        the sentences of passages announced and not read (no voice speaks them)."""
+        totals: dict[str, list[int]] = {}
+        for language, _ in self.models:
+            totals.setdefault(language, [0, 0])
+        for sec in self.sections:
+            for language, words, errors in sec.languages:
+                total = totals.setdefault(language, [0, 0])
+                total[0] += words
+                total[1] += errors
+        announced: dict[str, int] = {}
+        for sec in self.sections:
+            for s in sec.sentences:
+                if s.skipped:
+                    announced[s.skipped] = announced.get(s.skipped, 0) + 1
+        models, unheard = dict(self.models), dict(self.unheard)
+        rows = [{"language": language, "model": models.get(language, ""),
+                 "words": words, "errors": errors,
+                 "wer": round(errors / words, 4) if words else 0.0,
+                 "not_heard": unheard.get(language) or None, "not_narrated": 0}
+                for language, (words, errors) in totals.items()]
+        rows += [{"language": language, "model": "", "words": 0, "errors": 0, "wer": 0.0,
+                  "not_heard": reason, "not_narrated": 0}
+                 for language, reason in self.unheard if language not in totals]
+        rows += [{"language": language, "model": "", "words": 0, "errors": 0, "wer": 0.0,
+                  "not_heard": None, "not_narrated": count}
+                 for language, count in sorted(announced.items())]
+        return tuple(rows)
 
     @property
     def words(self) -> int:
@@ -248,6 +302,7 @@ class ProofReport:
             "words": self.words,
             "errors": self.errors,
             "flagged": [s.id for s in self.flagged],
+            "languages": list(self.languages),
             "sections": [
                 {"id": sec.id, "number": sec.number, "title": sec.title, "audio": sec.audio,
                  "duration_ms": sec.duration_ms, "wer": round(sec.wer, 4), "words": sec.words,
@@ -259,7 +314,9 @@ class ProofReport:
                       "errors": s.errors, "missing": list(s.missing), "extra": list(s.extra),
                       "substitutions": [list(p) for p in s.substitutions],
                       "markup": list(s.markup), "flags": list(s.flags),
-                      "suggestion": s.suggestion or None}
+                      "suggestion": s.suggestion or None,
+                      **({"language": s.language} if s.language else {}),
+                      **({"skipped": s.skipped} if s.skipped else {})}
                      for s in sec.sentences]}
                 for sec in self.sections],
         }
@@ -277,6 +334,22 @@ class _Expected:
     end_ms: int
     text: str
     words: tuple[str, ...]
+    #: The language it is said in (a passage's own, else the book's).
+    language: str = "en"
+    #: The language of the passage it announces and does not read ('').
+    skipped: str = ""
+
+
+def _expected(entry: Mapping[str, Any], book_language: str) -> list[_Expected]:
+    """The sentences of a section entry, each with its words in its own language."""
+    sentences = []
+    for t in entry["timings"]:
+        language = str(t.get("language") or book_language)
+        sentences.append(_Expected(
+            id=str(t["id"]), start_ms=int(t["start_ms"]), end_ms=int(t["end_ms"]),
+            text=str(t["text"]), words=tuple(normalize_words(str(t["text"]), language=language)),
+            language=language, skipped=str(t.get("skipped") or "")))
+    return sentences
 
 
 def proof_book(out_dir: Path, *, max_wer: float | None = None,
@@ -335,33 +408,131 @@ def _listen(report: ProofReport, entries: list[Mapping[str, Any]],
             on_section: Callable[[int, int, SectionProof], None] | None) -> ProofReport:
     """Transcribe and check every section, or say why the book is skipped."""
     language = report.language
-    if transcriber is None and model_path is None and primary_language(language) != "en":
-        # tiny.en hears English only: other languages get the multilingual model,
-        # kept in the build's cache folder beside the book.
-        transcriber = load_whisper(multilingual_model_path(report.out_dir.parent / ".cache"))
-        transcriber.name = MULTILINGUAL_NAME
-    if transcriber is None:
-        transcriber = load_whisper(model_path)
-    if not transcriber.supports(language):
-        return dataclasses.replace(report, model=transcriber.name,
-                                   skipped=_skip_reason(language, transcriber.name))
+    hear = _Recognizers(transcriber, model_path, report.out_dir.parent / ".cache", language)
+    book_recognizer = hear(language)
+    if book_recognizer is None:
+        return dataclasses.replace(report, model=hear.rejected.name,
+                                   skipped=_skip_reason(language, hear.rejected.name))
     require("jiwer", "num2words")
     sections: list[SectionProof] = []
-    texts = {str(e["id"]): [w for t in e["timings"]
-                            for w in normalize_words(str(t["text"]), language=language)]
-             for e in entries}
+    expected = {str(e["id"]): _expected(e, language) for e in entries}
+    texts = {sid: [w for sentence in sentences for w in sentence.words]
+             for sid, sentences in expected.items()}
     for done, entry in enumerate(entries, start=1):
-        heard = transcriber.transcribe(report.out_dir / str(entry["audio"]), language)
-        section = _check_section(entry, heard, report.threshold, texts, language)
+        sentences = expected[str(entry["id"])]
+        heard, unheard = _hear_section(report.out_dir / str(entry["audio"]), sentences,
+                                       language, hear)
+        section = _check_section(entry, heard, report.threshold, texts, language,
+                                 sentences=sentences, unheard=unheard)
         sections.append(section)
         if on_section is not None:
             on_section(done, len(entries), section)
     audio_ms = sum(s.duration_ms for s in sections)
-    return dataclasses.replace(report, model=transcriber.name, sections=tuple(sections),
-                               stats={"audio_ms": float(audio_ms)})
+    models = tuple(hear.used.items())
+    return dataclasses.replace(
+        report, model=", ".join(dict.fromkeys(name for _, name in models)),
+        sections=tuple(sections), models=models,
+        unheard=tuple(hear.refused.items()),
+        stats={"audio_ms": float(audio_ms)})
 
 
-def _skip_reason(language: str, model: str) -> str:
+class _Recognizers:
+    """The recognizer for each language: ``transcriber`` when given (for every language
+    it supports); else Whisper tiny.en for English (or the ``model_path`` folder, for
+    the languages it hears) and the multilingual Whisper base for the others."""
+
+    def __init__(self, transcriber: Transcriber | None, model_path: Path | None,
+                 cache_root: Path, book_language: str) -> None:
+        self.transcriber, self.model_path, self.cache_root = transcriber, model_path, cache_root
+        self.book_language = book_language
+        self._chosen: dict[str, Transcriber | None] = {}
+        #: language -> the recognizer's name, for the languages heard.
+        self.used: dict[str, str] = {}
+        #: language -> why it is not heard (a passage's language).
+        self.refused: dict[str, str] = {}
+        self.rejected: Transcriber
+
+    def __call__(self, language: str) -> Transcriber | None:
+        if language not in self._chosen:
+            try:
+                found = self._load(language)
+            except ProofUnavailable as exc:
+                if language == self.book_language:
+                    raise
+                # A passage's model is missing: the rest of the book is still heard.
+                self._chosen[language] = None
+                self.refused[language] = (f"The passages in '{language}' were not "
+                                          f"proof-listened: {exc}")
+                return None
+            if found.supports(language):
+                self._chosen[language] = found
+                self.used[language] = found.name
+            else:
+                self._chosen[language] = None
+                self.refused[language] = _skip_reason(language, found.name, passage=True)
+                self.rejected = found
+        return self._chosen[language]
+
+    def _load(self, language: str) -> Transcriber:
+        if self.transcriber is not None:
+            return self.transcriber
+        if self.model_path is not None:
+            given = load_whisper(self.model_path)
+            if given.supports(language):
+                return given
+        elif primary_language(language) == "en":
+            return load_whisper(None)
+        # tiny.en hears English only: other languages get the multilingual model,
+        # kept in the build's cache folder beside the book.
+        multilingual = load_whisper(multilingual_model_path(self.cache_root))
+        multilingual.name = MULTILINGUAL_NAME
+        return multilingual
+
+
+def _hear_section(path: Path, sentences: Sequence[_Expected], book_language: str,
+                  hear: Callable[[str], Transcriber | None],
+                  ) -> tuple[list[tuple[HeardWord, str]], set[int]]:
+    """What is heard in one section file, each word with the language it was heard in,
+    and the indices of the sentences no recognizer hears.
+
+    The file is heard whole in its main language (the one most of its words are
+    in); a run of sentences in another language (a passage) is heard again on its
+    own, in its language, and what the first hearing made of it is dropped.
+    """
+    runs: list[tuple[str, int, int]] = []  # (language, first, last sentence index)
+    for index, sentence in enumerate(sentences):
+        if runs and runs[-1][0] == sentence.language:
+            runs[-1] = (runs[-1][0], runs[-1][1], index)
+        else:
+            runs.append((sentence.language, index, index))
+    weight: dict[str, int] = {}
+    for sentence in sentences:
+        weight[sentence.language] = weight.get(sentence.language, 0) + len(sentence.words)
+    main = max(sorted(weight), key=lambda lang: (weight[lang], lang == book_language))
+    others = [(lang, sentences[first].start_ms, sentences[last].end_ms, first, last)
+              for lang, first, last in runs if lang != main]
+    heard: list[tuple[HeardWord, str]] = []
+    unheard: set[int] = set()
+    recognizer = hear(main)
+    if recognizer is None:
+        unheard |= {i for i, s in enumerate(sentences) if s.language == main}
+    else:
+        heard += [(w, main) for w in recognizer.transcribe(path, main)
+                  if not any(start <= w.mid_ms < end for _, start, end, _, _ in others)]
+    for lang, start, end, first, last in others:
+        recognizer = hear(lang)
+        if recognizer is None:
+            unheard |= set(range(first, last + 1))
+            continue
+        heard += [(w, lang) for w in recognizer.transcribe(path, lang, span=(start, end))]
+    heard.sort(key=lambda pair: (pair[0].start_ms, pair[0].end_ms))
+    return heard, unheard
+
+
+def _skip_reason(language: str, model: str, passage: bool = False) -> str:
+    if passage:
+        return (f"The passages in '{language}' were not proof-listened: {model} does not "
+                "recognize that language. Listen to them yourself.")
     return (f"The book's language is '{language or 'unknown'}', and {model} recognizes "
             "English only, so its audio was not proof-listened. Listen to it yourself, or "
             "pass a multilingual faster-whisper model folder with --model.")
@@ -420,50 +591,83 @@ def _audio_entries(record: BuildRecord, out_dir: Path) -> list[Mapping[str, Any]
     return entries
 
 
-def _check_section(entry: Mapping[str, Any], heard: Sequence[HeardWord], threshold: float,
-                   texts: dict[str, list[str]], language: str = "en") -> SectionProof:
-    expected = [_Expected(id=str(t["id"]), start_ms=int(t["start_ms"]), end_ms=int(t["end_ms"]),
-                          text=str(t["text"]),
-                          words=tuple(normalize_words(str(t["text"]), language=language)))
-                for t in entry["timings"]]
+def _check_section(entry: Mapping[str, Any],
+                   heard: Sequence[HeardWord | tuple[HeardWord, str]], threshold: float, texts: dict[str, list[str]], language: str = "en", *,
+                   sentences: Sequence[_Expected] | None = None,
+                   unheard: set[int] | frozenset[int] = frozenset()) -> SectionProof:
+    """One section checked: ``heard`` are the words heard (each with the language it was
+    heard in, else the book's ``language``); the sentences at ``unheard`` (a language
+    no recognizer hears) are not counted."""
+    if sentences is None:
+        sentences = _expected(entry, language)
+    expected = [dataclasses.replace(e, words=()) if i in unheard else e
+                for i, e in enumerate(sentences)]
+    pairs = [h if isinstance(h, tuple) else (h, language) for h in heard]
+    owner = [_sentence_at(w.mid_ms, expected) for w, _ in pairs]
+    kept = [i for i, o in enumerate(owner) if o not in unheard]
+    pairs, owner = [pairs[i] for i in kept], [owner[i] for i in kept]
+    words = [w for w, _ in pairs]
     # Tokens on both sides, each remembering its sentence / its heard word.
     ref = [(index, word) for index, e in enumerate(expected) for word in e.words]
-    hyp = [(index, word) for index, w in enumerate(heard)
-           for word in normalize_words(w.text, language=language)]
-    owner = [_sentence_at(w.mid_ms, expected) for w in heard]
-    _pull_across_edges(owner, heard, expected, ref, hyp)
+    hyp = [(index, word) for index, (w, lang) in enumerate(pairs)
+           for word in normalize_words(w.text, language=lang)]
+    _pull_across_edges(owner, words, expected, ref, hyp, [lang for _, lang in pairs])
 
     section_words = [w for _, w in ref]
     heard_words = [w for _, w in hyp]
-    errors = _errors(section_words, heard_words)
+    # Errors per language run (one run, the whole section, in a book of one language).
+    by_language: dict[str, list[int]] = {}
+    errors = 0
+    for lang, members in _runs(expected, unheard):
+        run_ref = [w for i in members for w in expected[i].words]
+        run_hyp = [word for index, word in hyp if owner[index] in members]
+        run_errors = _errors(run_ref, run_hyp)
+        errors += run_errors
+        total = by_language.setdefault(lang, [0, 0])
+        total[0] += len(run_ref)
+        total[1] += run_errors
 
-    sentences = []
+    checked = []
     for index, e in enumerate(expected):
-        mine = [w for w, o in zip(heard, owner, strict=True) if o == index]
-        sentences.append(_check_sentence(e, str(entry["id"]), mine, threshold, language))
+        mine = [w for w, o in zip(words, owner, strict=True) if o == index]
+        checked.append(_check_sentence(e, str(entry["id"]), mine, threshold, e.language,
+                                       book_language=language))
 
     sounds_like = ""
     wer = errors / len(section_words) if section_words else float(bool(heard_words))
     if wer > threshold and heard_words:
         # Is this another section's audio? Compare what was heard with every text.
-        best = min(((_errors(words, heard_words) / max(1, len(words)), other)
-                    for other, words in sorted(texts.items())
-                    if other != entry["id"] and words), default=(1.0, ""))
+        best = min(((_errors(text, heard_words) / max(1, len(text)), other)
+                    for other, text in sorted(texts.items())
+                    if other != entry["id"] and text), default=(1.0, ""))
         if best[0] <= threshold:
             sounds_like = best[1]
     return SectionProof(
         id=str(entry["id"]), number=int(entry.get("number", 0)),
         title=str(entry.get("title", "")), audio=str(entry["audio"]),
         duration_ms=int(entry.get("duration_ms", 0)),
-        heard=" ".join(w.text for w in heard), words=len(section_words), errors=errors,
-        wer=wer, sentences=tuple(sentences), sounds_like=sounds_like)
+        heard=" ".join(w.text for w in words), words=len(section_words), errors=errors,
+        wer=wer, sentences=tuple(checked), sounds_like=sounds_like,
+        languages=tuple((lang, n, e) for lang, (n, e) in by_language.items()))
+
+
+def _runs(expected: Sequence[_Expected], unheard: set[int] | frozenset[int],
+          ) -> list[tuple[str, set[int]]]:
+    """Consecutive sentences of one language (leaving out the unheard), as index sets."""
+    runs: list[tuple[str, set[int]]] = []
+    for index, e in enumerate(expected):
+        if index in unheard:
+            continue
+        if runs and runs[-1][0] == e.language and index - 1 in runs[-1][1] | unheard:
+            runs[-1][1].add(index)
+        else:
+            runs.append((e.language, {index}))
+    return runs
 
 
 def _errors(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
     """Substitutions + deletions + insertions between two word lists."""
-    # deferred: jiwer (the optional 'proof' extra, ~40 ms) only while proof-listening; the
-    # CLI imports this module at every start-up (the parser's --threshold default)
-    import jiwer
+    import jiwer  # deferred: jiwer (~0.2 s), only when a proof compares words; the CLI imports this module at start-up
 
     if not reference:
         return len(hypothesis)
@@ -482,9 +686,10 @@ def _sentence_at(time_ms: float, expected: Sequence[_Expected]) -> int:
 
 def _pull_across_edges(owner: list[int], heard: Sequence[HeardWord],
                        expected: Sequence[_Expected], ref: Sequence[tuple[int, str]],
-                       hyp: Sequence[tuple[int, str]]) -> None:
-    """Give a word to the neighbouring sentence when the text and (nearly) the time agree."""
-    import jiwer  # deferred: see _errors
+                       hyp: Sequence[tuple[int, str]], languages: Sequence[str]) -> None:
+    """Give a word to the neighbouring sentence when the text and (nearly) the time agree
+    (and the word was heard in that sentence's language)."""
+    import jiwer  # deferred: jiwer (~0.2 s), only when a proof compares words; the CLI imports this module at start-up
 
     if not ref or not hyp:
         return
@@ -495,7 +700,8 @@ def _pull_across_edges(owner: list[int], heard: Sequence[HeardWord],
         for offset in range(chunk.hyp_end_idx - chunk.hyp_start_idx):
             word_index = hyp[chunk.hyp_start_idx + offset][0]
             target = ref[chunk.ref_start_idx + offset][0]
-            if abs(target - owner[word_index]) != 1:
+            if (abs(target - owner[word_index]) != 1
+                    or expected[target].language != languages[word_index]):
                 continue
             word, sentence = heard[word_index], expected[target]
             if (word.end_ms > sentence.start_ms - BOUNDARY_TOLERANCE_MS
@@ -504,8 +710,9 @@ def _pull_across_edges(owner: list[int], heard: Sequence[HeardWord],
 
 
 def _check_sentence(e: _Expected, section_id: str, heard: Sequence[HeardWord],
-                    threshold: float, language: str = "en") -> SentenceProof:
-    import jiwer  # deferred: see _errors
+                    threshold: float, language: str = "en", *,
+                    book_language: str = "") -> SentenceProof:
+    import jiwer  # deferred: jiwer (~0.2 s), only when a proof compares words; the CLI imports this module at start-up
 
     hyp = [w for h in heard for w in normalize_words(h.text, language=language)]
     ref = list(e.words)
@@ -555,7 +762,9 @@ def _check_sentence(e: _Expected, section_id: str, heard: Sequence[HeardWord],
         id=e.id, section_id=section_id, start_ms=e.start_ms, end_ms=e.end_ms, text=e.text,
         heard=" ".join(h.text for h in heard), words=len(ref), errors=errors, wer=wer,
         missing=tuple(missing), extra=tuple(extra), substitutions=tuple(substitutions),
-        markup=tuple(markup), flags=tuple(flags))
+        markup=tuple(markup), flags=tuple(flags),
+        language=language if book_language and language != book_language else "",
+        skipped=e.skipped)
     return _with_suggestion(proof, language)
 
 
@@ -596,11 +805,12 @@ def _as_written(word: str, text: str, language: str = "en") -> str:
 
 
 def _write_reports(report: ProofReport) -> tuple[Path, ...]:
-    from .templates import render  # deferred: Jinja2, ~60 ms; see _errors
+    from .templates import render  # deferred: Jinja2, ~60 ms, only when a report is written
 
     json_text = json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
     html_text = render("proof.html", report=report, flag_text=FLAG_TEXT,
-                       media_fragment=_media_fragment, percent=_percent)
+                       media_fragment=_media_fragment, percent=_percent,
+                       language_note=_language_note)
     return (_write_report(report.out_dir / JSON_NAME, json_text),
             _write_report(report.out_dir / HTML_NAME, html_text))
 
@@ -626,7 +836,7 @@ def _percent(value: float) -> str:
 
 def render_report(report: ProofReport) -> RenderableType:
     """The report for a terminal, as rich renderables (the CLI prints them)."""
-    # deferred: rich, ~50 ms, only for a report on the terminal; see _errors
+    # deferred: rich, ~50 ms, only for a report on the terminal
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -646,6 +856,8 @@ def render_report(report: ProofReport) -> RenderableType:
         sections.add_row(str(sec.number), sec.title, str(sec.words), wer,
                          str(len(sec.flagged)), note)
     parts: list[RenderableType] = [sections]
+    if len(report.languages) > 1:
+        parts.append(_language_table(report))
     if report.flagged:
         flagged = Table(title="Flagged sentences", show_lines=True)
         for name in ("sentence", "at", "why", "expected", "heard", "fix"):
@@ -658,3 +870,24 @@ def render_report(report: ProofReport) -> RenderableType:
                 s.text, s.heard or "(nothing)", s.suggestion)
         parts.append(flagged)
     return Group(*parts)
+
+
+def _language_note(row: Mapping[str, Any]) -> str:
+    """What the report says of a language beside its figures."""
+    if row["not_narrated"]:
+        return (f"{row['not_narrated']} sentence(s) not narrated (no voice speaks it): "
+                "announced, not counted")
+    return str(row["not_heard"] or "")
+
+
+def _language_table(report: ProofReport) -> RenderableType:
+    from rich.table import Table  # deferred: rich, only for a report on the terminal
+
+    table = Table(title="By language")
+    for name, justify in (("language", "left"), ("heard by", "left"), ("words", "right"),
+                          ("WER", "right"), ("note", "left")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for row in report.languages:
+        table.add_row(row["language"], row["model"], str(row["words"]),
+                      _percent(row["wer"]) if row["words"] else "", _language_note(row))
+    return table

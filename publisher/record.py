@@ -10,7 +10,8 @@ and layout are fixed, so the same book gives the same bytes.
     epub        file, bytes, media_overlays, accessibility, check (with --check)
     sections    id, number, title, role, document, sentences
                 + with audio: audio, duration_ms, sample_rate_hz, loudness_lufs,
-                  timings [{id, start_ms, end_ms, text}], epub_audio
+                  timings [{id, start_ms, end_ms, text, + language or skipped when
+                  the sentence is a passage in another language}], epub_audio
     warnings
     narration   engine, voice, engine_identity, rate, profiles, sentences, duration_ms
     catalog     what the OPDS catalog says of the book (publisher.catalog)
@@ -28,7 +29,7 @@ from typing import Any
 
 from .cache import file_sha256
 from .layout import RECORD_NAME, audio_href, document_href
-from .model import Accessibility, Book, BookAudio
+from .model import Accessibility, Book, BookAudio, Voicing
 from .script import Script
 
 __all__ = ["BuildRecord", "NotARecord", "file_list", "load_record", "make_record"]
@@ -100,6 +101,7 @@ def make_record(book: Book, script: Script, audio: BookAudio | None, *,
     audio_by_id = ({a.section_id: (a, small) for a, small
                     in zip(audio.sections, audio.epub_sections, strict=True)} if audio else {})
     texts = script.texts
+    voicings = dict(script.voicings)
     sections = []
     for s in book.sections:
         entry: dict[str, Any] = {"id": s.id, "number": s.number, "title": s.title,
@@ -114,8 +116,8 @@ def make_record(book: Book, script: Script, audio: BookAudio | None, *,
                 "loudness_lufs": round(result.loudness_lufs, 2),
                 # "text" is what the engine was asked to say (lexicon applied), so
                 # `publisher proof` can check the audio without the source.
-                "timings": [{"id": t.sentence_id, "start_ms": t.start_ms, "end_ms": t.end_ms,
-                             "text": texts[t.sentence_id]} for t in result.timings],
+                "timings": [_timing(t.sentence_id, t.start_ms, t.end_ms, texts, voicings)
+                            for t in result.timings],
                 "epub_audio": {"duration_ms": small.duration_ms,
                                "timings_match": [t.start_ms for t in small.timings]
                                == [t.start_ms for t in result.timings]},
@@ -149,6 +151,23 @@ def make_record(book: Book, script: Script, audio: BookAudio | None, *,
               **({"check": dict(check)} if check is not None else {})},
         sections=tuple(sections), warnings=book.warnings, narration=narration,
         catalog=catalog, files=tuple(file_list(folder)))
+
+
+def _timing(sentence_id: str, start_ms: int, end_ms: int, texts: Mapping[str, str],
+            voicings: Mapping[str, Voicing]) -> dict[str, Any]:
+    """One sentence's timing: its span and spoken text, and, when it is not the book's
+    language, the language said (``language``) or the passage not read (``skipped``),
+    so ``publisher proof`` hears each passage in its own language."""
+    timing: dict[str, Any] = {"id": sentence_id, "start_ms": start_ms, "end_ms": end_ms,
+                              "text": texts[sentence_id]}
+    voicing = voicings.get(sentence_id)
+    if voicing is None:
+        return timing
+    if voicing.language:
+        timing["language"] = voicing.language
+    if voicing.skipped:
+        timing["skipped"] = voicing.skipped
+    return timing
 
 
 def file_list(folder: Path) -> list[dict[str, object]]:

@@ -5,8 +5,10 @@ output/): the SHA-256 of every file the build read (the source, its images, the
 cover and lexicon files), the paths it looked for and did not find (a ``.pls``
 beside the source, fonts for a generated cover), the settings (every build
 option, ``SOURCE_DATE_EPOCH``, this package's own files, the Python version
-and the state of the folders packages are installed in) and the SHA-256 of the
-build.json written. The next build of the same source into the same folder
+and the state of the folders packages are installed in), the voice chosen for
+every language the book is narrated in (its own and each passage's: a voice
+installed for a passage that was announced, or a better one, counts as a
+change) and the SHA-256 of the build.json written. The next build of the same source into the same folder
 first compares all of that, and checks every output file against the sizes
 and SHA-256 sums listed in its build.json; only when everything matches is the
 book reported up to date and nothing written. Anything else, or ``--force``,
@@ -34,7 +36,7 @@ from .record import load_record
 
 __all__ = ["check", "forget", "write"]
 
-_VERSION = 1
+_VERSION = 2  # 2: the voice of every language
 
 
 def _sha256(path: Path) -> str | None:
@@ -99,6 +101,8 @@ def check(source: Path, options: Any, cache_dir: Path) -> dict[str, Any] | None:
                 return None
         if any(os.path.lexists(name) for name in stamp["absent"]):
             return None
+        if not _same_voices(stamp.get("voices")):
+            return None
         out_dir = Path(stamp["out_dir"])
         if not _outputs_intact(out_dir, stamp["build_json"]):
             return None
@@ -107,6 +111,19 @@ def check(source: Path, options: Any, cache_dir: Path) -> dict[str, Any] | None:
     except (KeyError, TypeError, AttributeError):
         return None
     return stamp
+
+
+def _same_voices(voices: Any) -> bool:
+    """Whether every language of the book (its own, each passage's) would get the voice
+    it got: a voice installed for a passage that was announced, or a better one for
+    any language, makes the book again."""
+    if voices is None:
+        return True  # a text-only build: no voice chosen
+    # deferred: options imports the speech registry; only an audio build's check needs it
+    from .options import voice_choices
+
+    book_language, engine, voice, passages = voices["asked"]
+    return bool(voice_choices(book_language, engine, voice, passages) == voices["chosen"])
 
 
 def _outputs_intact(out_dir: Path, build_json_digest: str) -> bool:
@@ -130,8 +147,12 @@ def _outputs_intact(out_dir: Path, build_json_digest: str) -> bool:
 
 def write(source: Path, options: Any, cache_dir: Path, out_dir: Path, *,
           hashed: Iterable[Path], statted: Iterable[Path], absent: Iterable[Path],
-          stats: dict[str, Any]) -> None:
-    """Keep the stamp of a build that has just been swapped into ``out_dir``."""
+          stats: dict[str, Any], voices: dict[str, Any] | None = None) -> None:
+    """Keep the stamp of a build that has just been swapped into ``out_dir``.
+
+    ``voices``: what :func:`publisher.options.book_voice_choices` said for a
+    narrated build (None without audio).
+    """
 
     stamp = {
         "version": _VERSION,
@@ -143,6 +164,7 @@ def write(source: Path, options: Any, cache_dir: Path, out_dir: Path, *,
         "absent": sorted({str(p) for p in absent}),
         "build_json": _sha256(out_dir / RECORD_NAME),
         "stats": stats,
+        "voices": voices,
     }
     path = _stamp_path(source, options.out_root, cache_dir)
     try:

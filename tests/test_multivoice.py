@@ -194,6 +194,59 @@ def test_kokoro_says_the_french_passage_with_ff_siwis(tmp_path):
     assert len(narration["narrators"]) == 2 and "ff_siwis" in narration["narrators"][1]
 
 
+def test_a_voice_installed_for_a_passage_makes_the_book_again(tmp_path, monkeypatch):
+    """The up-to-date check compares the voice of every language of the book: a German
+    voice installed after a build that announced the German passage, or a better
+    French one, makes the book again (a module on a path that is not a
+    site-packages folder, which the check's package-folder stamps do not see)."""
+    import importlib
+
+    from publisher.speech import choose
+
+    def entry(voice, language, wer, module):
+        return choose.VoiceEntry(engine="kokoro", voice=voice, language=language,
+                                 description="test", licence="test", size_mb=0.0, wer=wer,
+                                 rtf=None, default=True, needs=(module,))
+
+    table = choose.voice_table() + (entry("df_test", "de", 0.05, "publisher_test_voice_de"),
+                                    entry("ff_test", "fr", 0.01, "publisher_test_voice_fr"))
+    monkeypatch.setattr(choose, "voice_table", lambda: table)
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+
+    def install(module):
+        (site / f"{module}.py").write_text("", encoding="utf-8")
+        importlib.invalidate_caches()
+
+    source = write_book(tmp_path, MIXED)
+    book = load_book(source, BuildOptions(engine="fake"))
+    german, french = _sentence(book, GERMAN[0]).id, _sentence(book, FRENCH[0]).id
+
+    def timing(result, sentence_id):
+        return next(t for s in result.record["sections"] for t in s.get("timings", ())
+                    if t["id"] == sentence_id)
+
+    first = build(source, _options(tmp_path))
+    assert timing(first, german)["skipped"] == "de"
+    assert build(source, _options(tmp_path)).stats.get("up_to_date") is True
+
+    install("publisher_test_voice_de")
+    again = build(source, _options(tmp_path))
+    assert not again.stats.get("up_to_date")
+    assert timing(again, german) | {"start_ms": 0, "end_ms": 0} == {
+        "id": german, "start_ms": 0, "end_ms": 0, "text": GERMAN[0], "language": "de"}
+    assert "Fake test voice (df_test)" in again.record["narration"]["narrators"]
+    assert build(source, _options(tmp_path)).stats.get("up_to_date") is True
+
+    install("publisher_test_voice_fr")  # a better French voice than ff_siwis
+    third = build(source, _options(tmp_path))
+    assert not third.stats.get("up_to_date")
+    assert "Fake test voice (ff_test)" in third.record["narration"]["narrators"]
+    assert timing(third, french)["language"] == "fr"
+    assert build(source, _options(tmp_path)).stats.get("up_to_date") is True
+
+
 # --------------------------------------------------------------------------- several voices
 
 
@@ -265,6 +318,52 @@ def test_two_voices_right_clips_tags_and_credits(tmp_path):
     read_by = onix.xpath("//*[local-name()='Contributor'][*[local-name()='ContributorRole']"
                          "='E07']/*[local-name()='PersonName']/text()")
     assert set(read_by) == set(names)
+
+
+def test_daisy_names_each_narrator_in_its_own_element(tmp_path):
+    from publisher.daisycheck import read_daisy
+
+    source = write_book(tmp_path, TWO_VOICES, voices=CAST)
+    result = build(source, BuildOptions(out_root=tmp_path / "out", cache_dir=tmp_path / "cache",
+                                        engine="fake", workers=1, daisy=("202", "3")))
+    names = result.record["narration"]["narrators"]
+    assert len(names) == 3
+    out = result.out_dir
+    with zipfile.ZipFile(out / f"{result.slug}_daisy202.zip") as archive:
+        ncc = etree.fromstring(archive.read("ncc.html"))
+    assert ncc.xpath("//*[local-name()='meta'][@name='ncc:narrator']/@content") == names
+    with zipfile.ZipFile(out / f"{result.slug}_daisy3.zip") as archive:
+        opf = etree.fromstring(archive.read(next(n for n in archive.namelist()
+                                                 if n.endswith(".opf"))))
+    assert opf.xpath("//*[local-name()='x-metadata']/*[@name='dtb:narrator']/@content") == names
+    for fmt in ("202", "3"):
+        book = read_daisy(out / f"{result.slug}_daisy{fmt}.zip")
+        assert book.ok, book.summary()
+        assert book.values["narrator"] == tuple(names)
+        assert book.metadata["narrator"] == names[0]
+
+
+def test_daisycheck_refuses_a_repeated_single_value_and_an_empty_narrator(tmp_path):
+    from publisher.daisycheck import read_daisy
+
+    result = build(write_book(tmp_path, TWO_VOICES, voices=CAST), BuildOptions(
+        out_root=tmp_path / "out", cache_dir=tmp_path / "cache", engine="fake", workers=1,
+        daisy=("202",)))
+    original = result.out_dir / f"{result.slug}_daisy202.zip"
+    spoiled = tmp_path / "spoiled.zip"
+    with zipfile.ZipFile(original) as src, zipfile.ZipFile(spoiled, "w") as dest:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "ncc.html":
+                text = data.decode("utf-8")
+                total = next(line for line in text.splitlines() if "ncc:totalTime" in line)
+                text = text.replace(total, total + "\n" + total)
+                text = text.replace('content="Fake test voice (am_michael)"', 'content=" "')
+                data = text.encode("utf-8")
+            dest.writestr(item, data)
+    problems = read_daisy(spoiled).problems
+    assert "metadata: totalTime appears 2 times; it may appear once" in problems
+    assert "metadata: a narrator element is empty" in problems
 
 
 @pytest.mark.slow
