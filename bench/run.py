@@ -459,7 +459,13 @@ class _Preview:
     def stop(self) -> None:
         self.events.close()
         self.process.send_signal(2)  # Ctrl-C, as a user stops it
-        self.process.communicate(timeout=60)
+        try:
+            self.process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # said, not fatal: the figures are taken
+            self.process.kill()
+            _, err = self.process.communicate()
+            print(f"publisher preview did not stop within 60 s of Ctrl-C:\n{err[-3000:]}",
+                  file=sys.stderr)
 
 
 def bench_preview(runs: int, baseline: Path | None = None) -> dict[str, object]:

@@ -123,8 +123,7 @@ def load_book(source: Path, options: BuildOptions) -> Book:
 
 
 def build(source: Path, options: BuildOptions, reporter: Reporter | None = None, *,
-          executor: Any = None, synthesis: Any = None, preview: bool = False,
-          draft: bool = False) -> BuildResult:
+          executor: Any = None, synthesis: Any = None, preview: bool = False) -> BuildResult:
     """Build every output for one source file into ``options.out_root / slug``.
 
     ``executor``: a Dask Client (publisher.cluster.open_executor) to synthesize on.
@@ -132,10 +131,9 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
     ``publisher preview`` keeps its voice loaded in one). ``preview``: what the
     listening site needs and nothing more (no audiobook, packages, DAISY zips
     or EPUB audio), and no up-to-date stamp, so the next ``publisher build``
-    makes the whole book. ``draft`` (with ``preview``; its rebuilds on a
-    save): the sections to encode are encoded once, fast and unchecked
-    (:func:`publisher.narrate.narrate_book`); ``publisher build`` makes the
-    checked files.
+    makes the whole book; the sections it encodes are drafts (once, fast and
+    unchecked: :func:`publisher.narrate.narrate_book`), which ``publisher
+    build`` never takes for its checked files.
     """
     reporter = reporter or Reporter()
     started = time.monotonic()
@@ -176,7 +174,7 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
         staging = Path(tempfile.mkdtemp(prefix=staging_prefix(slug), dir=out_root))
         try:
             record, stats = _write_outputs(book, staging, options, reporter, executor,
-                                           synthesis, preview, draft and preview)
+                                           synthesis, preview)
             stats["build_seconds"] = round(time.monotonic() - started, 3)
             final = out_root / slug
             staging.chmod(0o755)  # mkdtemp makes it private; the book is for sharing
@@ -258,7 +256,7 @@ def _statted(source: Path, book: Book, options: BuildOptions) -> list[Path]:
 
 def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: Reporter,
                    executor: Any = None, synthesis: Any = None, preview: bool = False,
-                   draft: bool = False) -> tuple[dict[str, object], dict[str, object]]:
+                   ) -> tuple[dict[str, object], dict[str, object]]:
     """Gather the script, cover and audio, then write every output into ``staging``."""
     meta = book.meta
     modified = source_date(meta.date)
@@ -280,7 +278,7 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
         if synthesis is None and executor is not None:
             synthesis = cluster.cluster_synthesis(executor, spare_core=default_workers() > 1)
         audio = narrate.narrate_book(book, script, staging, options, reporter, cover=cover,
-                                     synthesis=synthesis, draft=draft)
+                                     synthesis=synthesis, draft=preview)
 
     # Write. The EPUB first: it packs the EPUB profile's audio, which then goes.
     reporter.stage("Writing the EPUB")

@@ -81,11 +81,11 @@ def narrate_book(book: Book, script: Script, staging: Path, options: BuildOption
     engine cannot run and a fallback engine is set (``--fallback`` or the front
     matter), the book is finished with the fallback, with a warning.
 
-    ``draft`` (``publisher preview``'s saves): a section whose files are not
+    ``draft`` (``publisher preview``'s builds): a section whose files are not
     in the output cache is encoded once, fast, unchecked, and without its part
     of the audiobook (see :mod:`publisher.audio.encode`); drafts are cached
-    under keys of their own, so ``publisher build`` never takes one for the
-    checked file, and checked files in the cache are used first.
+    under keys of their own, so ``publisher build`` never takes one for a
+    checked file.
     """
     meta = book.meta
     cache = ClipCache(options.cache_root)
@@ -137,11 +137,9 @@ class _Job:
     parts: tuple[tuple[str, int], ...]  # (sentence id, pause after in ms)
     outputs: tuple[tuple[audio.AudioProfile, Path], ...]
     tags: audio.SectionTags
-    keys: tuple[str, ...]  # OutputCache key of each output (a draft's own, in a draft)
-    #: A draft: fast unchecked encodes, no audiobook part (see narrate_book).
+    keys: tuple[str, ...]  # OutputCache key of each output
+    #: Fast unchecked encodes and no audiobook part (see narrate_book).
     draft: bool = False
-    #: In a draft, the checked files' keys: fetched first when the cache has them.
-    checked_keys: tuple[str, ...] = ()
 
 
 def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
@@ -307,7 +305,7 @@ def _job(section_id: str, parts: list[tuple[str, int]],
     cover_bytes = described_tags.pop("cover_jpeg")
     described_tags["cover_sha256"] = (hashlib.sha256(cover_bytes).hexdigest()
                                       if cover_bytes else None)
-    description = {
+    description: dict[str, object] = {
         "kind": "section-audio",
         # The code that makes audio files: publisher.audio and the libraries it drives.
         "code": code_identity((audio,), ("av", "numpy", "scipy", "pyloudnorm", "mutagen")),
@@ -317,24 +315,16 @@ def _job(section_id: str, parts: list[tuple[str, int]],
         "profiles": [dataclasses.asdict(profile) for profile, _ in outputs],
         "tags": described_tags,
     }
+    if draft:  # never taken for a checked file, nor a checked file for a draft
+        description["draft"] = True
     keys = tuple(OutputCache.key({**description, "output": index})
                  for index in range(len(outputs)))
-    if draft:
-        drafts = tuple(OutputCache.key({**description, "output": index, "draft": True})
-                       for index in range(len(outputs)))
-        return _Job(section_id=section_id, parts=tuple(parts), outputs=outputs, tags=tags,
-                    keys=drafts, draft=True, checked_keys=keys)
     return _Job(section_id=section_id, parts=tuple(parts), outputs=outputs, tags=tags,
-                keys=keys)
+                keys=keys, draft=draft)
 
 
 def _fetch(job: _Job, outputs_cache: OutputCache) -> tuple[SectionAudio, ...] | None:
-    """The job's files copied from the output cache (checked ones first), or None."""
-    if job.checked_keys:
-        checked = _fetch(dataclasses.replace(job, keys=job.checked_keys, checked_keys=()),
-                         outputs_cache)
-        if checked is not None:
-            return checked
+    """The job's files copied from the output cache, or None if any is missing."""
     found = []
     for (_, dest), key in zip(job.outputs, job.keys, strict=True):
         meta = outputs_cache.fetch(key, ".mp3", dest)

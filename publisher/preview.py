@@ -182,12 +182,8 @@ class PreviewSession:
         # Taken before the build reads them: a save during the build is seen after it.
         self._seen = _stats(self.inputs)
         try:
-            # After the first build, a save's sections are drafts (encoded once,
-            # fast, unchecked): the first build's files are the checked ones a
-            # 'publisher build' takes from the cache.
             result = build(self.source, self.options, self.reporter,
-                           synthesis=self.voices.synthesis(), preview=True,
-                           draft=self._last is not None)
+                           synthesis=self.voices.synthesis(), preview=True)
         except PublisherError as exc:
             state = dataclasses.replace(before, attempt=before.attempt + 1, error=str(exc),
                                         seconds=round(time.monotonic() - started, 3))
