@@ -55,6 +55,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -412,7 +413,10 @@ class _Preview:
             [*PUBLISHER, "preview", str(source), "--engine", engine, "--port", "0", "-o",
              str(out), "--cache-dir", str(cache), "-q"], cwd=source.parent,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=dict(os.environ, PYTHONPATH=str(root)))
+            env=dict(os.environ, PYTHONPATH=str(root)),
+            # Ctrl-C stops it, even when this benchmark runs in the background
+            # (nohup, `&`), whose children would otherwise inherit SIGINT ignored.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         assert self.process.stdout is not None
         for line in self.process.stdout:
             if line.startswith("Previewing "):
@@ -458,7 +462,7 @@ class _Preview:
 
     def stop(self) -> None:
         self.events.close()
-        self.process.send_signal(2)  # Ctrl-C, as a user stops it
+        self.process.send_signal(signal.SIGINT)  # Ctrl-C, as a user stops it
         try:
             self.process.communicate(timeout=60)
         except subprocess.TimeoutExpired:  # said, not fatal: the figures are taken
