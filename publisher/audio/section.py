@@ -135,7 +135,7 @@ def _assemble_group(items: Sequence[tuple[str, Clip, int]],
                     then: Callable[[SectionAudio], None] | None = None,
                     draft: bool = False) -> list[SectionAudio]:
     """One master, encoded to each output (profiles of one :func:`_mastering` group)."""
-    encode = functools.partial(encode_output, draft=draft)
+    encode = functools.partial(encode_output, draft=True) if draft else encode_output
     first = outputs[0][0]
     rate = first.sample_rate_hz
     lengths, starts, tail_start, total = layout(items, first, section_id)
