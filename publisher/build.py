@@ -133,7 +133,9 @@ def build(source: Path, options: BuildOptions, reporter: Reporter | None = None,
     ``publisher preview`` keeps its voice loaded in one). ``preview``: what the
     listening site needs and nothing more (no audiobook, packages, DAISY zips
     or EPUB audio), and no up-to-date stamp, so the next ``publisher build``
-    makes the whole book.
+    makes the whole book; the sections it encodes are drafts (once, fast and
+    unchecked: :func:`publisher.narrate.narrate_book`), which ``publisher
+    build`` never takes for its checked files.
     """
     reporter = reporter or Reporter()
     started = time.monotonic()
@@ -279,7 +281,7 @@ def _write_outputs(book: Book, staging: Path, options: BuildOptions, reporter: R
         if synthesis is None and executor is not None:
             synthesis = cluster.cluster_synthesis(executor, spare_core=default_workers() > 1)
         audio = narrate.narrate_book(book, script, staging, options, reporter, cover=cover,
-                                     synthesis=synthesis)
+                                     synthesis=synthesis, draft=preview)
 
     # Write. The EPUB first: it packs the EPUB profile's audio, which then goes.
     reporter.stage("Writing the EPUB")

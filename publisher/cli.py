@@ -162,8 +162,9 @@ def _parser() -> argparse.ArgumentParser:
                     "pages reload, keep their place, and offer to play the first changed "
                     "sentence. A failed build is shown in the terminal and on the pages, "
                     "which keep the last good book. Builds go to OUTDIR/.preview/<slug>/ "
-                    "without the M4B, packages, DAISY zips or EPUB audio: 'publisher "
-                    "build' makes the whole book. Ctrl-C stops it.")
+                    "without the M4B, packages, DAISY zips or EPUB audio, and with draft "
+                    "section MP3s (one fast encode, loudness and peaks not checked): "
+                    "'publisher build' makes the whole book, checked. Ctrl-C stops it.")
     pv.add_argument("source", type=Path, metavar="SOURCE", help="a Markdown file")
     pv.add_argument("--port", type=int, default=8000, metavar="N",
                     help="port to listen on (default: 8000; 0 = any free port)")
@@ -547,8 +548,9 @@ def _preview(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     finally:
         session.close()
-    log.info("Stopped. The preview is in %s; 'publisher build %s' makes the whole book "
-             "(M4B, DAISY, EPUB with audio).", options.out_root / ".preview", args.source)
+    log.info("Stopped. The preview (draft audio) is in %s; 'publisher build %s' makes the "
+             "whole book (checked MP3s, M4B, DAISY, EPUB with audio) from the same cache.",
+             options.out_root / ".preview", args.source)
     return EXIT_OK
 
 

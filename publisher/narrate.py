@@ -71,7 +71,7 @@ _HELPER_NICENESS = 10
 
 def narrate_book(book: Book, script: Script, staging: Path, options: BuildOptions,
                  reporter: Reporter, *, cover: Cover | None = None,
-                 synthesis: Synthesis | None = None) -> BookAudio:
+                 synthesis: Synthesis | None = None, draft: bool = False) -> BookAudio:
     """Synthesize and assemble every section's audio into ``staging``; the audio stage.
 
     ``script`` says what to say (:func:`publisher.script.script_book`);
@@ -80,6 +80,12 @@ def narrate_book(book: Book, script: Script, staging: Path, options: BuildOption
     ``staging/audio/``, the EPUB's into ``staging/.epub-audio/``. When the
     engine cannot run and a fallback engine is set (``--fallback`` or the front
     matter), the book is finished with the fallback, with a warning.
+
+    ``draft`` (``publisher preview``'s builds): a section whose files are not
+    in the output cache is encoded once, fast, unchecked, and without its part
+    of the audiobook (see :mod:`publisher.audio.encode`); drafts are cached
+    under keys of their own, so ``publisher build`` never takes one for a
+    checked file.
     """
     meta = book.meta
     cache = ClipCache(options.cache_root)
@@ -89,7 +95,7 @@ def narrate_book(book: Book, script: Script, staging: Path, options: BuildOption
     fell_back = False
     try:
         made = _narrate(book, script, staging, options, reporter, cover, spec, cache,
-                        synthesis)
+                        synthesis, draft=draft)
     except EngineUnavailable as exc:
         fallback = options.fallback or meta.fallback
         if not fallback or fallback == spec.name:
@@ -102,7 +108,8 @@ def narrate_book(book: Book, script: Script, staging: Path, options: BuildOption
         # Counted afresh: the clips the first engine made are not this book's audio.
         cache = ClipCache(cache.root)
         made = _narrate(book, script, staging, options, reporter, cover, spec, cache,
-                        synthesis, label=f"Narrating ({fallback})", engine_name=fallback)
+                        synthesis, label=f"Narrating ({fallback})", engine_name=fallback,
+                        draft=draft)
     except SpeechError as exc:
         section = _section_of(book, exc.sentence_id)
         where = f"Section {section.number} ('{section.title}'): " if section else ""
@@ -131,12 +138,14 @@ class _Job:
     outputs: tuple[tuple[audio.AudioProfile, Path], ...]
     tags: audio.SectionTags
     keys: tuple[str, ...]  # OutputCache key of each output
+    #: Fast unchecked encodes and no audiobook part (see narrate_book).
+    draft: bool = False
 
 
 def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
              reporter: Reporter, cover: Cover | None, spec: EngineSpec, cache: ClipCache,
              synthesis: Synthesis, label: str = "Narrating", engine_name: str | None = None,
-             ) -> tuple[list[SectionAudio], list[SectionAudio], SectionAudio, Engine,
+             draft: bool = False) -> tuple[list[SectionAudio], list[SectionAudio], SectionAudio, Engine,
                         tuple[str, ...], int]:
     """Every section's two files and the contents' one: from the output cache, or made.
 
@@ -188,7 +197,7 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
         name = audio_name(section)
         jobs.append(_job(section.id, list(section_script.parts),
                          ((profile, audio_dir / name), (epub_profile, epub_dir / name)),
-                         tags, clip_keys))
+                         tags, clip_keys, draft))
     # The table of contents can be played too.
     contents = script.contents
     nav_tags = audio.SectionTags(title=contents.title, album=meta.title,
@@ -196,7 +205,7 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
                                  language=meta.language, narrators=several)
     contents_file = epub_dir / Path(CONTENTS_AUDIO_HREF).name
     jobs.append(_job(CONTENTS_ID, list(contents.parts), ((epub_profile, contents_file),),
-                     nav_tags, clip_keys))
+                     nav_tags, clip_keys, draft))
 
     made: dict[str, tuple[SectionAudio, ...]] = {}
     for job in jobs:
@@ -289,14 +298,14 @@ def _narrate(book: Book, script: Script, staging: Path, options: BuildOptions,
 
 def _job(section_id: str, parts: list[tuple[str, int]],
          outputs: tuple[tuple[audio.AudioProfile, Path], ...], tags: audio.SectionTags,
-         clip_keys: dict[str, str]) -> _Job:
+         clip_keys: dict[str, str], draft: bool = False) -> _Job:
     """A job and the cache keys of its outputs: everything the files are made from."""
     described_tags = {field.name: getattr(tags, field.name)
                       for field in dataclasses.fields(tags)}
     cover_bytes = described_tags.pop("cover_jpeg")
     described_tags["cover_sha256"] = (hashlib.sha256(cover_bytes).hexdigest()
                                       if cover_bytes else None)
-    description = {
+    description: dict[str, object] = {
         "kind": "section-audio",
         # The code that makes audio files: publisher.audio and the libraries it drives.
         "code": code_identity((audio,), ("av", "numpy", "scipy", "pyloudnorm", "mutagen")),
@@ -306,10 +315,12 @@ def _job(section_id: str, parts: list[tuple[str, int]],
         "profiles": [dataclasses.asdict(profile) for profile, _ in outputs],
         "tags": described_tags,
     }
+    if draft:  # never taken for a checked file, nor a checked file for a draft
+        description["draft"] = True
     keys = tuple(OutputCache.key({**description, "output": index})
                  for index in range(len(outputs)))
     return _Job(section_id=section_id, parts=tuple(parts), outputs=outputs, tags=tags,
-                keys=keys)
+                keys=keys, draft=draft)
 
 
 def _fetch(job: _Job, outputs_cache: OutputCache) -> tuple[SectionAudio, ...] | None:
@@ -340,13 +351,14 @@ def _assemble(job: _Job, cache: ClipCache, clip_keys: dict[str, str],
              for sentence_id, pause in job.parts]
 
     def audiobook_part(podcast: SectionAudio) -> None:
-        if job.section_id != CONTENTS_ID:  # the contents are not in the audiobook
+        # Not for the contents (not in the audiobook), nor a draft (publisher build's).
+        if job.section_id != CONTENTS_ID and not job.draft:
             m4b.encode_section_ahead(job.tags.title, podcast.path, podcast.sample_rate_hz,
                                      cache.root)
 
     results = audio.assemble_section_files(
         parts, job.outputs, tags=job.tags, section_id=job.section_id, executor=helper,
-        then=audiobook_part)
+        then=audiobook_part, draft=job.draft)
     del parts
     for result, key in zip(results, job.keys, strict=True):
         outputs_cache.store(key, ".mp3", result.path, {

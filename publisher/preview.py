@@ -12,11 +12,16 @@ listening site never shows and what costs a whole book's audio on every save:
 the M4B audiobook (every section re-encoded to AAC), the Readium and LPF
 packages and the DAISY zips (every MP3 copied into a zip), and the EPUB's
 own audio (the EPUB is written text-only, and the edited section is encoded
-once, in the podcast profile, instead of once more in the EPUB's compact one). ``publisher build`` makes them; the
-preview writes to ``OUTDIR/.preview/<slug>/`` so it never replaces a finished
-book with a partial one, and writes no up-to-date stamp, so the next build
-does make the whole book (from the same caches: only what the preview did not
-already encode costs time).
+once, in the podcast profile, instead of once more in the EPUB's compact one).
+The section files it encodes are drafts: one fast encode, not decoded again
+to check loudness and true peak (:mod:`publisher.audio.encode`), and no part
+of the audiobook made ahead; those three were three quarters of a save.
+``publisher build`` makes all of it, checked; the preview writes to
+``OUTDIR/.preview/<slug>/`` so it never replaces a finished book with a
+partial one, and writes no up-to-date stamp, so the next build does make the
+whole book (from the same clip cache; drafts are cached under keys of their
+own, never taken for a checked file). Ctrl-C stops the preview and does not
+run that build: stopping is what it means, and the source may be mid-edit.
 
 The server is :mod:`publisher.serve`'s, with its file rules (only files
 under the book's folder; no ``..``, encoded separators or symlinks out), bound

@@ -371,3 +371,45 @@ def test_a_first_build_that_fails_is_a_clear_error(tmp_path, monkeypatch, capsys
     assert code == 1
     assert "the preview cannot start" in printed and "front matter is not valid YAML" in printed
     assert "Traceback" not in printed
+
+
+@pytest.mark.slow
+def test_the_preview_makes_drafts_and_publisher_build_the_checked_files(tmp_path):
+    """The preview's section files are drafts (one fast encode, unchecked): the timings
+    and length of a build's files, other bytes; ``publisher build`` never takes a draft
+    from the cache, and a save re-encodes only its section."""
+    from publisher.audio.loudness import measure_levels
+    from publisher.build import build
+
+    source = tmp_path / "book.md"
+    shutil.copy(FIXTURES / "short-audio.md", source)
+    text = source.read_text()
+    options = BuildOptions(out_root=tmp_path / "output", engine="fake", workers=1)
+    session = PreviewSession(source, options)
+    assert not session.rebuild().error
+    book = tmp_path / "output" / ".preview" / "book"
+    first = _audio_digests(book)
+
+    _save(source, text.replace(EDIT_OLD, EDIT_NEW))
+    assert not session.rebuild().error
+    drafted = _audio_digests(book)
+    assert [name for name in drafted if drafted[name] != first[name]] == ["02-morning.mp3"]
+
+    built = build(source, options)  # the same cache, as after a preview session
+    made = _audio_digests(built.out_dir)
+    assert not set(made.values()) & set(drafted.values())  # every file encoded, checked
+    # The checked files are the ones a build from an empty cache makes.
+    fresh = build(source, BuildOptions(out_root=tmp_path / "fresh", engine="fake", workers=1))
+    assert _audio_digests(fresh.out_dir) == made
+    # A draft has the checked file's timings and decodes to as many samples.
+    records = [json.loads((folder / "build.json").read_text()) for folder in (book,
+                                                                         built.out_dir)]
+    assert [[s["timings"] for s in record["sections"]] for record in records[1:]] == [
+        [s["timings"] for s in records[0]["sections"]]]
+    for name in made:
+        assert measure_levels(book / "audio" / name).num_samples == measure_levels(
+            built.out_dir / "audio" / name).num_samples
+
+    _save(source, text)  # undone: the first draft comes back from the cache
+    assert not session.rebuild().error
+    assert _audio_digests(book) == first

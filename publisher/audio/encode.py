@@ -5,6 +5,11 @@
 
 A file is written under a temporary name and renamed, so it is never seen
 half-written. Same master, same bytes.
+
+A *draft* (``publisher preview``'s saves) is one fast encode (LAME level
+:data:`DRAFT_LAME_LEVEL`), tagged and not decoded again: the same samples
+and timings, its loudness within a few tenths of a dB of the target, and its
+true peak unchecked. ``publisher build`` makes the checked file.
 """
 
 from __future__ import annotations
@@ -32,20 +37,30 @@ logger = logging.getLogger(__name__)
 _MAX_ENCODES = 3
 #: How far the decoded loudness may miss the target before encoding again.
 _LOUDNESS_TOLERANCE_DB = 0.25
+#: LAME's algorithm quality for a draft (0 best and slowest, 9 fastest): level 7
+#: encodes a section in about 60% of the default's (3) time; 9 is no faster.
+DRAFT_LAME_LEVEL = 7
 
 
 def encode_output(signal: np.ndarray | MasterFile, levels: Levels, profile: AudioProfile,
                   dest: Path, tags: SectionTags, section_id: str, gain_db: float,
                   ceiling_db: float, duration_ms: int, timings: tuple[Timing, ...],
-                  total: int) -> SectionAudio:
+                  total: int, *, draft: bool = False) -> SectionAudio:
     """One output file of a mastered ``signal`` (measured at ``levels``), written at ``dest``.
 
     ``signal`` is left as it is: a correction after encoding works on a copy.
+    ``draft``: one fast encode, not decoded and checked (see the module's docstring).
     """
     rate = profile.sample_rate_hz
     tmp = dest.with_name(f".{dest.name}.part")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
+        if draft:
+            _encode_mp3(signal, profile, tmp, section_id, draft=True)
+            write_tags(tmp, tags, duration_ms=duration_ms, timings=timings)
+            os.replace(tmp, dest)
+            return _section_audio(dest, profile, section_id, duration_ms, timings, gain_db,
+                                  levels, None)
         gain_db, decoded, encoded = _encode_checked(
             signal, profile, tags, tmp, section_id, gain_db=gain_db,
             ceiling_db=ceiling_db, duration_ms=duration_ms, timings=timings)
@@ -67,26 +82,32 @@ def encode_output(signal: np.ndarray | MasterFile, levels: Levels, profile: Audi
                  "(decoded %.1f LUFS, %.1f dBTP, %+d samples)", section_id, profile.name,
                  duration_ms, gain_db, levels.integrated_lufs, decoded.integrated_lufs,
                  decoded.true_peak_dbtp, decoded.num_samples - total)
-    return SectionAudio(
-        section_id=section_id,
-        path=dest,
-        duration_ms=duration_ms,
-        sample_rate_hz=rate,
-        timings=timings,
-        loudness_lufs=round(levels.integrated_lufs, 2),
-        extra={
-            "profile": profile.name,
-            "bitrate_kbps": profile.bitrate_kbps,
-            "head_ms": timings[0].start_ms,
-            "tail_ms": duration_ms - timings[-1].end_ms,
-            "gain_db": round(gain_db, 2),
-            "rms_dbfs": round(levels.rms_dbfs, 2),
-            "decoded_duration_ms": decoded.duration_ms,
-            "decoded_lufs": round(decoded.integrated_lufs, 2),
-            "decoded_true_peak_dbtp": round(decoded.true_peak_dbtp, 2),
-            "decoded_rms_dbfs": round(decoded.rms_dbfs, 2),
-        },
-    )
+    return _section_audio(dest, profile, section_id, duration_ms, timings, gain_db, levels,
+                          decoded)
+
+
+def _section_audio(dest: Path, profile: AudioProfile, section_id: str, duration_ms: int,
+                   timings: tuple[Timing, ...], gain_db: float, levels: Levels,
+                   decoded: Levels | None) -> SectionAudio:
+    """What was written at ``dest``; ``decoded``: its levels as decoded (None: a draft)."""
+    extra: dict[str, object] = {
+        "profile": profile.name,
+        "bitrate_kbps": profile.bitrate_kbps,
+        "head_ms": timings[0].start_ms,
+        "tail_ms": duration_ms - timings[-1].end_ms,
+        "gain_db": round(gain_db, 2),
+        "rms_dbfs": round(levels.rms_dbfs, 2),
+    }
+    if decoded is not None:
+        extra.update(decoded_duration_ms=decoded.duration_ms,
+                     decoded_lufs=round(decoded.integrated_lufs, 2),
+                     decoded_true_peak_dbtp=round(decoded.true_peak_dbtp, 2),
+                     decoded_rms_dbfs=round(decoded.rms_dbfs, 2))
+    else:
+        extra["draft"] = True
+    return SectionAudio(section_id=section_id, path=dest, duration_ms=duration_ms,
+                        sample_rate_hz=profile.sample_rate_hz, timings=timings,
+                        loudness_lufs=round(levels.integrated_lufs, 2), extra=extra)
 
 
 def _encode_checked(signal: np.ndarray | MasterFile, profile: AudioProfile, tags: SectionTags,
@@ -134,8 +155,11 @@ def _encode_checked(signal: np.ndarray | MasterFile, profile: AudioProfile, tags
 
 
 def _encode_mp3(x: np.ndarray | MasterFile, profile: AudioProfile, path: Path,
-                section_id: str) -> None:
-    """Encode mono float samples to a CBR MP3 with a LAME gapless header, no tags."""
+                section_id: str, *, draft: bool = False) -> None:
+    """Encode mono float samples to a CBR MP3 with a LAME gapless header, no tags.
+
+    ``draft``: at LAME level :data:`DRAFT_LAME_LEVEL` (same frames, so same timings).
+    """
     rate = profile.sample_rate_hz
     try:
         # No ID3 from the muxer (mutagen writes ours); the Xing/LAME "Info"
@@ -148,6 +172,9 @@ def _encode_mp3(x: np.ndarray | MasterFile, profile: AudioProfile, path: Path,
             stream.codec_context.bit_rate = profile.bitrate_kbps * 1000
             stream.codec_context.options = {"compression_level": str(profile.lame_quality)}
             stream.codec_context.format = "fltp"
+            if draft:
+                stream.codec_context.options = {**stream.codec_context.options,
+                                                "compression_level": str(DRAFT_LAME_LEVEL)}
             for start in range(0, len(x), CHUNK):
                 chunk = np.ascontiguousarray(x[start:start + CHUNK]).reshape(1, -1)
                 frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")

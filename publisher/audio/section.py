@@ -14,6 +14,7 @@ libraries and the caller's clips.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -36,7 +37,7 @@ def assemble_section_files(items: Sequence[tuple[str, Clip, int]],
                            outputs: Sequence[tuple[AudioProfile | str, Path]], *,
                            tags: SectionTags, section_id: str, executor: Any = None,
                            then: Callable[[SectionAudio], None] | None = None,
-                           ) -> tuple[SectionAudio, ...]:
+                           draft: bool = False) -> tuple[SectionAudio, ...]:
     """Join a section's sentence clips into one normalized, tagged MP3 per ``(profile, dest)``.
 
     ``items`` are ``(sentence_id, clip, pause_after_ms)`` in reading order; the
@@ -70,6 +71,8 @@ def assemble_section_files(items: Sequence[tuple[str, Clip, int]],
     others there, at the same time. The files are the same bytes either way.
     ``then(first file)`` is called as soon as the first output is written,
     while the others may still be encoding there: more work for this process.
+    ``draft``: each file is encoded once, fast, and not decoded and checked
+    (``publisher preview``'s saves; see :mod:`publisher.audio.encode`).
 
     Raises AudioError for empty sections, bad clips and encoder failures, and
     OutputError when a ``dest`` cannot be written.
@@ -94,7 +97,7 @@ def assemble_section_files(items: Sequence[tuple[str, Clip, int]],
     results: dict[int, SectionAudio] = {}
     for indexes in groups.values():
         made = _assemble_group(items, [resolved[i] for i in indexes], tags, section_id,
-                               executor, then if 0 in indexes else None)
+                               executor, then if 0 in indexes else None, draft)
         results.update(zip(indexes, made, strict=True))
     for index, first in copies.items():
         results[index] = _copy_output(results[first], resolved[index][1], section_id)
@@ -129,8 +132,10 @@ def _ceiling_db(profile: AudioProfile) -> float:
 def _assemble_group(items: Sequence[tuple[str, Clip, int]],
                     outputs: Sequence[tuple[AudioProfile, Path]], tags: SectionTags,
                     section_id: str, executor: Any = None,
-                    then: Callable[[SectionAudio], None] | None = None) -> list[SectionAudio]:
+                    then: Callable[[SectionAudio], None] | None = None,
+                    draft: bool = False) -> list[SectionAudio]:
     """One master, encoded to each output (profiles of one :func:`_mastering` group)."""
+    encode = functools.partial(encode_output, draft=True) if draft else encode_output
     first = outputs[0][0]
     rate = first.sample_rate_hz
     lengths, starts, tail_start, total = layout(items, first, section_id)
@@ -158,15 +163,15 @@ def _assemble_group(items: Sequence[tuple[str, Clip, int]],
     try:
         if executor is not None and rest:
             master = MasterFile.write(signal, outputs[1][1])
-            elsewhere = [executor.submit(encode_output, master, *call[1:],
+            elsewhere = [executor.submit(encode, master, *call[1:],
                                          description=f"encoding section {section_id!r} "
                                                      f"({call[2].name})")
                          for call in rest]
             rest = []
-        results = [encode_output(*first_call)]
+        results = [encode(*first_call)]
         if then is not None:
             then(results[0])
-        results += [encode_output(*call) for call in rest]
+        results += [encode(*call) for call in rest]
         results += [pending.result() for pending in elsewhere]
     finally:
         if master is not None:
