@@ -22,6 +22,7 @@ from typing import Any
 
 from . import __version__
 from .errors import PublisherError
+from .hearing import DEFAULT_THRESHOLD
 from .speech import engine_names, list_voices
 
 log = logging.getLogger("publisher")
@@ -196,9 +197,6 @@ def _parser() -> argparse.ArgumentParser:
                     help="clip cache folder (default: output/.cache, shared with builds)")
     _add_output_flags(sy)
 
-    # deferred: proof's imports (the spoken script, ~0.25 s) are for the parser only;
-    # worker processes re-import this module (forkserver/spawn) and never build it.
-    from .proof import DEFAULT_THRESHOLD
 
     p = commands.add_parser(
         "proof", help="proof-listen built books: check the audio against the text offline",

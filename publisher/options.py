@@ -17,6 +17,7 @@ from typing import Any
 from .config import NARRATOR
 from .model import Book, Voicing
 from .speech import EngineSpec
+from .speech.base import fake_pace
 from .speech.choose import VoiceChoice, VoiceLanguageError, choose_voice
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,9 @@ def _spec(book: Book, options: BuildOptions, choice: VoiceChoice,
     if name in ("piper", "kokoro") and "model_cache" not in engine_options:
         # The prepared voice model is kept beside the clips (see speech.piper, speech.kokoro).
         engine_options["model_cache"] = str(options.cache_root / "voices")
+    if name == "fake" and "pace" not in engine_options and (pace := fake_pace()):
+        # Read here, in the build process (see speech.base.FAKE_PACE_ENV).
+        engine_options["pace"] = pace
     return EngineSpec(name=name, voice=choice.voice,
                       rate=options.rate if options.rate is not None else book.meta.rate,
                       lang=choice.language, options=tuple(sorted(engine_options.items())))

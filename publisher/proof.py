@@ -73,6 +73,7 @@ from filelock import FileLock, Timeout
 from .cache import write_atomically
 from .errors import OutputError, PublisherError
 from .hearing import (
+    DEFAULT_THRESHOLD,
     MODEL_NAME,
     MULTILINGUAL_NAME,
     HeardWord,
@@ -105,8 +106,6 @@ __all__ = [
     "render_report",
 ]
 
-#: A sentence whose WER is above this is flagged (one wrong word in three).
-DEFAULT_THRESHOLD = 0.35
 #: How far (ms) a word's time span may miss a neighbouring sentence and still be
 #: given to it when the text says it belongs there.
 BOUNDARY_TOLERANCE_MS = 400

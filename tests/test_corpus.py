@@ -8,8 +8,10 @@ CI too, add for every file EPUBCheck (0 errors, 0 warnings) on the text-only
 EPUB, and a narrated build (``--engine fake``, every output: section MP3s,
 the EPUB's audio, the M4B and both DAISY editions) whose EPUB is EPUBCheck-
 and DAISY Ace-clean (0 violations) and whose DAISY editions publisher.daisycheck
-reads back completely. The Bly book is 12 hours of fake speech, so the
-narrated ones are most of this file's time: mostly MP3 and AAC encoding.
+reads back completely. The narrated builds speak at eight times the fake
+voice's pace (speech.base.FAKE_PACE_ENV): the same sentences, pauses, files and
+checks, an eighth of the seconds to encode (the Bly book alone would be about
+2.7 hours of audio, and MP3/AAC encoding is most of a fake-engine build).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from lxml import etree
 from publisher.daisycheck import read_daisy
 from publisher.frontmatter import headings
 from publisher.source import read_manuscript
+from publisher.speech.base import FAKE_PACE_ENV
 
 from .helpers import run_cli
 
@@ -97,12 +100,15 @@ def test_the_corpus_is_there():
 
 #: Longest first, so the two CI workers finish together (the Bly book alone
 #: is about a quarter of the narration).
+#: The fake voice's pace for the narrated builds (see the module docstring).
+NARRATED_PACE = "8"
 BY_SIZE = sorted(FILES, key=lambda path: -path.stat().st_size)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", BY_SIZE, ids=[path.stem for path in BY_SIZE])
-def test_validates_narrated(path, tmp_path, capsys, epubcheck, ace):
+def test_validates_narrated(path, tmp_path, capsys, epubcheck, ace, monkeypatch):
+    monkeypatch.setenv(FAKE_PACE_ENV, NARRATED_PACE)
     narrated = _build(path, tmp_path / "fake", capsys, "--engine", "fake")
     report = epubcheck(narrated)
     assert report.ok and not report.warnings, report.summary()

@@ -41,6 +41,32 @@ def test_fake_duration_is_proportional_to_text_and_rate() -> None:
     assert long.sample_rate_hz == 22050 and len(long.pcm) % 2 == 0
 
 
+def test_fake_pace_shortens_clips_keys_them_apart_and_reaches_the_workers(
+        monkeypatch, tmp_path) -> None:
+    from publisher.options import BuildOptions, engine_spec
+    from publisher.parse import parse_book
+    from publisher.source import read_manuscript
+    from publisher.speech.base import FAKE_PACE_ENV
+
+    text = "A sentence long enough to be timed well."
+    normal = FakeEngine()
+    monkeypatch.setenv(FAKE_PACE_ENV, "8")
+    fast = FakeEngine()
+    assert fast.duration_ms(text) == pytest.approx(normal.duration_ms(text) / 8)
+    assert len(fast.synthesize(text).pcm) < len(normal.synthesize(text).pcm) / 7
+    assert fast.identity["pace"] == "8" and "pace" not in normal.identity
+    # The build process puts it in the recipe the worker processes make their engine from.
+    source = tmp_path / "b.md"
+    source.write_text("---\ntitle: T\nlanguage: en\n---\n\n# One\n\nHello there.\n")
+    spec = engine_spec(parse_book(read_manuscript(source)), BuildOptions(engine="fake"))
+    assert ("pace", "8") in spec.options
+    monkeypatch.delenv(FAKE_PACE_ENV)
+    assert spec().identity["pace"] == "8"
+    monkeypatch.setenv(FAKE_PACE_ENV, "fast")
+    with pytest.raises(ConfigError, match=FAKE_PACE_ENV):
+        FakeEngine()
+
+
 def test_fake_is_loud_and_speech_like_enough_to_normalize() -> None:
     pyloudnorm = pytest.importorskip("pyloudnorm")
     clip = FakeEngine().synthesize("Take a slow breath, and notice five things you can see.")

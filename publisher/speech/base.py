@@ -6,9 +6,23 @@ section audio are known exactly and no forced alignment is needed.
 
 from __future__ import annotations
 
+import os
 from typing import Protocol
 
 from ..model import Clip
+
+#: For tests: a factor on the fake engine's speaking rate, beyond what ``--rate``
+#: allows, so a test can narrate a long real document with every output in a
+#: fraction of the audio time (the same sentences, pauses and files; each clip
+#: shorter). Here, not in speech.fake, so the build process reads it without NumPy;
+#: it passes it to the workers in the engine's recipe (options._spec), since they
+#: start from a fork server whose environment may predate the test that set it.
+FAKE_PACE_ENV = "PUBLISHER_FAKE_PACE"
+
+
+def fake_pace() -> str | None:
+    """The fake engine's pace asked for in the environment (:data:`FAKE_PACE_ENV`)."""
+    return os.environ.get(FAKE_PACE_ENV) or None
 
 
 class Engine(Protocol):

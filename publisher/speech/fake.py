@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError, SpeechError
 from ..model import Clip
+from .base import FAKE_PACE_ENV, fake_pace
 
 __all__ = ["FakeEngine"]
 
@@ -30,6 +31,8 @@ _PEAK = 0.5 * 32767
 #: Seconds to wait before each clip, so a test can interrupt a real
 #: ``publisher build`` while synthesis is running (the CLI has no engine options).
 DELAY_ENV = "PUBLISHER_FAKE_DELAY_S"
+#: A factor on the speaking rate (see speech.base.FAKE_PACE_ENV).
+PACE_ENV = FAKE_PACE_ENV
 
 
 class FakeEngine:
@@ -38,6 +41,7 @@ class FakeEngine:
     ``fail_on``: raise :class:`SpeechError` for any text containing it (to test
     error handling). ``delay_s``: wait this long before each clip, like a slow
     engine (default: the environment variable :data:`DELAY_ENV`, else none).
+    ``pace``: a factor on ``rate`` (default: :data:`PACE_ENV`, else 1).
     ``calls`` counts :meth:`synthesize` calls (to test caching).
     """
 
@@ -51,9 +55,18 @@ class FakeEngine:
         fail_on: str | None = None,
         delay_s: float | None = None,
         voice: str | None = None,
+        pace: float | str | None = None,
     ) -> None:
         if not rate > 0:
             raise ConfigError([f"rate must be positive (1.0 is normal speed), got {rate}."])
+        pace = (fake_pace() or 1.0) if pace is None else pace
+        try:
+            self.pace = float(pace)
+        except ValueError:
+            self.pace = 0.0
+        if not self.pace > 0:
+            raise ConfigError([f"{PACE_ENV} is {pace!r}; expected a positive factor on the "
+                               "speaking rate, e.g. 8 (it is for tests only)."])
         if delay_s is None:
             try:
                 delay_s = float(os.environ.get(DELAY_ENV) or 0.0)
@@ -79,6 +92,8 @@ class FakeEngine:
             "rate": f"{self.rate:g}",
             "sample_rate_hz": str(self.sample_rate_hz),
         }
+        if self.pace != 1.0:
+            identity["pace"] = f"{self.pace:g}"
         if self.voice:
             identity["voice"] = self.voice
         return identity
@@ -90,7 +105,7 @@ class FakeEngine:
 
     def duration_ms(self, text: str) -> float:
         """How long the clip for ``text`` will be."""
-        return max(MIN_DURATION_MS, MS_PER_CHAR * len(text)) / self.rate
+        return max(MIN_DURATION_MS, MS_PER_CHAR * len(text)) / (self.rate * self.pace)
 
     def synthesize(self, text: str) -> Clip:
         """Speech-like tones for ``text``, as long as its characters say (``duration_ms``)."""
