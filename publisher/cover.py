@@ -19,10 +19,10 @@ Devanagari and 16 more scripts, Noto Emoji, Symbols) and ``manimgx-fonts-cjk``
 (Noto Sans CJK, the face for the book's language), then well-known system
 fonts. Each character is drawn in the first font whose cmap has it (read with
 fontTools), so no character becomes a missing-glyph box; if none has it, a
-warning says so. Each run of one font and one bidi level (UAX #9, from GNU FriBiDi,
-which raqm loads too) is shaped by Pillow's libraqm layout, the runs set in the
-order of rule L2
-(bidi, Arabic joining, Indic reordering). Lines break at spaces, and inside a
+warning says so. A line is cut where the font or the bidi embedding level
+changes (UAX #9 levels from GNU FriBiDi, which raqm loads too); each run is
+shaped by Pillow's libraqm layout in its level's direction (Arabic joining,
+Indic reordering) and the runs are set in the order of rule L2. Lines break at spaces, and inside a
 word only where Unicode line breaking allows (uniseg, UAX #14: after a
 hyphen, between CJK characters): a word too long for the line makes the size
 smaller, never a break between its letters.
