@@ -22,10 +22,10 @@ fontTools), so no character becomes a missing-glyph box; if none has it, a
 warning says so. A line is cut where the font or the bidi embedding level
 changes (UAX #9 levels from GNU FriBiDi, which raqm loads too); each run is
 shaped by Pillow's libraqm layout in its level's direction (Arabic joining,
-Indic reordering) and the runs are set in the order of rule L2. Lines break at spaces, and inside a
-word only where Unicode line breaking allows (uniseg, UAX #14: after a
-hyphen, between CJK characters): a word too long for the line makes the size
-smaller, never a break between its letters.
+Indic reordering) and the runs are set in the order of rule L2. Lines break
+at spaces, and inside a word only where Unicode line breaking allows (uniseg,
+UAX #14: after a hyphen, between CJK characters): a word too long for the line
+makes the size smaller, never a break between its letters.
 
 Deterministic: no clock, no EXIF, fixed JPEG settings: the same input gives
 the same bytes with the same Pillow.
