@@ -19,11 +19,13 @@ Devanagari and 16 more scripts, Noto Emoji, Symbols) and ``manimgx-fonts-cjk``
 (Noto Sans CJK, the face for the book's language), then well-known system
 fonts. Each character is drawn in the first font whose cmap has it (read with
 fontTools), so no character becomes a missing-glyph box; if none has it, a
-warning says so. Each run of one font is shaped by Pillow's libraqm layout
-(bidi, Arabic joining, Indic reordering). Lines break at spaces, and inside a
-word only where Unicode line breaking allows (uniseg, UAX #14: after a
-hyphen, between CJK characters): a word too long for the line makes the size
-smaller, never a break between its letters.
+warning says so. A line is cut where the font or the bidi embedding level
+changes (UAX #9 levels from GNU FriBiDi, which raqm loads too); each run is
+shaped by Pillow's libraqm layout in its level's direction (Arabic joining,
+Indic reordering) and the runs are set in the order of rule L2. Lines break
+at spaces, and inside a word only where Unicode line breaking allows (uniseg,
+UAX #14: after a hyphen, between CJK characters): a word too long for the line
+makes the size smaller, never a break between its letters.
 
 Deterministic: no clock, no EXIF, fixed JPEG settings: the same input gives
 the same bytes with the same Pillow.
@@ -31,6 +33,8 @@ the same bytes with the same Pillow.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import importlib.metadata
 import io
@@ -329,43 +333,149 @@ def _draw_block(draw: ImageDraw.ImageDraw, block: _Block, centre_x: int, top: in
     for line in block.lines:
         runs = block.chain.runs(line) if block.chain is not None else []
         if len(runs) <= 1:
+            # One font: raqm orders the whole line itself (UAX #9).
             font = block.chain.font(runs[0][1]) if runs and block.chain else block.font
             draw.text((centre_x, y), line, font=font, fill=INK, anchor="ma")
         else:
-            _draw_runs(draw, block, runs, centre_x, y)
+            _draw_runs(draw, block, line, centre_x, y)
         y += block.line_height_px
     return y
 
 
-def _draw_runs(draw: ImageDraw.ImageDraw, block: _Block, runs: list[tuple[str, _Face]],
+def _draw_runs(draw: ImageDraw.ImageDraw, block: _Block, line: str,
                centre_x: int, top: int) -> None:
-    """A line in several fonts: each run shaped on its own (raqm), set side by side on
-    one baseline, right to left when the line starts in a right-to-left script."""
+    """A line in several fonts: cut where the font or the bidi level changes, each
+    piece shaped on its own (raqm) in its level's direction, the pieces set side
+    by side on one baseline in the order of UAX #9 rule L2."""
     assert block.chain is not None
     chain = block.chain
-    ascent = max(_ascent(chain.font(face)) for _, face in runs)
-    widths = [chain.font(face).getlength(text) for text, face in runs]
-    x = centre_x - sum(widths) / 2
-    for (text, face), width in _visual_order(list(zip(runs, widths, strict=True))):
-        draw.text((x, top + ascent), text, font=chain.font(face), fill=INK, anchor="ls")
-        x += width
-
-
-def _visual_order(runs: list[tuple[tuple[str, _Face], float]]
-                  ) -> list[tuple[tuple[str, _Face], float]]:
-    """Runs left to right: runs of one direction stay together, right-to-left ones
-    reversed, and the groups reversed on a right-to-left line (each run's own
-    letters are ordered by raqm)."""
-    groups: list[tuple[bool, list[tuple[tuple[str, _Face], float]]]] = []
-    for run in runs:
-        rtl = _starts_rtl(run[0][0])
-        if groups and groups[-1][0] == rtl:
-            groups[-1][1].append(run)
+    runs = chain.bidi_runs(line)
+    ascent = max(_ascent(chain.font(face)) for _, face, _ in runs)
+    x = centre_x - chain.length(line) / 2
+    for text, face, level in _visual_order(runs):
+        font = chain.font(face)
+        direction = _direction(level)
+        if direction is None:
+            draw.text((x, top + ascent), text, font=font, fill=INK, anchor="ls")
         else:
-            groups.append((rtl, [run]))
-    if _starts_rtl("".join(run[0][0] for run in runs)):
-        groups.reverse()
-    return [run for rtl, group in groups for run in (group[::-1] if rtl else group)]
+            draw.text((x, top + ascent), text, font=font, fill=INK, anchor="ls",
+                      direction=direction)
+        x += _length(font, text, level)
+
+
+_BidiRun = tuple[str, _Face, int]
+
+
+def _bidi_runs(text: str, runs: list[tuple[str, _Face]]) -> list[_BidiRun]:
+    """The font runs of ``text`` (logical order) cut again where the embedding level
+    changes, each with its level: every piece has one font and one direction.
+
+    Joiners, variation selectors and emoji modifiers keep the level of what they
+    join, so a ZWJ sequence is never cut."""
+    levels = _levels(text)
+    pieces: list[_BidiRun] = []
+    position = 0
+    for run_text, face in runs:
+        level = levels[position] if run_text else 0
+        for offset, character in enumerate(run_text):
+            if not (offset and _ignorable(character)):
+                level = levels[position + offset]
+            if pieces and pieces[-1][1] == face and pieces[-1][2] == level and offset:
+                pieces[-1] = (pieces[-1][0] + character, face, level)
+            else:
+                pieces.append((character, face, level))
+        position += len(run_text)
+    return pieces
+
+
+def _visual_order(runs: list[_BidiRun]) -> list[_BidiRun]:
+    """Runs left to right by UAX #9 rule L2: from the highest level down to the lowest
+    odd one, every stretch of runs at that level or higher is reversed (each run's
+    own letters are ordered by raqm, in its level's direction)."""
+    order = list(runs)
+    if not order:
+        return order
+    lowest_odd = min(level for _, _, level in order) | 1
+    for threshold in range(max(level for _, _, level in order), lowest_odd - 1, -1):
+        start = 0
+        while start < len(order):
+            if order[start][2] < threshold:
+                start += 1
+                continue
+            end = start
+            while end < len(order) and order[end][2] >= threshold:
+                end += 1
+            order[start:end] = order[start:end][::-1]
+            start = end
+    return order
+
+
+def _direction(level: int) -> str | None:
+    """The direction raqm sets a run of one level in (None without raqm: basic layout)."""
+    if not features.check("raqm"):
+        return None
+    return "rtl" if level % 2 else "ltr"
+
+
+def _length(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, text: str, level: int) -> float:
+    direction = _direction(level)
+    if direction is None or not isinstance(font, ImageFont.FreeTypeFont):
+        return font.getlength(text)
+    return font.getlength(text, direction=direction)
+
+
+#: FriBiDi's paragraph directions (fribidi-types.h): FRIBIDI_PAR_ON lets it find
+#: the direction from the first strong letter (UAX #9 P2, P3; left to right if none).
+_FRIBIDI_PAR_ON = 0x40
+#: The names Pillow's own FriBiDi shim opens (src/thirdparty/fribidi-shim).
+_FRIBIDI_NAMES = ("libfribidi.so.0", "libfribidi.so", "libfribidi.0.dylib",
+                  "fribidi-0", "libfribidi-0", "fribidi")
+
+
+@functools.cache
+def _fribidi() -> ctypes.CDLL | None:
+    """GNU FriBiDi, the library Pillow's raqm layout already loads, or None."""
+    names = [*_FRIBIDI_NAMES, ctypes.util.find_library("fribidi")]
+    for name in names:
+        if not name:
+            continue
+        try:
+            library = ctypes.CDLL(name)
+        except OSError:
+            continue
+        text, types = ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint32)
+        library.fribidi_get_bidi_types.argtypes = [text, ctypes.c_int, types]
+        library.fribidi_get_bidi_types.restype = None
+        library.fribidi_get_bracket_types.argtypes = [text, ctypes.c_int, types, types]
+        library.fribidi_get_bracket_types.restype = None
+        library.fribidi_get_par_embedding_levels_ex.argtypes = [
+            types, types, ctypes.c_int, ctypes.POINTER(ctypes.c_uint32),
+            ctypes.POINTER(ctypes.c_int8)]
+        library.fribidi_get_par_embedding_levels_ex.restype = ctypes.c_int8
+        return library
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _levels(text: str) -> tuple[int, ...]:
+    """Each character's embedding level by the Unicode Bidirectional Algorithm
+    (UAX #9, with brackets, rule N0), the paragraph's direction from its first
+    strong letter; computed by FriBiDi. Without FriBiDi (and so without raqm),
+    every character has the paragraph's level."""
+    library = _fribidi()
+    size = len(text)
+    if library is not None and size:
+        characters = (ctypes.c_uint32 * size)(*map(ord, text))
+        types = (ctypes.c_uint32 * size)()
+        brackets = (ctypes.c_uint32 * size)()
+        levels = (ctypes.c_int8 * size)()
+        library.fribidi_get_bidi_types(characters, size, types)
+        library.fribidi_get_bracket_types(characters, size, types, brackets)
+        direction = ctypes.c_uint32(_FRIBIDI_PAR_ON)
+        if library.fribidi_get_par_embedding_levels_ex(types, brackets, size,
+                                                       ctypes.byref(direction), levels):
+            return tuple(levels)
+    return (1 if _starts_rtl(text) else 0,) * size
 
 
 def _ascent(font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> int:
@@ -525,11 +635,15 @@ class _Chain:
     def runs(self, text: str) -> list[tuple[str, _Face]]:
         return _runs(text, self.faces)
 
+    def bidi_runs(self, text: str) -> list[_BidiRun]:
+        return _bidi_runs(text, self.runs(text))
+
     def length(self, text: str) -> float:
         runs = self.runs(text)
         if len(runs) <= 1:
             return (self.font(runs[0][1]) if runs else self.primary).getlength(text)
-        return sum(self.font(face).getlength(piece) for piece, face in runs)
+        return sum(_length(self.font(face), piece, level)
+                   for piece, face, level in _bidi_runs(text, runs))
 
     def line_height(self, text: str) -> int:
         used = {face for _, face in self.runs(text)}
