@@ -49,9 +49,10 @@ def test_fake_pace_shortens_clips_keys_them_apart_and_reaches_the_workers(
     from publisher.speech.base import FAKE_PACE_ENV
 
     text = "A sentence long enough to be timed well."
-    normal = FakeEngine()
     monkeypatch.setenv(FAKE_PACE_ENV, "8")
-    fast = FakeEngine()
+    # An engine made without the recipe (a worker's) never reads its environment.
+    normal = FakeEngine()
+    fast = FakeEngine(pace="8")
     assert fast.duration_ms(text) == pytest.approx(normal.duration_ms(text) / 8)
     assert len(fast.synthesize(text).pcm) < len(normal.synthesize(text).pcm) / 7
     assert fast.identity["pace"] == "8" and "pace" not in normal.identity
@@ -64,7 +65,7 @@ def test_fake_pace_shortens_clips_keys_them_apart_and_reaches_the_workers(
     assert spec().identity["pace"] == "8"
     monkeypatch.setenv(FAKE_PACE_ENV, "fast")
     with pytest.raises(ConfigError, match=FAKE_PACE_ENV):
-        FakeEngine()
+        engine_spec(parse_book(read_manuscript(source)), BuildOptions(engine="fake"))()
 
 
 def test_fake_is_loud_and_speech_like_enough_to_normalize() -> None:

@@ -14,9 +14,10 @@ from ..model import Clip
 #: For tests: a factor on the fake engine's speaking rate, beyond what ``--rate``
 #: allows, so a test can narrate a long real document with every output in a
 #: fraction of the audio time (the same sentences, pauses and files; each clip
-#: shorter). Here, not in speech.fake, so the build process reads it without NumPy;
-#: it passes it to the workers in the engine's recipe (options._spec), since they
-#: start from a fork server whose environment may predate the test that set it.
+#: shorter). Read only by the build process, when it makes the engine's recipe
+#: (options._spec), which carries it to the workers: they start from a fork server
+#: whose environment is whichever test's started it. Here, not in speech.fake, so
+#: reading it needs no NumPy.
 FAKE_PACE_ENV = "PUBLISHER_FAKE_PACE"
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError, SpeechError
 from ..model import Clip
-from .base import FAKE_PACE_ENV, fake_pace
+from .base import FAKE_PACE_ENV
 
 __all__ = ["FakeEngine"]
 
@@ -41,7 +41,7 @@ class FakeEngine:
     ``fail_on``: raise :class:`SpeechError` for any text containing it (to test
     error handling). ``delay_s``: wait this long before each clip, like a slow
     engine (default: the environment variable :data:`DELAY_ENV`, else none).
-    ``pace``: a factor on ``rate`` (default: :data:`PACE_ENV`, else 1).
+    ``pace``: a factor on ``rate`` (default 1; the build passes :data:`PACE_ENV`'s).
     ``calls`` counts :meth:`synthesize` calls (to test caching).
     """
 
@@ -59,7 +59,9 @@ class FakeEngine:
     ) -> None:
         if not rate > 0:
             raise ConfigError([f"rate must be positive (1.0 is normal speed), got {rate}."])
-        pace = (fake_pace() or 1.0) if pace is None else pace
+        # Never read from the environment here: a worker process's environment is its
+        # fork server's, which may be another test's (see speech.base.FAKE_PACE_ENV).
+        pace = 1.0 if pace is None else pace
         try:
             self.pace = float(pace)
         except ValueError:
