@@ -745,3 +745,23 @@ def test_kokoro_passages_are_heard_in_their_languages(tmp_path):
     expected = [w for t in french for w in normalize_words(t["text"], language="fr")]
     heard = [w for h in english_ears for w in normalize_words(h.text)]
     assert proof._errors(expected, heard) / len(expected) > 0.5, heard
+
+
+@pytest.mark.parametrize(("model", "english"), [("base", "base"), ("tiny.en", "tiny")])
+def test_model_base_hears_english_with_the_multilingual_model_and_tiny_en_is_the_default(
+        mixed_book, monkeypatch, model, english):
+    loaded = []
+
+    def loaded_whisper(model_path):
+        loaded.append(model_path)
+        transcriber = ScriptedTranscriber(mixed_book, languages=(
+            ("en",) if model_path is None else ("en", "fr")))
+        transcriber.name = "tiny" if model_path is None else "base"
+        return transcriber
+
+    monkeypatch.setattr(proof, "load_whisper", loaded_whisper)
+    report = proof_book(mixed_book, write=False, model_path=Path(model))
+    # English by the named recognizer; the French passage by the base either way.
+    assert dict(report.models)["en"] == (english if english == "tiny" else "whisper base")
+    assert dict(report.models)["fr"] == "whisper base" and report.errors == 0
+    assert (loaded[0] is None) == (model == "tiny.en")
