@@ -513,7 +513,9 @@ def test_a_passage_whose_model_is_missing_is_not_heard_and_the_rest_is(mixed_boo
         in rows["fr"]["not_heard"]
 
 
-def test_each_language_gets_its_recognizer(mixed_book, monkeypatch):
+def _record_loads(mixed_book, monkeypatch) -> list:
+    """Stand in for load_whisper: tiny.en (None) hears English, a model path also French;
+    returns the list of paths loaded."""
     loaded = []
 
     def loaded_whisper(model_path):
@@ -524,6 +526,11 @@ def test_each_language_gets_its_recognizer(mixed_book, monkeypatch):
         return transcriber
 
     monkeypatch.setattr(proof, "load_whisper", loaded_whisper)
+    return loaded
+
+
+def test_each_language_gets_its_recognizer(mixed_book, monkeypatch):
+    loaded = _record_loads(mixed_book, monkeypatch)
     report = proof_book(mixed_book, write=False)
     assert loaded[0] is None and loaded[1].parent.parent == mixed_book.parent / ".cache"
     assert report.models == (("en", "tiny"), ("fr", "whisper base"))
@@ -750,16 +757,7 @@ def test_kokoro_passages_are_heard_in_their_languages(tmp_path):
 @pytest.mark.parametrize(("model", "english"), [("base", "base"), ("tiny.en", "tiny")])
 def test_model_base_hears_english_with_the_multilingual_model_and_tiny_en_is_the_default(
         mixed_book, monkeypatch, model, english):
-    loaded = []
-
-    def loaded_whisper(model_path):
-        loaded.append(model_path)
-        transcriber = ScriptedTranscriber(mixed_book, languages=(
-            ("en",) if model_path is None else ("en", "fr")))
-        transcriber.name = "tiny" if model_path is None else "base"
-        return transcriber
-
-    monkeypatch.setattr(proof, "load_whisper", loaded_whisper)
+    loaded = _record_loads(mixed_book, monkeypatch)
     report = proof_book(mixed_book, write=False, model_path=Path(model))
     # English by the named recognizer; the French passage by the base either way.
     assert dict(report.models)["en"] == (english if english == "tiny" else "whisper base")
