@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 from .errors import AudioError, PublisherError
 
-__all__ = ["DEFAULT_THRESHOLD", "INSTALL_HINT", "MODEL_NAME", "MULTILINGUAL_NAME", "HeardWord", "ProofUnavailable",
-           "Transcriber", "WhisperTranscriber", "default_model_path", "load_whisper",
+__all__ = ["DEFAULT_THRESHOLD", "INSTALL_HINT", "MODEL_NAME", "MULTILINGUAL_NAME", "HeardWord",
+           "ProofUnavailable", "Transcriber", "WhisperTranscriber", "default_model_path", "load_whisper",
            "multilingual_model_path", "normalize_words", "primary_language", "require"]
 
 MODEL_NAME = "whisper tiny.en"

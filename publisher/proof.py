@@ -486,17 +486,14 @@ class _Recognizers:
     def _load(self, language: str) -> Transcriber:
         if self.transcriber is not None:
             return self.transcriber
-        if self.model_path is not None and str(self.model_path) == BASE_MODEL:
-            pass  # the multilingual base for every language, English too (below)
-        elif self.model_path is not None and str(self.model_path) == TINY_EN_MODEL:
+        named = TINY_EN_MODEL if self.model_path is None else str(self.model_path)
+        if named == TINY_EN_MODEL:
             if primary_language(language) == "en":
                 return load_whisper(None)
-        elif self.model_path is not None:
+        elif named != BASE_MODEL:  # a model folder (BASE_MODEL: the base for every language)
             given = load_whisper(self.model_path)
             if given.supports(language):
                 return given
-        elif primary_language(language) == "en":
-            return load_whisper(None)
         # tiny.en hears English only: other languages get the multilingual model,
         # kept in the build's cache folder beside the book.
         multilingual = load_whisper(multilingual_model_path(self.cache_root))
