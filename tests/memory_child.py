@@ -67,7 +67,7 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
                        **helping: object) -> tuple[SectionAudio, ...]:
         nonlocal encoded_ms, assembled
         assembled += 1
-        if section_id == longest.id:
+        if section_id == longest.id and synthesis == "local":
             made = real_files(items, outputs, tags=tags, section_id=section_id,
                               **helping)  # type: ignore[arg-type]
             encoded_ms = made[0].duration_ms
@@ -81,7 +81,10 @@ def _narrate(synthesis: str, source: Path, cache_dir: Path, staging: Path) -> di
                      section_id: str) -> SectionAudio:
         return assemble_files(items, [(profile, dest)], tags=tags, section_id=section_id)[0]
 
-    # Encoding 12 hours of audio would take half an hour: only the longest section is.
+    # Encoding 12 hours of audio would take half an hour: only the longest section
+    # is, and only in ``local``: the assembler and encoders hold the same whatever
+    # filled the cache, and ``cluster`` is about the cluster's synthesis and the
+    # narration from a full cache.
     import inspect
 
     if "audio.assemble_section" not in inspect.getsource(narrate):

@@ -5,8 +5,8 @@ The book is about 13 hours of speech with the fake engine: 1.95 GB of 22.05 kHz
 The narration runs in a subprocess, and the test polls the resident memory of
 that process and all its children (the synthesis workers, the helper process
 that encodes beside the assembler, multiprocessing's forkserver and resource
-tracker) and checks the peak of their sum. Measured on 2026-12-02: 744 MB in
-all; 462 MB for the narrating process (the longest section's 31-minute master
+tracker) and checks the peak of their sum. Measured on 2026-12-02: 715 MB in
+all for ``local`` (539 MB for ``cluster``, which encodes nothing); 462 MB for the narrating process (the longest section's 31-minute master
 is 164 MB of float32, and mastering needs a few temporaries), 170 MB for the
 helper (most of it the audio libraries, the same for any book: it reads the
 master from a file, chunk by chunk), 59 MB for each synthesis worker, 42 MB
@@ -20,7 +20,7 @@ synthesize with its own two worker processes; ``cluster`` first fills the
 cache on a Dask LocalCluster of two workers (``publisher.cluster``), as
 ``publisher build --scheduler`` does. Encoding 13 hours of audio twice would
 take half an hour on a CI machine, so only the longest section (31 minutes) is
-really assembled and encoded; every other section goes through a stand-in
+really assembled and encoded, and only in ``local``; every other section goes through a stand-in
 that still reads all its clips and places them into one float32 array, as the
 assembler does, but does not master and encode it. Memory in the assembler
 depends on the section, not on the book (see publisher.audio).
@@ -108,7 +108,8 @@ def test_a_100000_word_book_narrates_in_flat_memory(synthesis: str, tmp_path: Pa
     assert hours > 10 and pcm_mb > 2.4 * LIMIT_MB, report  # holding it all could not pass
     # Every chapter and the title page, and the contents, went through the assembler.
     assert report["assembled"] == CHAPTERS + 2, report
-    assert report["encoded_section_minutes"] > 25, report
+    if synthesis == "local":  # the real assembler and encoders on the longest section
+        assert report["encoded_section_minutes"] > 25, report
     peak_mb = peak_bytes / 2**20
     print(f"{synthesis}: {hours:.1f} hours of audio ({pcm_mb:.0f} MB of PCM): peak {peak_mb:.0f} "
           f"MB for the process tree; {json.dumps(report)}")
