@@ -278,13 +278,18 @@ _WORD_JOINERS = re.compile(r"[-‐‑‒–—/]+")
 _APOSTROPHE_CHARS = "'‘’ʼ`´"
 _APOSTROPHES = re.compile(f"[{_APOSTROPHE_CHARS[1:]}]")
 _NOT_WORD = re.compile(r"[^\w']+")
-#: "U.S", "N.S.S.I.": letters with dots, said one by one.
-_DOTTED_LETTERS = re.compile(r"\b[A-Za-z](?:\.[A-Za-z])+\.?")
+#: "U.S", "N.S.S.I.", "A.P.I's" (the English script's plural acronym): letters with
+#: dots, said one by one.
+_DOTTED_LETTERS = re.compile(r"\b[A-Za-z](?:\.[A-Za-z])+(?:'s\b|\.)?")
 #: "N S S I": a lexicon spells an acronym out; the recognizer writes "NSSI".
 _SPELLED_LETTERS = re.compile(r"\b[A-Z](?: [A-Z]\b){2,}")
 #: What the recognizer abbreviates without the period normalization reads them by.
 _ABBREVIATIONS = {"etc": ("et", "cetera"), "mr": ("mister",), "mrs": ("missus",),
                   "dr": ("doctor",), "vs": ("versus",), "ok": ("okay",)}
+
+
+def _join_letters(match: re.Match[str]) -> str:
+    return match.group(0).replace(".", "").replace("'", "")
 
 
 def normalize_words(text: str, *, symbols: bool = True, language: str = "en") -> list[str]:
@@ -313,8 +318,10 @@ def _normalized_words(text: str, symbols: bool, language: str) -> tuple[str, ...
     text = _APOSTROPHES.sub("'", text)
     if not symbols:
         text = _STANDALONE_SYMBOL.sub(" ", text)
-    text = _DOTTED_LETTERS.sub(lambda m: m.group(0).replace(".", ""), text)
+    text = _DOTTED_LETTERS.sub(_join_letters, text)
     text = say(text, language)
+    # The English script writes an acronym's letters with dots ("A.P.I's").
+    text = _DOTTED_LETTERS.sub(_join_letters, text)
     text = _SPELLED_LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
     text = _WORD_JOINERS.sub(" ", text.lower())
     words: list[str] = []

@@ -37,7 +37,7 @@ def test_first_book_script_is_stable_and_json_validates(capsys):
     # The lexicon has the last word: NSSI is spelled as the front matter says.
     assert all("NSSI" not in s["spoken"] for s in sentences)
     us = next(s for s in sentences if "In the US" in s["display"])
-    assert us["spoken"].startswith("In the U S, for example")
+    assert us["spoken"].startswith("In the U.S, for example")
 
 
 def test_changed_lists_exactly_the_changed_sentences(capsys):
@@ -62,7 +62,7 @@ def test_first_book_changes_are_the_ones_reviewed(capsys):
     changes = sorted({(c["rule"], c["written"], c["said"])
                       for section in json.loads(out)["sections"]
                       for s in section["sentences"] for c in s["changes"]})
-    assert changes == [("abbreviation", "etc.", "et cetera"), ("acronym", "US", "U S"),
+    assert changes == [("abbreviation", "etc.", "et cetera"), ("acronym", "US", "U.S"),
                        ("lexicon", "NSSI", "N S S I"), ("number", "2", "two"),
                        ("slash", "/", "or"), ("symbol", "+", "plus")]
 
@@ -103,15 +103,15 @@ def test_abbreviation_definitions_are_said_in_full_once_per_section(tmp_path, ca
     jsonschema.validate(data, SCHEMA)
     said = {s["display"]: s for section in data["sections"] for s in section["sentences"]}
     # The first use in each section: in full, then as written; later uses as written.
-    assert said["NSSI is common."]["spoken"] == "non-suicidal self-injury (N S S I) is common."
+    assert said["NSSI is common."]["spoken"] == "non-suicidal self-injury (N.S.S.I) is common."
     assert ("abbreviation", "NSSI", "non-suicidal self-injury") in [
         (c["rule"], c["written"], c["said"]) for c in said["NSSI is common."]["changes"]]
-    assert said["People use NSSI to cope."]["spoken"] == "People use N S S I to cope."
+    assert said["People use NSSI to cope."]["spoken"] == "People use N.S.S.I to cope."
     assert not any(c["rule"] == "abbreviation"
                    for c in said["People use NSSI to cope."]["changes"])
     # A code span is one piece of the sentence ("!" is no sentence end), said as written.
     last = said["The WHO studies NSSI, see x != y."]
-    assert last["spoken"] == ("The World Health Organization (W H O) studies non-suicidal "
-                              "self-injury (N S S I), see x exclamation mark equals y.")
+    assert last["spoken"] == ("The World Health Organization (W.H.O) studies non-suicidal "
+                              "self-injury (N.S.S.I), see x exclamation mark equals y.")
     assert ("code", "x != y", "x exclamation mark equals y") in [
         (c["rule"], c["written"], c["said"]) for c in last["changes"]]

@@ -196,6 +196,30 @@ def test_kokoro_speaks_the_language_of_the_book(language, tmp_path, whisper_base
 
 
 @pytest.mark.slow
+def test_english_acronyms_are_said_as_letters_by_kokoro(tmp_path, whisper_base):
+    """The English script writes an acronym said letter by letter with dots ("A.P.I's",
+    "F.A.Q"): eSpeak reads a lone "A" as the article and "A P Is" as "A P is". Kokoro
+    is given the letters as one word (no sentence-ending dot between them), and the
+    recognizer hears the acronyms (spaced letters: "three appears, the FQ, the I team")."""
+    from publisher.audio.phrase import write_wav
+    from publisher.hearing import normalize_words
+    from publisher.normalize import say
+    from publisher.speech.kokoro import KokoroEngine
+
+    written = "We tested three APIs, the FAQ, the AI team and QA."
+    spoken = say(written, "en")
+    assert spoken == "We tested three A.P.I's, the F.A.Q, the A.I team and Q.A."
+    engine = KokoroEngine("af_heart", model_cache=tmp_path / "voices")
+    phonemes = engine.phonemes(spoken)
+    assert "." not in phonemes[:-1], phonemes  # only the sentence's own full stop
+    wav = write_wav([("s", engine.synthesize(spoken), 0)], tmp_path / "acronyms.wav")
+    heard = normalize_words(" ".join(w.text for w in whisper_base.transcribe(wav, "en")))
+    for acronym in ("apis", "faq", "ai", "qa"):
+        assert acronym in heard, (heard, whisper_base.transcribe(wav, "en"))
+    assert normalize_words(spoken) == normalize_words(written) == heard
+
+
+@pytest.mark.slow
 def test_kokoro_same_text_same_bytes_across_threads_and_builds(tmp_path):
     from publisher.speech.kokoro import KokoroEngine
 

@@ -46,6 +46,12 @@ class Language:
     ordinal_suffix: str = ""
     #: Acronyms said as words, not letter by letter.
     acronym_words: frozenset[str] = frozenset()
+    #: How an acronym said letter by letter is written for the voice: "C B T", or in
+    #: English "C.B.T", since eSpeak NG (Piper's and Kokoro's phonemes) reads a lone
+    #: "A" as the article ("uh P I") but dotted letters as letters; and what a plural
+    #: acronym ends in ("A.P.I's": "A P Is" was said "A P is").
+    letter_joiner: str = " "
+    acronym_plural: str = "s"
     #: Day of a date: "ordinal", "cardinal", or "first-ordinal" (1 = premier, else cardinal).
     date_day: str = "cardinal"
     #: Template of a spoken date: {day} {month} {year}.
@@ -117,6 +123,7 @@ _EN_WORDS = {
 
 _EN = Language(
     code="en", num2words="en", month_first=True, year_form=True,
+    letter_joiner=".", acronym_plural="'s",
     words=_EN_WORDS,
     units={
         "km": ("kilometer", "kilometers"), "m": ("meter", "meters"),

@@ -848,7 +848,8 @@ def shouted(text: str) -> bool:
 
 
 def acronyms(keep: frozenset[str], loud: bool = False) -> Finder:
-    """Acronyms said letter by letter (``CBT`` -> ``C B T``, ``RFC7235``) unless said as
+    """Acronyms said letter by letter (``CBT`` -> ``C B T``, in English ``C.B.T``;
+    ``RFC7235``; ``APIs`` -> ``A.P.I's``: :attr:`Language.letter_joiner`) unless said as
     a word (the language's table) or the lexicon has them (it has the last word).
     ``loud``: the whole sentence is in capitals, so nothing is an acronym."""
     def find(text: str, lang: Language) -> Iterator[tuple[int, int, str]]:
@@ -865,7 +866,8 @@ def acronyms(keep: frozenset[str], loud: bool = False) -> Finder:
                                                                              "VI", "VII", "VIII",
                                                                              "IX", "XI", "XII"):
                 continue
-            yield match.start(), match.end(), " ".join(word) + match.group(2)
+            plural = lang.acronym_plural if match.group(2) else ""
+            yield match.start(), match.end(), lang.letter_joiner.join(word) + plural
     return find
 
 

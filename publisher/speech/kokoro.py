@@ -51,6 +51,8 @@ SAMPLE_RATE_HZ = 24000
 #: Kokoro's context is 512 tokens: 510 phonemes between the two pad tokens.
 MAX_PHONEMES = 510
 #: Bump when trimming or chunking changes: it changes every clip.
+#: A dot between two phonemes of one word (eSpeak's reading of "A.P.I").
+_DOTS_IN_WORD = re.compile(r"(?<=[^\s.])\.(?=[^\s.])")
 _CLIP_SCHEME = "trim-50-200ms-v1"
 _VOICES_DIR = Path(__file__).with_name("voices") / "kokoro"
 
@@ -144,6 +146,7 @@ class KokoroEngine:
             "onnxruntime": _version("onnxruntime"),
             "rate": f"{self.rate:g}",
             "clip": _CLIP_SCHEME,
+            "letters": "joined",  # dots between letters dropped (_DOTS_IN_WORD)
             **({"jieba": _version("jieba"), "pypinyin": _version("pypinyin"),
                 "cn2an": _version("cn2an")} if self.voice.espeak == "misaki-zh" else {}),
         }
@@ -156,6 +159,10 @@ class KokoroEngine:
                 said = self._backend(text)[0] or ""
             else:
                 (said,) = self._backend.phonemize([text], strip=True)
+                # eSpeak keeps the dots of "A.P.I" (how the English script writes an
+                # acronym said letter by letter) between the letters' phonemes, where
+                # Kokoro would end a sentence: the letters are said as one word.
+                said = _DOTS_IN_WORD.sub("", said)
         return "".join(c for c in said if c in self._vocab).strip()
 
     def synthesize(self, text: str) -> Clip:
