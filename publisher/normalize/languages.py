@@ -71,6 +71,17 @@ class Language:
     feminine_forms: tuple[tuple[str, str], ...] = ()
     #: Number words before a masculine (or any) noun: "uno" -> "un" (veintiún libros).
     before_noun_forms: tuple[tuple[str, str], ...] = ()
+    #: The case a preposition gives the noun after it ("mit" -> "dat", "für" -> "acc"),
+    #: and the form "one" takes in it by gender ("f", "m", "n"): "mit einer Woche",
+    #: "seit einem Jahr", "für einen Tag". Only a preposition right before the number
+    #: is looked at: "Ich brauche 1 Tag" (an object) stays "ein Tag".
+    case_prepositions: dict[str, str] = field(default_factory=dict)
+    case_forms: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Nouns that are masculine (for the forms above; not feminine and not in this
+    #: set or ``masculine_nouns`` is neuter).
+    common_masculine_nouns: frozenset[str] = frozenset()
+    #: Nouns after which "one" takes no gender or case: "um ein Uhr".
+    invariable_nouns: frozenset[str] = frozenset()
     #: Words that make a number a million-noun (the number before it keeps its gender).
     million_words: tuple[str, ...] = ()
     #: Words after a number that are not its noun ("uno y dos", "1 de cada 5").
@@ -457,7 +468,7 @@ _DE = Language(
     time_template="{hour} Uhr {minute}",
     feminine_nouns=frozenset(
         "person personen frau frauen stadt städte nacht nächte zeit zeiten welt hand hände "
-        "tür türen uhr art arten zahl zahlen wahl antwort antworten mark tat taten "
+        "tür türen art arten zahl zahlen wahl antwort antworten mark tat taten "
         "fahrt fahrten kraft kräfte macht nummer".split()),
     feminine_endings=("ung", "heit", "keit", "schaft", "ion", "tät", "ik", "ie", "ei", "enz",
                       "anz", "e"),
@@ -467,6 +478,25 @@ _DE = Language(
         "neffe bursche franzose grieche rabe riese sklave".split()),
     feminine_forms=((r"^eins$", "eine"),),
     before_noun_forms=((r"^eins$", "ein"),),
+    # Two-way prepositions are taken as dative: before a number they mostly say
+    # when or where ("in einer Woche", "vor einem Jahr", "an einem Tag").
+    case_prepositions={
+        **dict.fromkeys("mit nach seit von aus bei zu ab außer gegenüber samt binnen "
+                        "in an vor zwischen".split(), "dat"),
+        **dict.fromkeys("für durch gegen ohne um".split(), "acc"),
+    },
+    case_forms={("dat", "f"): "einer", ("dat", "m"): "einem", ("dat", "n"): "einem",
+                ("acc", "f"): "eine", ("acc", "m"): "einen", ("acc", "n"): "ein"},
+    invariable_nouns=frozenset({"uhr"}),
+    common_masculine_nouns=frozenset(
+        "tag tage monat moment augenblick abend morgen mittag nachmittag vormittag termin "
+        "schritt versuch punkt euro dollar cent franken meter kilometer zentimeter "
+        "millimeter liter mann freund brief satz fehler grund weg platz preis wert fall "
+        "raum ort tisch stuhl hund baum film text titel abschnitt absatz artikel kurs "
+        "monatslohn winter sommer herbst frühling januar februar märz april mai juni juli "
+        "august september oktober november dezember montag dienstag mittwoch donnerstag "
+        "freitag samstag sonntag rat anruf besuch arzt patient schüler lehrer mensch "
+        "kilogramm".split()),
     million_words=("Million", "Millionen", "Milliarde", "Milliarden"),
     emoji_lowercase=frozenset(
         "mit und oder von vom in im am an auf aus bei für gegen hinter neben ohne über "

@@ -612,12 +612,14 @@ def is_feminine(noun: str, lang: Language) -> bool:
     return word in lang.feminine_nouns or word.endswith(lang.feminine_endings)
 
 
-def agree(number: str, noun: str, lang: Language) -> str:
+def agree(number: str, noun: str, lang: Language, before: str = "") -> str:
     """Number words before ``noun`` in the form the noun asks for: "veintiuna personas",
     "una semana", "vingt et une heures", "duas horas", "eine Woche", "veintiún libros".
 
     Words up to a "million" keep their form (un millón de personas); a decimal is left
-    as it is (uno coma cinco horas).
+    as it is (uno coma cinco horas). ``before``: the word before the number; a
+    preposition there gives "one" its case (:attr:`Language.case_prepositions`:
+    "mit einer Woche", "für einen Tag").
     """
     if not noun or not (lang.feminine_forms or lang.before_noun_forms):
         return number
@@ -630,7 +632,9 @@ def agree(number: str, noun: str, lang: Language) -> str:
         at = number.rfind(million)
         if at >= 0 and len(number[:at + len(million)]) > len(head):
             head, tail = number[:at + len(million)], number[at + len(million):]
-    forms = lang.feminine_forms if is_feminine(noun, lang) else lang.before_noun_forms
+    invariable = noun.lower().strip(".,;:!?)") in lang.invariable_nouns
+    forms = (lang.feminine_forms if is_feminine(noun, lang) and not invariable
+             else lang.before_noun_forms)
     if lang.code == "it" and not is_feminine(noun, lang) and re.match(
             r"(?:s[^aeiouàèéìòù]|z|gn|ps|x|y)", noun.lower()):
         forms = ()  # uno studente, uno zaino
@@ -638,6 +642,13 @@ def agree(number: str, noun: str, lang: Language) -> str:
         tail = re.sub(pattern, replacement, tail.strip() if "^" in pattern else tail)
         if "^" in pattern and head:
             tail = " " + tail
+    case = lang.case_prepositions.get(before.lower())
+    if case and not head and not invariable and tail in ("ein", "eine"):
+        word = noun.lower().strip(".,;:!?)")
+        gender = ("f" if is_feminine(noun, lang) else
+                  "m" if word in lang.common_masculine_nouns or word in lang.masculine_nouns
+                  else "n")
+        tail = lang.case_forms.get((case, gender), tail)
     return head + tail
 
 
@@ -991,7 +1002,11 @@ def _number(match: re.Match[str], lang: Language) -> str:
     if said == "二" and match.string[match.end():match.end() + 1] in _word(lang, "classifiers"):
         return "两"  # 两个苹果: two of something is 两 before a measure word
     noun = _next_word(match.string[match.end():])
-    return agree(said, noun, lang) if noun else said  # veintiún libros, veintiuna personas
+    if not noun:
+        return said
+    before = re.search(r"([^\W\d_]+)\s+$", match.string[:match.start()])
+    # veintiún libros, veintiuna personas; mit einer Woche
+    return agree(said, noun, lang, before.group(1) if before else "")
 
 
 def _digit_pattern(lang: Language) -> str:
