@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`): build speed against pandoc, and narration speed
 against the raw engine (Kokoro, the first book's default; ``--engine piper``). Prints a table; writes bench/results.json.
 
-Usage: python bench/run.py [--quick] [--only text|audio|cluster|preview] [--runs N]
+Usage: python bench/run.py [--quick] [--only text|audio|cluster|preview|voices] [--runs N]
                            [--engine kokoro|piper|fake] [--baseline TREE]
 
 Every figure is a median of several runs (the machine has 2 cores and is
@@ -873,7 +873,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs, short texts")
-    parser.add_argument("--only", choices=("text", "audio", "cluster", "preview"))
+    parser.add_argument("--only", choices=("text", "audio", "cluster", "preview", "voices"),
+                        help="one benchmark; voices: the voices table's WER and RTF "
+                             "(bench/voices.py; not in a full run, it takes ~10 minutes)")
     parser.add_argument("--engine", choices=("kokoro", "piper", "fake"), default="kokoro",
                         help="the engine of the audio and preview benchmarks (default kokoro, "
                              "the first book's default voice; piper for the fast one; fake "
@@ -902,6 +904,10 @@ def main() -> int:
     if args.only in (None, "preview"):
         preview = bench_preview(max(1, min(runs, 3)) if args.quick else runs, args.baseline)
         results[f"preview_{args.engine}"] = preview
+    if args.only == "voices":
+        import voices  # bench/voices.py, beside this file
+
+        return voices.main([])
     print(json.dumps(results, indent=2))
     if not args.quick:  # --only keeps the other half of the last full results
         path = ROOT / "bench" / "results.json"
