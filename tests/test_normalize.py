@@ -157,3 +157,26 @@ def test_spoken_text_has_no_markup_digits_or_emoji(text, language):
     assert not any(c.isdigit() for c in said), said
     assert not emoji_data.emoji_list(said), said
     assert "\ufe0f" not in said and "\u200d" not in said
+
+
+def test_a_code_block_is_announced_in_the_books_language_even_without_its_rules(tmp_path):
+    """Dutch, Japanese ... have no normalization table: their code-block notice is
+    still in their words (it was English, said in the book's own voice)."""
+    from publisher.build import load_book
+    from publisher.normalize import code_block_notice
+    from publisher.normalize.languages import CODE_BLOCK_NOTICES, LANGUAGES
+    from publisher.options import BuildOptions
+
+    assert code_block_notice(1, "nl") == "Codevoorbeeld, één regel, in de tekst."
+    assert code_block_notice(3, "nl-BE") == "Codevoorbeeld, 3 regels, in de tekst."
+    assert code_block_notice(2, "ja") == "コード例、2行、本文を参照。"
+    assert code_block_notice(2, "de") == "Codebeispiel, zwei Zeilen, im Text."
+    assert code_block_notice(2, "xx") == "Code example, two lines, shown in the text."
+    assert not set(CODE_BLOCK_NOTICES) & set(LANGUAGES)  # one place per language
+    assert all("{n}" in many and "{n}" not in one for one, many in CODE_BLOCK_NOTICES.values())
+    source = tmp_path / "boek.md"
+    source.write_text("---\ntitle: Boek\nlanguage: nl\n---\n\n## Een\n\nDit is tekst.\n\n"
+                      "```\nprint(1)\nprint(2)\n```\n", encoding="utf-8")
+    book = load_book(source, BuildOptions())
+    spoken = [s.spoken for s in book.sections[-1].sentences]
+    assert "Codevoorbeeld, 2 regels, in de tekst." in spoken, spoken

@@ -33,7 +33,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from .languages import LANGUAGES, Language, language_for
+from .languages import CODE_BLOCK_NOTICES, LANGUAGES, Language, language_for
 from .rules import CODE_CLOSE, CODE_OPEN, rules_for, shouted
 
 __all__ = ["CODE_CLOSE", "CODE_OPEN", "Change", "LANGUAGES", "Normalized",
@@ -173,8 +173,15 @@ def _warn_once(language: str) -> None:
 
 def code_block_notice(lines: int, language: str = "en") -> str:
     """What is said for a code block of ``lines`` lines, in ``language`` (its words:
-    the number is spelled like any other; a language with no table gets English)."""
+    the number is spelled like any other). A language with no table has its words
+    in :data:`~.languages.CODE_BLOCK_NOTICES` (the number left in digits for its
+    voice); one in neither gets English."""
     lang = language_for(language)
-    one, many = lang.code_block if lang.has_rules else LANGUAGES["en"].code_block
-    text = one if lines == 1 else many.format(n=lines)
-    return normalize(text, language if lang.has_rules else "en").text
+    if lang.has_rules:
+        one, many = lang.code_block
+        return normalize(one if lines == 1 else many.format(n=lines), language).text
+    notice = CODE_BLOCK_NOTICES.get(language.split("-")[0].split("_")[0].lower())
+    if notice is not None:
+        return notice[0] if lines == 1 else notice[1].format(n=lines)
+    one, many = LANGUAGES["en"].code_block
+    return normalize(one if lines == 1 else many.format(n=lines), "en").text

@@ -700,6 +700,34 @@ _ZH = Language(
 #: Language-neutral rules only: URLs, e-mail, emoji, markup.
 NEUTRAL = Language(code="", num2words="", has_rules=False, words={}, regnal_ordinal=False)
 
+#: What is said for a code block in a language that has no table above: (one line,
+#: {n} lines). A book in such a language otherwise heard the English words in its
+#: own voice. The number stays in digits, which the voices of these languages read.
+#: Where a plural would agree with the number, the count is put after a colon.
+CODE_BLOCK_NOTICES: dict[str, tuple[str, str]] = {
+    "nl": ("Codevoorbeeld, één regel, in de tekst.", "Codevoorbeeld, {n} regels, in de tekst."),
+    "sv": ("Kodexempel, en rad, i texten.", "Kodexempel, {n} rader, i texten."),
+    "da": ("Kodeeksempel, én linje, i teksten.", "Kodeeksempel, {n} linjer, i teksten."),
+    "nb": ("Kodeeksempel, én linje, i teksten.", "Kodeeksempel, {n} linjer, i teksten."),
+    "no": ("Kodeeksempel, én linje, i teksten.", "Kodeeksempel, {n} linjer, i teksten."),
+    "fi": ("Koodiesimerkki, yksi rivi, tekstissä.", "Koodiesimerkki, {n} riviä, tekstissä."),
+    "pl": ("Przykład kodu, jeden wiersz, w tekście.",
+           "Przykład kodu, liczba wierszy: {n}, w tekście."),
+    "cs": ("Ukázka kódu, jeden řádek, v textu.", "Ukázka kódu, počet řádků: {n}, v textu."),
+    "ru": ("Пример кода, одна строка, в тексте.", "Пример кода, строк: {n}, в тексте."),
+    "uk": ("Приклад коду, один рядок, у тексті.", "Приклад коду, рядків: {n}, у тексті."),
+    "el": ("Παράδειγμα κώδικα, μία γραμμή, στο κείμενο.",
+           "Παράδειγμα κώδικα, {n} γραμμές, στο κείμενο."),
+    "tr": ("Kod örneği, bir satır, metinde.", "Kod örneği, {n} satır, metinde."),
+    "he": ("דוגמת קוד, שורה אחת, בטקסט.", "דוגמת קוד, {n} שורות, בטקסט."),
+    "fa": ("نمونه کد، یک خط، در متن.", "نمونه کد، {n} خط، در متن."),
+    "hi": ("कोड का उदाहरण, एक पंक्ति, पाठ में।", "कोड का उदाहरण, {n} पंक्तियाँ, पाठ में।"),
+    "ja": ("コード例、一行、本文を参照。", "コード例、{n}行、本文を参照。"),
+    "ko": ("코드 예시, 한 줄, 본문 참조.", "코드 예시, {n}줄, 본문 참조."),
+    "vi": ("Ví dụ mã, một dòng, trong văn bản.", "Ví dụ mã, {n} dòng, trong văn bản."),
+    "id": ("Contoh kode, satu baris, di dalam teks.", "Contoh kode, {n} baris, di dalam teks."),
+}
+
 LANGUAGES: dict[str, Language] = {lang.code: lang for lang in
                                   (_EN, _ES, _FR, _DE, _IT, _PT, _AR, _ZH)}
 
