@@ -14,7 +14,9 @@ is the German books' voice) whose packages are installed:
 - ``wer``: the WAV heard by the multilingual Whisper base, the language forced,
   compared with the written passage after the proof tool's normalization
   (``publisher.hearing.normalize_words``, in the passage's language), as
-  ``publisher proof`` compares; characters for Chinese. English voices are also
+  ``publisher proof`` compares; characters for Chinese, both sides in Simplified
+  (OpenCC). Not given when the recognizer wrote another script (Whisper base
+  writes Hindi speech in Urdu's). English voices are also
   heard by tiny.en (``wer_tiny_en``), the proof's default for English.
 
 ``--write`` puts ``wer`` and ``rtf`` into voices.json (keys kept in their order).
@@ -71,6 +73,16 @@ PASSAGES: dict[str, tuple[str, str]] = {
 PAUSE_MS = 300
 
 
+def _script(text: str) -> str:
+    """The script most of ``text``'s letters are in (the first word of their names)."""
+    import collections
+    import unicodedata
+
+    names = collections.Counter(unicodedata.name(c, "?").split()[0] for c in text
+                                if c.isalpha())
+    return names.most_common(1)[0][0] if names else ""
+
+
 def _cpu_s() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -123,15 +135,17 @@ def measure(engine_name: str, voice: str, language: str, whisper: dict[str, Any]
         hearers.append(("wer_tiny_en", whisper["tiny.en"]))
     for key, hearer in hearers:
         heard = " ".join(w.text for w in hearer.transcribe(wav, primary))
-        if primary == "zh":
-            said = [c for c in passage if c.isalnum()]
-            got = [c for c in heard if c.isalnum()]
-        else:
-            said = normalize_words(passage, language=language)
-            got = normalize_words(heard, language=language)
-        result[key] = round(_errors(said, got) / len(said), 3)
+        # Characters for Chinese (normalize_words makes each one a word), in Simplified.
+        said = normalize_words(passage, language=language)
+        got = normalize_words(heard, language=language)
         result[f"{key}_words"] = len(said)
         result[f"{key}_heard"] = heard
+        if _script(heard) != _script(passage):
+            # Whisper base writes Hindi speech in Urdu's script: not comparable.
+            result[key] = None
+            result[f"{key}_why"] = f"heard in {_script(heard)} script"
+            continue
+        result[key] = round(_errors(said, got) / len(said), 3)
     return result
 
 
@@ -156,7 +170,9 @@ def run(write: bool = False, only: str | None = None) -> list[dict[str, Any]]:
             results.append(figures)
             tiny = (f", tiny.en {figures['wer_tiny_en']:.1%}" if "wer_tiny_en" in figures
                     else "")
-            print(f"{voice:18} {engine_name:7} {language:6} WER {figures['wer']:.1%}{tiny} "
+            wer = (f"{figures['wer']:.1%}" if figures["wer"] is not None
+                   else f"not comparable ({figures['wer_why']})")
+            print(f"{voice:18} {engine_name:7} {language:6} WER {wer}{tiny} "
                   f"RTF {figures['rtf']:.3f} ({figures['speech_s']:.1f} s of speech, "
                   f"{time.monotonic() - started:.0f} s)", flush=True)
     if write:
@@ -165,7 +181,11 @@ def run(write: bool = False, only: str | None = None) -> list[dict[str, Any]]:
         for voice in data["voices"]:
             figures = measured.get((voice["engine"], voice["voice"]))
             if figures:
-                voice["wer"], voice["rtf"] = figures["wer"], figures["rtf"]
+                voice["rtf"] = figures["rtf"]
+                if figures["wer"] is None:
+                    voice.pop("wer", None)
+                else:
+                    voice["wer"] = figures["wer"]
         TABLE.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n",
                          encoding="utf-8")
     return results

