@@ -90,7 +90,7 @@ class FakeEngine:
         # when a clip is made, never what a made clip sounds like.
         identity = {
             "engine": self.name,
-            "version": "2",  # 2: the tones computed in float32 (same sound, 5x faster)
+            "version": "2",  # 2: the tones computed in float32 (same sound, 3x faster)
             "rate": f"{self.rate:g}",
             "sample_rate_hz": str(self.sample_rate_hz),
         }
