@@ -414,7 +414,7 @@ def _listen(report: ProofReport, entries: list[Mapping[str, Any]],
     book_recognizer = hear(language)
     if book_recognizer is None:
         return dataclasses.replace(report, model=hear.rejected.name,
-                                   skipped=_skip_reason(language, hear.rejected.name))
+                                   skipped=_skip_reason(language, hear.rejected))
     require("jiwer", "num2words")
     sections: list[SectionProof] = []
     expected = {str(e["id"]): _expected(e, language) for e in entries}
@@ -480,7 +480,7 @@ class _Recognizers:
                 self.used[language] = found.name
             else:
                 self._chosen[language] = None
-                self.refused[language] = _skip_reason(language, found.name, passage=True)
+                self.refused[language] = _skip_reason(language, found, passage=True)
                 self.rejected = found
         return self._chosen[language]
 
@@ -543,9 +543,9 @@ def _hear_section(path: Path, sentences: Sequence[_Expected], book_language: str
     return heard, unheard
 
 
-def _skip_reason(language: str, model: str, passage: bool = False) -> str:
-    script = BASE_OTHER_SCRIPT.get(primary_language(language)) if model == MULTILINGUAL_NAME \
-        else None
+def _skip_reason(language: str, recognizer: Transcriber, passage: bool = False) -> str:
+    model = recognizer.name
+    script = getattr(recognizer, "other_script", {}).get(primary_language(language))
     if script:
         what = (f"The passages in '{language}' were" if passage
                 else f"The book's audio (in '{language}') was")

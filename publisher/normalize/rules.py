@@ -632,10 +632,11 @@ def agree(number: str, noun: str, lang: Language, before: str = "") -> str:
         at = number.rfind(million)
         if at >= 0 and len(number[:at + len(million)]) > len(head):
             head, tail = number[:at + len(million)], number[at + len(million):]
-    invariable = noun.lower().strip(".,;:!?)") in lang.invariable_nouns
-    forms = (lang.feminine_forms if is_feminine(noun, lang) and not invariable
-             else lang.before_noun_forms)
-    if lang.code == "it" and not is_feminine(noun, lang) and re.match(
+    word = noun.lower().strip(".,;:!?)")
+    feminine = is_feminine(noun, lang)
+    invariable = word in lang.invariable_nouns
+    forms = lang.feminine_forms if feminine and not invariable else lang.before_noun_forms
+    if lang.code == "it" and not feminine and re.match(
             r"(?:s[^aeiouàèéìòù]|z|gn|ps|x|y)", noun.lower()):
         forms = ()  # uno studente, uno zaino
     for pattern, replacement in forms:
@@ -644,8 +645,7 @@ def agree(number: str, noun: str, lang: Language, before: str = "") -> str:
             tail = " " + tail
     case = lang.case_prepositions.get(before.lower())
     if case and not head and not invariable and tail in ("ein", "eine"):
-        word = noun.lower().strip(".,;:!?)")
-        gender = ("f" if is_feminine(noun, lang) else
+        gender = ("f" if feminine else
                   "m" if word in lang.common_masculine_nouns or word in lang.masculine_nouns
                   else "n")
         tail = lang.case_forms.get((case, gender), tail)
