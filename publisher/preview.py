@@ -228,9 +228,15 @@ class PreviewSession:
 
             # The folders, not the files: editors save by writing a new file and
             # renaming it over the old one, which a watch on the file would lose.
-            for _changes_seen in watchfiles.watch(*folders, watch_filter=wanted,
-                                                  recursive=False, stop_event=stop,
-                                                  debounce=400, step=30, rust_timeout=500):
+            # A save made after the check above but before the watch was armed
+            # raises no event: every quiet half second (yield_on_timeout) the
+            # files' times and sizes are compared again, so no save is ever lost.
+            for changes_seen in watchfiles.watch(*folders, watch_filter=wanted,
+                                                 recursive=False, stop_event=stop,
+                                                 debounce=400, step=30, rust_timeout=500,
+                                                 yield_on_timeout=True):
+                if not changes_seen and not self._stale():
+                    continue
                 self.rebuild()
                 if set(self.inputs) != inputs:
                     break  # an image or lexicon came or went: watch the new set

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -413,3 +414,41 @@ def test_the_preview_makes_drafts_and_publisher_build_the_checked_files(tmp_path
     _save(source, text)  # undone: the first draft comes back from the cache
     assert not session.rebuild().error
     assert _audio_digests(book) == first
+
+
+@pytest.mark.slow
+def test_a_save_just_before_the_watch_is_armed_is_not_lost(tmp_path, monkeypatch):
+    """The save lands after run()'s first look and before watchfiles is watching.
+
+    CI once lost such a save (the status stayed at build 1 for 60 s): the
+    watcher raises no event for a change made before it was armed, so run()
+    compares the files again each quiet half second.
+    """
+    import watchfiles
+
+    source = tmp_path / "book.md"
+    shutil.copy(FIXTURES / "short-audio.md", source)
+    running = PreviewSession(source, BuildOptions(out_root=tmp_path / "output", engine="fake",
+                                                  workers=1))
+    running.start(port=0)
+    real_watch = watchfiles.watch
+
+    def late_watch(*args, **kwargs):
+        if running.state.attempt == 1:  # the first arming only
+            _save(source, source.read_text().replace(EDIT_OLD, EDIT_NEW))
+            time.sleep(0.05)
+        return real_watch(*args, **kwargs)
+
+    monkeypatch.setattr(watchfiles, "watch", late_watch)
+    stop = threading.Event()
+    watcher = threading.Thread(target=running.run, args=(stop,), daemon=True)
+    watcher.start()
+    try:
+        state = running.live.wait_past(1, timeout=60)
+        assert state.attempt == 2 and not state.error, state
+        assert any("bright sun" in change.text for change in state.changed), state.changed
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+        running.close()
+    assert not watcher.is_alive()
