@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# py3langid's model kept decompressed in the environment (publisher/identify.py)
+	$(BIN)/python -c "from publisher import identify; identify.prepare()"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -47,7 +47,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import audio
+from . import audio, identify
 from .audio import m4b
 from .cache import ClipCache, OutputCache, code_identity
 from .errors import AudioError, EngineUnavailable, SpeechError
@@ -87,6 +87,10 @@ def narrate_book(book: Book, script: Script, staging: Path, options: BuildOption
     under keys of their own, so ``publisher build`` never takes one for a
     checked file.
     """
+    if not draft:
+        # Nothing from here on identifies a language: give its model back before
+        # the stage that holds audio. (A preview keeps it: every save parses again.)
+        identify.release()
     meta = book.meta
     cache = ClipCache(options.cache_root)
     spec = engine_spec(book, options)

@@ -95,7 +95,8 @@ def collect_script(book: Book, script: Script) -> tuple[ScriptLine, ...]:
             changes = [ScriptChange("abbreviation", written, title)
                        for written, title in abbreviations]
             changes += [ScriptChange(c.rule, _shown(c.written), " ".join(c.said.split()))
-                        for c in normalize(source, language, keep).changes]
+                        for c in normalize(source, sentence.language or language,
+                                           keep).changes]
             for grapheme, alias in script.lexicon.entries:
                 if re.search(rf"(?<![\w]){re.escape(grapheme)}(?![\w])", sentence.spoken):
                     changes.append(ScriptChange("lexicon", grapheme, alias))

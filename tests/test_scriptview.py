@@ -115,3 +115,17 @@ def test_abbreviation_definitions_are_said_in_full_once_per_section(tmp_path, ca
                               "self-injury (N.S.S.I), see x exclamation mark equals y.")
     assert ("code", "x != y", "x exclamation mark equals y") in [
         (c["rule"], c["written"], c["said"]) for c in last["changes"]]
+
+
+def test_changes_in_a_passage_are_shown_in_the_passage_language(tmp_path, capsys):
+    book = tmp_path / "de.md"
+    book.write_text("---\ntitle: Zitat\nlanguage: de\n---\n\n# Eins\n\nWir haben 2 Tage "
+                    "gewartet.\n\n> We waited for 2 days before the maintainers answered "
+                    "the question.\n", encoding="utf-8")
+    code, out = run_cli(["script", "--format", "json", str(book)], capsys)
+    assert code == 0
+    said = {s["display"].split()[0]: s for section in json.loads(out)["sections"]
+            for s in section["sentences"]}
+    assert said["We"]["spoken"].startswith("We waited for two days")
+    assert [c["said"] for c in said["We"]["changes"]] == ["two"]
+    assert [c["said"] for c in said["Wir"]["changes"]] == ["zwei"]

@@ -150,6 +150,33 @@ def test_latin_passages_and_code_in_a_right_to_left_book(tmp_path):
     assert paragraphs[2].find(".//x:code", XHTML).get("dir") == "ltr"
 
 
+def test_a_passage_in_another_language_of_the_same_script_gets_lang(tmp_path):
+    path = write_book(tmp_path, """
+        Dieses Kapitel erklärt, wie ein Projekt seine Mitwirkenden gut begleitet.
+
+        > Open source is not just about code: it is about the people who build it together.
+
+        Das Team nutzt Pull Requests, Issues und ein Code Review für jedes Feature im Repository.
+
+        Thank you very much.
+        """, language="de")
+    paragraphs = tree(parse(path).sections[-1]).findall(".//x:p", XHTML)
+    said = {"".join(p.itertext()).split()[0]: p.get("lang") for p in paragraphs}
+    # The English quote is marked; German with English loanwords (the identifier
+    # is 0.99 sure only of the quote) and a short phrase are the book's language.
+    assert said == {"Dieses": None, "Open": "en", "Das": None, "Thank": None}
+    # Its sentences are English for every later stage (voice, normalization, proof).
+    sentences = {s.plain_text().split()[0]: s.language for s in parse(path).sections[-1].sentences}
+    assert sentences["Open"] == "en" and sentences["Das"] in ("", "de")
+
+
+def test_a_british_paragraph_in_an_american_book_is_not_another_language(tmp_path):
+    path = write_book(tmp_path, """
+        The colour of the neighbourhood changed when the centre was rebuilt last autumn.
+        """, language="en-US")
+    assert not [e for e in tree(parse(path).sections[-1]).iter() if e.get("lang")]
+
+
 def test_language_identification_within_a_script():
     assert identify("این یک متن فارسی است که برای آزمایش نوشته شده", "Arab") == "fa"
     assert identify("هذا نص عربي مكتوب للاختبار", "Arab") == "ar"
