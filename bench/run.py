@@ -226,6 +226,48 @@ def bench_text(runs: int) -> dict[str, object]:
     return results
 
 
+#: The same dialogue read by one voice, then by three (a narrator, a quote voice
+#: and a speaker): what several voices cost a Kokoro build.
+_CAST = {"narrator": "af_heart", "quote": "am_michael", "Alice": "bf_emma"}
+
+
+def _dialogue(path: Path, voices: bool) -> Path:
+    lines = ["---", "title: Several voices", "language: en",
+             "identifier: urn:uuid:00000000-0000-4000-8000-00000000b0ce"]
+    if voices:
+        lines += ["voices:", *(f"  {role}: {voice}" for role, voice in _CAST.items())]
+    lines += ["---", ""]
+    for scene in range(1, 4):
+        lines += [f"## Scene {scene}", ""]
+        for turn in range(4):
+            lines += ["The room was quiet again, and the window let in the evening light.", "",
+                      f"**Alice:** Is anyone there, or is it only the wind at the door {turn}?",
+                      "", "> Nobody came, and the kettle kept on singing in the kitchen.",
+                      "{voice=quote}" if voices else "", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def bench_multivoice(runs: int) -> dict[str, object]:
+    """Cold Kokoro builds of one dialogue: one voice against three."""
+    results: dict[str, object] = {"voices": _CAST}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        for name, voices in (("one_voice", False), ("three_voices", True)):
+            source = _dialogue(tmpdir / f"{name}.md", voices)
+            out = tmpdir / name
+
+            def cold(out: Path = out) -> None:
+                shutil.rmtree(out, ignore_errors=True)
+
+            results[name] = timed([*PUBLISHER, "build", "-q", "--engine", "kokoro", "--workers",
+                                   "2", "-o", str(out), str(source)], runs, prepare=cold)
+    one, three = results["one_voice"], results["three_voices"]
+    results["three_over_one_wall"] = round(three["wall_s"] / one["wall_s"], 2)  # type: ignore[index]
+    results["three_over_one_peak_mb"] = round(three["peak_mb"] / one["peak_mb"], 2)  # type: ignore[index]
+    return results
+
+
 def _script_warm(runs: int) -> float:
     """Median seconds of read_script + render_text on the first book, in one warm process."""
     code = ("import statistics, time\n"
@@ -873,7 +915,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs, short texts")
-    parser.add_argument("--only", choices=("text", "audio", "cluster", "preview", "voices"),
+    parser.add_argument("--only", choices=("text", "audio", "cluster", "preview", "voices",
+                                           "multivoice"),
                         help="one benchmark; voices: the voices table's WER and RTF "
                              "(bench/voices.py; not in a full run, it takes ~10 minutes)")
     parser.add_argument("--engine", choices=("kokoro", "piper", "fake"), default="kokoro",
@@ -904,6 +947,8 @@ def main() -> int:
     if args.only in (None, "preview"):
         preview = bench_preview(max(1, min(runs, 3)) if args.quick else runs, args.baseline)
         results[f"preview_{args.engine}"] = preview
+    if args.only == "multivoice":  # not in a full run: two cold Kokoro builds per run
+        results["multivoice_kokoro"] = bench_multivoice(max(1, min(runs, 3)))
     if args.only == "voices":
         import voices  # bench/voices.py, beside this file
 
