@@ -14,6 +14,12 @@ reads, each the smallest piece that does:
   (latex2mathml) with the TeX as ``alttext`` and :func:`speak_tex` words as
   what narration says;
 * pandoc simple and multiline tables -> HTML tables, with the caption;
+* characters of no width (zero-width non-joiner, joiner and space, word
+  joiner, soft hyphen) inside a grid table are held, each with the letter
+  before it, as one private-use character until the HTML is made:
+  markdown-grid-tables finds columns by counting characters (it pads wide
+  ones, not zero-width ones), so a Persian "می‌خواهم" in a cell made the
+  whole table a code block;
 * Liquid/Jekyll/Eleventy/Hugo shortcodes and Mustache tags -> removed, keeping
   what they say for a reader (an image shortcode's alt text, a label), counted
   so the build warns once.
@@ -32,6 +38,7 @@ from typing import Any
 
 import markdown
 from markdown.inlinepatterns import InlineProcessor
+from markdown.postprocessors import Postprocessor
 from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 
@@ -57,10 +64,13 @@ class _Found:
     def __init__(self) -> None:
         self.templates: Counter[str] = Counter()
         self.template_links = 0
+        #: private-use character -> the letter and zero-width characters it holds
+        self.held: dict[str, str] = {}
 
     def reset(self) -> None:
         self.templates.clear()
         self.template_links = 0
+        self.held.clear()
 
 
 def _outside_code(text: str, change: Any) -> str:
@@ -104,6 +114,7 @@ class _SourcePreprocessor(Preprocessor):
         text, notes = self._inline_notes(text)
         text = self._examples(text)
         lines = _pandoc_tables(self.md, text.split("\n"))
+        lines = _hold_zero_width_in_grid_tables(lines, self.found.held, text)
         if notes:
             lines.append("")
             for number, note in enumerate(notes, 1):
@@ -306,6 +317,54 @@ def _multiline_rows(lines: list[str], start: int, columns: list[tuple[int, int]]
     return rows, 0
 
 
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_HELD = re.compile(f"([^\\s|+{_ZERO_WIDTH}])([{_ZERO_WIDTH}]+)")
+
+
+def _hold_zero_width_in_grid_tables(lines: list[str], held: dict[str, str],
+                                    text: str) -> list[str]:
+    """Grid table rows with each letter + zero-width run as one private-use character
+    (``held`` says which; :class:`_Restore` puts them back in the HTML)."""
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        end = index
+        if lines[index].strip().startswith("+-"):
+            while end < len(lines) and lines[end].strip()[:1] in ("+", "|"):
+                end += 1
+        block = lines[index:max(end, index + 1)]
+        if end - index > 2 and any(c in _ZERO_WIDTH for line in block for c in line):
+            block = [_HELD.sub(lambda m: _holder(m.group(0), held, text), line)
+                     for line in block]
+        out.extend(block)
+        index = max(end, index + 1)
+    return out
+
+
+def _holder(written: str, held: dict[str, str], text: str) -> str:
+    for holder, value in held.items():
+        if value == written:
+            return holder
+    code = 0xF8FF - len(held)
+    while chr(code) in text or chr(code) in held:
+        code -= 1
+    held[chr(code)] = written
+    return chr(code)
+
+
+class _Restore(Postprocessor):
+    """The held zero-width characters back in place, in the finished HTML."""
+
+    def __init__(self, md: markdown.Markdown, found: _Found) -> None:
+        super().__init__(md)
+        self.found = found
+
+    def run(self, text: str) -> str:
+        for holder, written in self.found.held.items():
+            text = text.replace(holder, written)
+        return text
+
+
 def _join_cells(lines: list[list[str]]) -> list[str]:
     if not lines:
         return []
@@ -399,6 +458,8 @@ class DialectExtension(markdown.Extension):
         md.inlinePatterns.register(_MathProcessor(_MATH, md), "publisher-math", 185)
         md.inlinePatterns.register(_CitationProcessor(_CITATION, md), "publisher-cite", 175)
         md.treeprocessors.register(_NoAltTreeprocessor(md), "publisher-noalt", 1)
+        # Last, after raw HTML and code are put back (30).
+        md.postprocessors.register(_Restore(md, self.found), "publisher-zero-width", 0)
 
     def reset(self) -> None:
         self.found.reset()

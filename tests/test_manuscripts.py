@@ -5,6 +5,7 @@ Each test is one rule, on a small input written here.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -297,6 +298,33 @@ def test_pandoc_simple_and_grid_tables(tmp_path):
     assert body.count("<table") == 2
     assert "<caption" in body and "Numbers and letters." in body
     assert len(book.sections) == 1  # no row became a heading
+
+
+def test_a_grid_table_with_zero_width_characters_stays_a_table(tmp_path):
+    # Zero-width non-joiner and space: one character more in the row than the
+    # column is wide (the corpus's pandoc reader tests have both).
+    book = _book(tmp_path, """\
+        ---
+        title: T
+        language: en
+        ---
+
+        +-------+---------+
+        |German |English  |
+        +-------+---------+
+        |Auf\u200clage|edition  |
+        +-------+---------+
+        |Zeit\u200bung|newspaper|
+        +-------+---------+
+
+        A \uf8ff private-use character of the author's own stays as written.
+        """)
+    body = _body(book)
+    assert body.count("<table") == 1 and "<pre" not in body
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)
+    assert [re.sub(r"<[^>]+>", "", c).strip() for c in cells] == [
+        "German", "English", "Auf\u200clage", "edition", "Zeit\u200bung", "newspaper"]
+    assert "\uf8ff private-use" in body
 
 
 def test_template_tags_are_removed_keeping_what_they_say(tmp_path):
