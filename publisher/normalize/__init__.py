@@ -62,6 +62,8 @@ class Normalized:
     language: str
 
 
+_DIGIT = re.compile(r"\d")
+
 def normalize(text: str, language: str = "en", keep: frozenset[str] = frozenset()) -> Normalized:
     """The words to say for ``text`` (display text, free of markup) in ``language``.
 
@@ -74,7 +76,10 @@ def normalize(text: str, language: str = "en", keep: frozenset[str] = frozenset(
         _warn_once(language)
     text = text.replace("\u00ad", "").replace("\u200b", "")
     segments: list[tuple[int, str, Change | None]] = [(0, text, None)]
+    digits = _DIGIT.search(text) is not None
     for rule in rules_for(keep, shouted(text)):
+        if rule.needs_digit and not digits:
+            continue
         if not any(change is None and part for _, part, change in segments):
             break
         out: list[tuple[int, str, Change | None]] = []
