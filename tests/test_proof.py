@@ -447,9 +447,11 @@ def test_a_passage_is_heard_in_its_own_language(mixed_book):
     assert len(french) == 2 and len(german) == 2 and "language" not in timings[0]
     transcriber = ScriptedTranscriber(mixed_book, languages=("en", "fr"))
     report = proof_book(mixed_book, transcriber=transcriber, max_wer=0.0)
-    # Heard whole in English, then the French passage again on its own, in French.
+    # Heard run by run: the English before the passage (from the file's start), the
+    # French passage in French, the English after it (to the file's end).
     span = (french[0]["start_ms"], french[-1]["end_ms"])
-    assert ("fr", span) in transcriber.heard_in and ("en", None) in transcriber.heard_in
+    assert sorted(transcriber.heard_in) == [("en", (0, span[0])), ("en", (span[1], 10**9)),
+                                            ("fr", span)]
     assert report.errors == 0 and not report.flagged and report.passed
     rows = {row["language"]: row for row in report.languages}
     french_words = sum(len(normalize_words(t["text"], language="fr")) for t in french)
@@ -494,7 +496,11 @@ def test_a_passage_no_recognizer_hears_is_not_counted(mixed_book):
     assert report.errors == 0 and report.passed and not report.flagged
     rows = {row["language"]: row for row in report.languages}
     assert rows["fr"]["words"] == 0 and "not proof-listened" in rows["fr"]["not_heard"]
-    assert all(span is None for _, span in transcriber.heard_in)
+    # Only the English runs are heard, each in its span: never the French audio.
+    french = [t for t in _mixed_timings(mixed_book) if t.get("language") == "fr"]
+    assert [language for language, _ in transcriber.heard_in] == ["en", "en"]
+    assert all(end <= french[0]["start_ms"] or start >= french[-1]["end_ms"]
+               for _, (start, end) in transcriber.heard_in)
 
 
 def test_a_passage_whose_model_is_missing_is_not_heard_and_the_rest_is(mixed_book,
