@@ -64,6 +64,7 @@ class Normalized:
 
 _DIGIT = re.compile(r"\d")
 
+
 def normalize(text: str, language: str = "en", keep: frozenset[str] = frozenset()) -> Normalized:
     """The words to say for ``text`` (display text, free of markup) in ``language``.
 
