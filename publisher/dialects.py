@@ -328,16 +328,16 @@ def _hold_zero_width_in_grid_tables(lines: list[str], held: dict[str, str],
     out: list[str] = []
     index = 0
     while index < len(lines):
-        end = index
+        end = index + 1
         if lines[index].strip().startswith("+-"):
             while end < len(lines) and lines[end].strip()[:1] in ("+", "|"):
                 end += 1
-        block = lines[index:max(end, index + 1)]
-        if end - index > 2 and any(c in _ZERO_WIDTH for line in block for c in line):
+        block = lines[index:end]
+        if len(block) > 2 and any(c in _ZERO_WIDTH for line in block for c in line):
             block = [_HELD.sub(lambda m: _holder(m.group(0), held, text), line)
                      for line in block]
         out.extend(block)
-        index = max(end, index + 1)
+        index = end
     return out
 
 

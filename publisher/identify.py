@@ -126,16 +126,12 @@ def release() -> None:
     with _LOCK:
         _LOADED.clear()
         restricted.cache_clear()
-        _labels.cache_clear()
-
-
-def labels() -> tuple[str, ...]:
-    """Every language the model knows."""
-    return _labels()
+        labels.cache_clear()
 
 
 @functools.cache
-def _labels() -> tuple[str, ...]:
+def labels() -> tuple[str, ...]:
+    """Every language the model knows."""
     return tuple(sorted(set(_base().nb_classes)))
 
 

@@ -541,9 +541,8 @@ def _hear_section(path: Path, sentences: Sequence[_Expected], book_language: str
             if lang != main:
                 continue
             start = 0 if first == 0 else sentences[first].start_ms
-            end = None if last == len(sentences) - 1 else sentences[last].end_ms
-            span = None if start == 0 and end is None else (start, end or 10**9)
-            heard += [(w, main) for w in recognizer.transcribe(path, main, span=span)]
+            end = 10**9 if last == len(sentences) - 1 else sentences[last].end_ms
+            heard += [(w, main) for w in recognizer.transcribe(path, main, span=(start, end))]
     for lang, start, end, first, last in others:
         recognizer = hear(lang)
         if recognizer is None:
